@@ -40,5 +40,6 @@ func newRootCmd() *cobra.Command {
 	for _, sub := range subcommands {
 		root.AddCommand(sub(opts))
 	}
+	addGroups(root, opts)
 	return root
 }
