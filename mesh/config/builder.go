@@ -1,0 +1,221 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// builder accumulates the documents of one Load; finish turns them into a validated Snapshot.
+type builder struct {
+	proxy      Proxy
+	tracing    Tracing
+	services   map[string]Service // by namespace/name
+	vss        map[string]*networkingv1.VirtualService
+	drs        map[string]*networkingv1.DestinationRule
+	routeRules map[string]*routeRule
+	order      int            // document counter, so later documents win and output is stable
+	seq        map[string]int // resource key -> order of its last definition
+}
+
+// strictProto rejects fields the Istio API does not have, so a typo is an error, not a no-op.
+var strictProto = protojson.UnmarshalOptions{DiscardUnknown: false}
+
+func decodeMeta(raw json.RawMessage) (metav1.ObjectMeta, error) {
+	var m metav1.ObjectMeta
+	if err := strictJSON(raw, &m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+func (b *builder) remember(key string) {
+	if b.seq == nil {
+		b.seq = map[string]int{}
+	}
+	b.order++
+	b.seq[key] = b.order
+}
+
+// durationFields are the Istio fields of type google.protobuf.Duration. Users write Go-style
+// durations there ("300ms", "1m") as Kubernetes accepts them; protojson only takes seconds
+// ("0.3s"), so they are rewritten before decoding.
+var durationFields = map[string]bool{
+	"timeout": true, "perTryTimeout": true, "fixedDelay": true, "exponentialDelay": true, "backoff": true,
+	"interval": true, "baseEjectionTime": true, "connectTimeout": true, "idleTimeout": true,
+	"maxConnectionDuration": true, "maxAge": true, "time": true,
+}
+
+// normalizeDurations rewrites duration strings in a decoded YAML tree in place.
+func normalizeDurations(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if s, ok := x.(string); ok && durationFields[k] {
+				if d, err := time.ParseDuration(s); err == nil {
+					t[k] = strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+				}
+				continue
+			}
+			normalizeDurations(x)
+		}
+	case []any:
+		for _, x := range t {
+			normalizeDurations(x)
+		}
+	}
+}
+
+func (b *builder) addVirtualService(apiVersion string, meta metav1.ObjectMeta, spec json.RawMessage) error {
+	if meta.Name == "" {
+		return errors.New("metadata.name is required")
+	}
+	vs := &networkingv1.VirtualService{ObjectMeta: meta}
+	vs.APIVersion, vs.Kind = apiVersion, "VirtualService"
+	if err := strictProto.Unmarshal(orEmpty(spec), &vs.Spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	if errs := validateVirtualService(&vs.Spec); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if b.vss == nil {
+		b.vss = map[string]*networkingv1.VirtualService{}
+	}
+	key := "VirtualService/" + meta.Namespace + "/" + meta.Name
+	b.vss[key] = vs
+	b.remember(key)
+	return nil
+}
+
+func (b *builder) addDestinationRule(apiVersion string, meta metav1.ObjectMeta, spec json.RawMessage) error {
+	if meta.Name == "" {
+		return errors.New("metadata.name is required")
+	}
+	dr := &networkingv1.DestinationRule{ObjectMeta: meta}
+	dr.APIVersion, dr.Kind = apiVersion, "DestinationRule"
+	if err := strictProto.Unmarshal(orEmpty(spec), &dr.Spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	if errs := validateDestinationRule(&dr.Spec); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if b.drs == nil {
+		b.drs = map[string]*networkingv1.DestinationRule{}
+	}
+	key := "DestinationRule/" + meta.Namespace + "/" + meta.Name
+	b.drs[key] = dr
+	b.remember(key)
+	return nil
+}
+
+// proxyDoc is the spec of a meshlab Proxy document.
+type proxyDoc struct {
+	Proxy
+	Tracing *Tracing `json:"tracing,omitempty"`
+}
+
+func (b *builder) addProxy(spec json.RawMessage) error {
+	var d proxyDoc
+	if err := strictJSON(spec, &d); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	b.proxy = d.Proxy
+	if d.Tracing != nil {
+		if d.Tracing.SamplePercent < 0 || d.Tracing.SamplePercent > 100 {
+			return fmt.Errorf("spec.tracing.samplePercent: %v is outside 0..100", d.Tracing.SamplePercent)
+		}
+		b.tracing = *d.Tracing
+	}
+	return nil
+}
+
+// registryDoc is the spec of a meshlab Registry document.
+type registryDoc struct {
+	Services []Service `json:"services"`
+}
+
+func (b *builder) addRegistry(spec json.RawMessage) error {
+	var d registryDoc
+	if err := strictJSON(spec, &d); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	var errs []error
+	for i := range d.Services {
+		s := d.Services[i]
+		if s.Namespace == "" {
+			s.Namespace = DefaultNamespace
+		}
+		if err := validateService(&s); err != nil {
+			errs = append(errs, fmt.Errorf("spec.services[%d] (%s): %w", i, s.Name, err))
+			continue
+		}
+		if b.services == nil {
+			b.services = map[string]Service{}
+		}
+		key := "Service/" + s.Namespace + "/" + s.Name
+		b.services[key] = s
+		b.remember(key)
+	}
+	return errors.Join(errs...)
+}
+
+// finish applies defaults, translates legacy RouteRules, and orders everything by definition.
+func (b *builder) finish() (*Snapshot, error) {
+	s := &Snapshot{Proxy: b.proxy, Tracing: b.tracing}
+	if s.Proxy.Namespace == "" {
+		s.Proxy.Namespace = DefaultNamespace
+	}
+	if s.Proxy.ID == "" && s.Proxy.Workload != "" {
+		s.Proxy.ID = s.Proxy.Workload + "." + s.Proxy.Namespace
+	}
+	for _, k := range b.sorted(keysOf(b.services)) {
+		s.Services = append(s.Services, b.services[k])
+	}
+	for _, k := range b.sorted(keysOf(b.vss)) {
+		vs := b.vss[k]
+		if vs.Namespace == "" {
+			vs.Namespace = s.Proxy.Namespace
+		}
+		s.VirtualServices = append(s.VirtualServices, vs)
+	}
+	for _, k := range b.sorted(keysOf(b.drs)) {
+		dr := b.drs[k]
+		if dr.Namespace == "" {
+			dr.Namespace = s.Proxy.Namespace
+		}
+		s.DestinationRules = append(s.DestinationRules, dr)
+	}
+	if len(b.routeRules) > 0 {
+		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)
+		s.VirtualServices = append(s.VirtualServices, vss...)
+		s.DestinationRules = append(s.DestinationRules, drs...)
+	}
+	return s, nil
+}
+
+func (b *builder) sorted(keys []string) []string {
+	sort.Slice(keys, func(i, j int) bool { return b.seq[keys[i]] < b.seq[keys[j]] })
+	return keys
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func orEmpty(raw json.RawMessage) []byte {
+	if len(raw) == 0 || string(raw) == "null" {
+		return []byte("{}")
+	}
+	return raw
+}

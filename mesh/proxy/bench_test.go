@@ -1,0 +1,58 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// BenchmarkTwoHops measures client → sidecar (outbound) → sidecar (inbound) → server with a
+// 1 KiB response, Istio's benchmark shape, in one process on loopback. Compare with
+// BenchmarkDirect for the added cost; `make bench` (fortio) gives the real latency figures.
+func BenchmarkTwoHops(b *testing.B) {
+	payload := strings.Repeat("x", 1024)
+	app := newBackend(&testing.T{}, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
+	defer app.Close()
+	t := &testing.T{}
+	bDoc := strings.NewReplacer("productpage-v1", "server-v1", "productpage", "server").Replace(testProxyDoc)
+	srvSide := startProxyB(b, t, bDoc, registry(map[string][]*backend{"server": {app}}, nil))
+	srvSide.setDst(app.addr())
+	inbound := &backend{name: "v1"}
+	inbound.Server = fakeServer(srvSide.in)
+	cliSide := startProxyB(b, t, testProxyDoc, registry(map[string][]*backend{"server": {inbound}}, nil))
+	c := clientVia(cliSide.out)
+	benchGet(b, c, "http://server:9080/")
+}
+
+func BenchmarkDirect(b *testing.B) {
+	payload := strings.Repeat("x", 1024)
+	app := newBackend(&testing.T{}, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
+	defer app.Close()
+	benchGet(b, clientVia(app.Listener.Addr().String()), "http://server:9080/")
+}
+
+func benchGet(b *testing.B, c *http.Client, url string) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+func startProxyB(b *testing.B, t *testing.T, proxyDoc, reg string) *testProxy {
+	tp := startProxy(t, map[string]string{"proxy.yaml": proxyDoc, "registry.yaml": reg}, []string{"proxy.yaml", "registry.yaml"}, nil)
+	b.Cleanup(tp.stop)
+	return tp
+}

@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// connInfo is what the proxy knows about a downstream connection before any request on it.
+type connInfo struct {
+	dst netip.AddrPort // original destination
+	src netip.AddrPort
+}
+
+// proxyConn is an accepted connection with the bytes read while sniffing kept in front, and a
+// Close that releases the listener's connection slot exactly once.
+type proxyConn struct {
+	*net.TCPConn
+	br      *bufio.Reader // holds sniffed bytes; nil when nothing was read ahead
+	info    connInfo
+	release func()
+	once    sync.Once
+}
+
+func (c *proxyConn) Read(b []byte) (int, error) {
+	if c.br != nil {
+		if c.br.Buffered() > 0 {
+			return c.br.Read(b)
+		}
+		c.br = nil // drained: read the socket directly from now on
+	}
+	return c.TCPConn.Read(b)
+}
+
+// WriteTo sends the sniffed bytes, then lets the socket's own WriteTo splice the rest (io.Copy
+// would otherwise find the embedded TCPConn's WriteTo and skip the sniffed bytes).
+func (c *proxyConn) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if c.br != nil {
+		if k := c.br.Buffered(); k > 0 {
+			b, _ := c.br.Peek(k)
+			m, err := w.Write(b)
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
+		}
+		c.br = nil
+	}
+	m, err := c.TCPConn.WriteTo(w)
+	return n + m, err
+}
+
+func (c *proxyConn) Close() error {
+	err := c.TCPConn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// sniffSize is how many bytes decide the protocol: "PRI " and every HTTP/1.x method but the
+// longest ones (OPTIONS, CONNECT) are told apart by 4; bufio's minimum buffer is 16.
+const sniffSize = 16
+
+var httpPrefixes = [][]byte{
+	[]byte("GET "), []byte("POST"), []byte("PUT "), []byte("HEAD"), []byte("DELE"), []byte("OPTI"),
+	[]byte("PATC"), []byte("CONN"), []byte("TRAC"), []byte("PRI "),
+}
+
+// sniff reads a client's first bytes for at most timeout and reports whether they look like
+// HTTP/1.x or the HTTP/2 preface. A client that sends nothing in time is treated as TCP (the
+// server may speak first). eof is true when the client closed without sending anything.
+func sniff(c *proxyConn, timeout time.Duration) (isHTTP, eof bool) {
+	c.br = bufio.NewReaderSize(c.TCPConn, sniffSize)
+	_ = c.TCPConn.SetReadDeadline(time.Now().Add(timeout))
+	b, err := c.br.Peek(4)
+	_ = c.TCPConn.SetReadDeadline(time.Time{})
+	if len(b) == 0 {
+		return false, err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	for _, m := range httpPrefixes {
+		if bytes.HasPrefix(m, b) || bytes.HasPrefix(b, m) {
+			return true, false
+		}
+	}
+	return false, false
+}
+
+// chanListener hands connections the proxy has already accepted and classified as HTTP to an
+// http.Server, so one server handles every HTTP connection of a listener.
+type chanListener struct {
+	addr   net.Addr
+	ch     chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// push gives c to the server; false when the listener is closed (the caller closes c).
+func (l *chanListener) push(ctx context.Context, c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }

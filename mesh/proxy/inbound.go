@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/telemetry"
+)
+
+// inboundHandler forwards requests arriving for this pod (captured on 15006) to the application
+// at the original destination, connecting from 127.0.0.6 as Istio does, and reports them with
+// reporter=destination.
+type inboundHandler struct {
+	p     *Proxy
+	rp    *httputil.ReverseProxy
+	pools *pools
+}
+
+func newInboundHandler(p *Proxy) *inboundHandler {
+	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, &net.TCPAddr{IP: p.opts.InboundSource.AsSlice()})}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:      rewrite,
+		Transport:    inboundTransport{h.pools},
+		BufferPool:   bufferPool{},
+		ErrorHandler: errorHandler,
+	}
+	return h
+}
+
+type inboundTransport struct{ pools *pools }
+
+func (t inboundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	st, _ := req.Context().Value(reqStateKey{}).(*reqState)
+	return t.pools.transport(st.h2).RoundTrip(req)
+}
+
+func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	t := h.p.table.Load()
+	st := &reqState{dst: info.dst, h2: r.ProtoMajor == 2}
+	if t != nil {
+		st.host = t.Local(info.dst.Port())
+		if st.host != nil && (st.host.Protocol == config.ProtocolHTTP2 || st.host.Protocol == config.ProtocolGRPC) {
+			st.h2 = true
+		}
+	}
+	source := parsePeer(r.Header.Get(PeerHeader))
+	r.Header.Del(PeerHeader)
+	st.span, st.traced = h.p.tracer.inboundSpan(r.Header, t)
+	sw := &statusWriter{ResponseWriter: w}
+	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
+	h.rp.ServeHTTP(sw, r.WithContext(ctx))
+
+	d := time.Since(start)
+	l := telemetry.Labels{Reporter: telemetry.ReporterDestination, Source: source, RequestProtocol: requestProtocol(r),
+		ResponseFlags: st.flags, ConnectionSecurityPolicy: "none"}
+	if t != nil {
+		l.Destination = workloadOf(t.Proxy)
+	}
+	name := "inbound:" + strconv.Itoa(int(info.dst.Port()))
+	if st.host != nil {
+		l.DestinationService, l.DestinationServiceName, l.DestinationServiceNS = st.host.FQDN, st.host.Service, st.host.Namespace
+		name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
+	}
+	code := sw.status()
+	h.p.opts.Telemetry.Request(l, code, sw.Header().Get("Grpc-Status"), d, max(r.ContentLength, 0), sw.n)
+	if st.traced && st.span.Sampled {
+		h.p.tracer.report(st.span, telemetry.KindServer, name+"/*", start, d, t, r, code, info.dst.String())
+	}
+}
+
+// parsePeer reads PeerHeader: "workload.namespace;app=A;version=V".
+func parsePeer(v string) telemetry.Workload {
+	var w telemetry.Workload
+	if v == "" {
+		return w
+	}
+	id, rest, _ := strings.Cut(v, ";")
+	w.Name, w.Namespace, _ = strings.Cut(id, ".")
+	for _, kv := range strings.Split(rest, ";") {
+		k, val, _ := strings.Cut(kv, "=")
+		switch k {
+		case "app":
+			w.App = val
+		case "version":
+			w.Version = val
+		}
+	}
+	return w
+}

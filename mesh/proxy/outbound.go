@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/telemetry"
+)
+
+// PeerHeader carries the calling workload to the destination sidecar so that its
+// destination-reported metrics have source labels (Istio uses x-envoy-peer-metadata). The
+// destination sidecar removes it before the application sees the request.
+const PeerHeader = "X-Meshlab-Peer"
+
+// outboundHandler routes requests an application sends (captured on 15001).
+type outboundHandler struct {
+	p  *Proxy
+	rp *httputil.ReverseProxy
+}
+
+func newOutboundHandler(p *Proxy) *outboundHandler {
+	h := &outboundHandler{p: p}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:      rewrite,
+		Transport:    &retryingTransport{p: p},
+		BufferPool:   bufferPool{},
+		ErrorHandler: errorHandler,
+		ErrorLog:     nil,
+	}
+	return h
+}
+
+// reqState travels with one request through the reverse proxy to the transport and back.
+type reqState struct {
+	host    *config.Host
+	route   *config.Route
+	cluster *config.Cluster // nil: passthrough to dst
+	dst     netip.AddrPort
+	h2      bool
+	ep      *endpoint // the endpoint that answered
+	flags   string    // Envoy response flags for metrics: UH, UF, UT, NR, DI, FI, URX
+	span    telemetry.SpanContext
+	traced  bool
+}
+
+type reqStateKey struct{}
+
+func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info, _ := r.Context().Value(connInfoKey{}).(connInfo)
+	t := h.p.table.Load()
+	st := &reqState{dst: info.dst, h2: r.ProtoMajor == 2}
+	sw := &statusWriter{ResponseWriter: w}
+	if t != nil {
+		st.host = t.ByAuthority(r.Host, info.dst.Port())
+		if st.host == nil {
+			var pinned bool
+			if st.host, pinned = t.ByDestination(info.dst); pinned {
+				st.host = nil // a pod address: forward to that pod as is
+			}
+		}
+	}
+	defer func() { h.observe(t, st, r, sw, start) }()
+	if st.host != nil {
+		st.route = st.host.Select(r)
+		if st.route == nil {
+			st.flags = "NR"
+			http.Error(sw, "route not found", http.StatusNotFound)
+			return
+		}
+		st.cluster = pickWeighted(st.route)
+		st.h2 = st.h2 || st.cluster.Protocol == config.ProtocolHTTP2 || st.cluster.Protocol == config.ProtocolGRPC
+	}
+	st.span, st.traced = h.p.tracer.outboundSpan(r.Header, t)
+	r.Header.Del(PeerHeader)
+	if t != nil {
+		r.Header.Set(PeerHeader, peerValue(t.Proxy))
+	}
+	if st.route != nil && st.route.Fault != nil {
+		if done := h.fault(sw, r, st); done {
+			return
+		}
+	}
+	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
+	if st.route != nil && st.route.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.route.Timeout)
+		defer cancel()
+	}
+	h.rp.ServeHTTP(sw, r.WithContext(ctx))
+}
+
+// fault applies a route's delay and abort; done is true when the response was written. Injected
+// aborts never reach the retry loop: Istio does not retry injected faults.
+func (h *outboundHandler) fault(w http.ResponseWriter, r *http.Request, st *reqState) (done bool) {
+	f := st.route.Fault
+	if f.Delay > 0 && rand.Float64()*100 < f.DelayPercent {
+		st.flags = "DI"
+		tm := time.NewTimer(f.Delay)
+		select {
+		case <-tm.C:
+		case <-r.Context().Done():
+			tm.Stop()
+			return true
+		}
+	}
+	if f.AbortStatus != 0 && rand.Float64()*100 < f.AbortPercent {
+		st.flags = "FI"
+		http.Error(w, "fault filter abort", f.AbortStatus)
+		return true
+	}
+	return false
+}
+
+// pickWeighted chooses a route destination by weight.
+func pickWeighted(rt *config.Route) *config.Cluster {
+	if len(rt.Destinations) == 1 {
+		return rt.Destinations[0].Cluster
+	}
+	n := rand.IntN(rt.TotalWeight)
+	for _, d := range rt.Destinations {
+		if n < d.Weight {
+			return d.Cluster
+		}
+		n -= d.Weight
+	}
+	return rt.Destinations[len(rt.Destinations)-1].Cluster
+}
+
+// forwardingHeaders are restored after ReverseProxy strips them: a sidecar is transparent and
+// neither drops nor adds X-Forwarded-* headers.
+var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// rewrite points the outgoing request at the original destination; for routed requests the
+// transport then picks the endpoint. The Host header stays what the application sent.
+func rewrite(pr *httputil.ProxyRequest) {
+	out := pr.Out
+	st, _ := out.Context().Value(reqStateKey{}).(*reqState)
+	out.URL.Scheme = "http"
+	if st != nil {
+		out.URL.Host = st.dst.String()
+		if st.traced {
+			telemetry.Inject(out.Header, st.span)
+		}
+	}
+	for _, h := range forwardingHeaders {
+		if v, ok := pr.In.Header[h]; ok {
+			out.Header[h] = v
+		}
+	}
+}
+
+func peerValue(p config.Proxy) string {
+	return p.Workload + "." + p.Namespace + ";app=" + p.Labels["app"] + ";version=" + p.Labels["version"]
+}
+
+func (h *outboundHandler) observe(t *config.Table, st *reqState, r *http.Request, sw *statusWriter, start time.Time) {
+	d := time.Since(start)
+	l := telemetry.Labels{Reporter: telemetry.ReporterSource, RequestProtocol: requestProtocol(r),
+		ResponseFlags: st.flags, ConnectionSecurityPolicy: "unknown"}
+	if t != nil {
+		l.Source = workloadOf(t.Proxy)
+	}
+	if st.host != nil {
+		l.DestinationService, l.DestinationServiceName, l.DestinationServiceNS = st.host.FQDN, st.host.Service, st.host.Namespace
+	} else {
+		l.DestinationService = st.dst.String()
+	}
+	if st.ep != nil {
+		l.Destination = endpointWorkload(st.ep.ce, st.cluster.Namespace)
+	}
+	code := sw.status()
+	h.p.opts.Telemetry.Request(l, code, sw.Header().Get("Grpc-Status"), d, max(r.ContentLength, 0), sw.n)
+	if st.traced && st.span.Sampled {
+		name := st.dst.String()
+		if st.host != nil {
+			name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
+		}
+		h.p.tracer.report(st.span, telemetry.KindClient, name+"/*", start, d, t, r, code, st.upstream())
+	}
+}
+
+func (st *reqState) upstream() string {
+	if st.ep != nil {
+		return st.ep.addr.String()
+	}
+	return st.dst.String()
+}
+
+func requestProtocol(r *http.Request) string {
+	if r.ProtoMajor == 2 && len(r.Header.Get("Content-Type")) >= 16 && r.Header.Get("Content-Type")[:16] == "application/grpc" {
+		return "grpc"
+	}
+	return "http"
+}

@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/telemetry"
+)
+
+const tcpConnectTimeout = 10 * time.Second
+
+// spliceTCP connects to the upstream for c and copies both ways until both sides are done. On
+// Linux io.Copy between two TCP sockets uses splice(2), so payload never enters user space.
+func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
+	defer c.Close()
+	target := c.info.dst
+	var ep *endpoint
+	var cl *config.Cluster
+	if s.dir == directionOutbound && host != nil {
+		if _, pinned := t.ByDestination(c.info.dst); !pinned {
+			// A service VIP is not routable: pick a real endpoint, as Envoy's TCP proxy does.
+			cl = host.DefaultCluster
+			ep = s.p.clusters.pick(cl)
+			if ep == nil {
+				s.log.Debug("proxy: TCP: no healthy endpoint", "service", host.FQDN)
+				return
+			}
+			target = ep.addr
+		}
+	}
+	d := net.Dialer{Timeout: tcpConnectTimeout}
+	if s.dir == directionInbound {
+		d.LocalAddr = &net.TCPAddr{IP: s.p.opts.InboundSource.AsSlice()}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, tcpConnectTimeout)
+	up, err := d.DialContext(ctx, "tcp", target.String())
+	cancel()
+	if ep != nil {
+		s.p.clusters.done(cl, ep, err != nil, false)
+	}
+	if err != nil {
+		s.log.Debug("proxy: TCP connect", "upstream", target, "err", err)
+		return
+	}
+	defer up.Close()
+	labels := s.tcpLabels(t, host, ep)
+	tel := s.p.opts.Telemetry
+	tel.TCPOpened(labels)
+	var sent, received atomic.Int64 // sent: toward the downstream client
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n, err := io.Copy(up, c) // client -> upstream
+		received.Store(n)
+		finishDirection(up, c, err)
+	}()
+	n, err := io.Copy(c, up) // upstream -> client
+	sent.Store(n)
+	finishDirection(c, up, err)
+	wg.Wait()
+	tel.TCPClosed(labels, sent.Load(), received.Load())
+}
+
+// finishDirection ends one copy direction: on EOF it half-closes the writer so the peer sees
+// end-of-stream and the other direction may go on; on an error (a reset) it closes both.
+func finishDirection(dst, src net.Conn, err error) {
+	if err == nil || errors.Is(err, io.EOF) {
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+			return
+		}
+	}
+	dst.Close()
+	src.Close()
+}
+
+func (s *server) tcpLabels(t *config.Table, host *config.Host, ep *endpoint) telemetry.Labels {
+	l := telemetry.Labels{RequestProtocol: "tcp", ConnectionSecurityPolicy: "none"}
+	if t == nil {
+		return l
+	}
+	self := workloadOf(t.Proxy)
+	if s.dir == directionInbound {
+		l.Reporter = telemetry.ReporterDestination
+		l.Destination = self
+	} else {
+		l.Reporter = telemetry.ReporterSource
+		l.Source = self
+		if ep != nil {
+			l.Destination = endpointWorkload(ep.ce, host.Namespace)
+		}
+	}
+	if host != nil {
+		l.DestinationService, l.DestinationServiceName, l.DestinationServiceNS = host.FQDN, host.Service, host.Namespace
+	}
+	return l
+}
+
+func workloadOf(p config.Proxy) telemetry.Workload {
+	return telemetry.Workload{Name: p.Workload, Namespace: p.Namespace, App: p.Labels["app"], Version: p.Labels["version"]}
+}
+
+func endpointWorkload(e config.ClusterEndpoint, ns string) telemetry.Workload {
+	return telemetry.Workload{Name: e.Workload, Namespace: ns, App: e.Labels["app"], Version: e.Labels["version"]}
+}
