@@ -12,6 +12,7 @@ var groupDocs = map[string]string{
 	"bookinfo": "Istio's Bookinfo sample: serve the Go services, deploy, delete, verify",
 	"lab":      "Local labs of machine-like hosts on this machine (create, destroy)",
 	"cluster":  "Kubernetes cluster tasks (offline bundle, kubeconfig)",
+	"addons":   "Observability addons from embedded Helm charts: Zipkin or Jaeger, Prometheus, Grafana",
 }
 
 // groupSubcommands maps a group name to the constructors of its subcommands. Files fill it from
