@@ -193,3 +193,29 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownDestinationIsAWarning(t *testing.T) {
+	doc := `apiVersion: meshlab.io/v1alpha1
+kind: Registry
+spec: {services: [{name: web, ports: [{name: http, port: 80}], endpoints: [{address: 10.0.0.1}]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http: [{route: [{destination: {host: gone}}]}]
+`
+	snap, err := Parse("w.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := Compile(snap)
+	if err != nil {
+		t.Fatalf("Compile: %v (an unknown destination should only warn)", err)
+	}
+	cl := table.ByAuthority("web:80", 80).Routes[0].Destinations[0].Cluster
+	if len(cl.Endpoints) != 0 || len(table.Warnings) == 0 {
+		t.Errorf("cluster %+v, warnings %v; want an empty cluster and a warning", cl, table.Warnings)
+	}
+}

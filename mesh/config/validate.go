@@ -13,6 +13,23 @@ import (
 // These validators reject what the meshlab proxy cannot do, naming the field, so a user learns at
 // load time rather than by a silently ignored setting. Istio's own schema rules are not repeated.
 
+// Validate checks every resource of s as the loader does for files, for snapshots that come
+// from elsewhere (the control plane); errors name the resource and the field.
+func (s *Snapshot) Validate() error {
+	var errs []error
+	for _, vs := range s.VirtualServices {
+		for _, err := range validateVirtualService(&vs.Spec) {
+			errs = append(errs, fmt.Errorf("config: VirtualService %s/%s: %w", vs.Namespace, vs.Name, err))
+		}
+	}
+	for _, dr := range s.DestinationRules {
+		for _, err := range validateDestinationRule(&dr.Spec) {
+			errs = append(errs, fmt.Errorf("config: DestinationRule %s/%s: %w", dr.Namespace, dr.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func validateVirtualService(vs *v1alpha3.VirtualService) []error {
 	var errs []error
 	bad := func(path, format string, a ...any) {
@@ -29,6 +46,10 @@ func validateVirtualService(vs *v1alpha3.VirtualService) []error {
 	}
 	for i, r := range vs.Http {
 		p := fmt.Sprintf("http[%d]", i)
+		if r == nil {
+			bad(p, "empty route")
+			continue
+		}
 		switch {
 		case r.Redirect != nil:
 			bad(p+".redirect", "not supported")
@@ -49,8 +70,11 @@ func validateVirtualService(vs *v1alpha3.VirtualService) []error {
 			bad(p+".route", "at least one destination is required")
 		}
 		for j, d := range r.Route {
-			if d.Destination == nil || d.Destination.Host == "" {
+			if d == nil || d.Destination == nil || d.Destination.Host == "" {
 				bad(fmt.Sprintf("%s.route[%d].destination.host", p, j), "required")
+			}
+			if d == nil {
+				continue
 			}
 			if d.Weight < 0 {
 				bad(fmt.Sprintf("%s.route[%d].weight", p, j), "must not be negative")
@@ -60,6 +84,10 @@ func validateVirtualService(vs *v1alpha3.VirtualService) []error {
 			}
 		}
 		for j, m := range r.Match {
+			if m == nil {
+				bad(fmt.Sprintf("%s.match[%d]", p, j), "empty match")
+				continue
+			}
 			errs = append(errs, validateMatch(fmt.Sprintf("spec.%s.match[%d]", p, j), m)...)
 		}
 		if r.Retries != nil {
@@ -146,6 +174,10 @@ func validateDestinationRule(dr *v1alpha3.DestinationRule) []error {
 	errs = append(errs, validateTrafficPolicy("spec.trafficPolicy", dr.TrafficPolicy)...)
 	for i, s := range dr.Subsets {
 		p := fmt.Sprintf("spec.subsets[%d]", i)
+		if s == nil {
+			errs = append(errs, fmt.Errorf("%s: empty subset", p))
+			continue
+		}
 		if s.Name == "" {
 			errs = append(errs, fmt.Errorf("%s.name: required", p))
 		}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -12,23 +13,20 @@ import (
 // BenchmarkDirect for the added cost; `make bench` (fortio) gives the real latency figures.
 func BenchmarkTwoHops(b *testing.B) {
 	payload := strings.Repeat("x", 1024)
-	app := newBackend(&testing.T{}, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
-	defer app.Close()
-	t := &testing.T{}
+	app := newBackend(b, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
 	bDoc := strings.NewReplacer("productpage-v1", "server-v1", "productpage", "server").Replace(testProxyDoc)
-	srvSide := startProxyB(b, t, bDoc, registry(map[string][]*backend{"server": {app}}, nil))
+	srvSide := startProxyB(b, bDoc, registry(map[string][]*backend{"server": {app}}, nil))
 	srvSide.setDst(app.addr())
 	inbound := &backend{name: "v1"}
-	inbound.Server = fakeServer(srvSide.in)
-	cliSide := startProxyB(b, t, testProxyDoc, registry(map[string][]*backend{"server": {inbound}}, nil))
+	inbound.Server = &httptest.Server{Listener: fakeAddrListener(srvSide.in)}
+	cliSide := startProxyB(b, testProxyDoc, registry(map[string][]*backend{"server": {inbound}}, nil))
 	c := clientVia(cliSide.out)
 	benchGet(b, c, "http://server:9080/")
 }
 
 func BenchmarkDirect(b *testing.B) {
 	payload := strings.Repeat("x", 1024)
-	app := newBackend(&testing.T{}, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
-	defer app.Close()
+	app := newBackend(b, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
 	benchGet(b, clientVia(app.Listener.Addr().String()), "http://server:9080/")
 }
 
@@ -51,8 +49,6 @@ func benchGet(b *testing.B, c *http.Client, url string) {
 	})
 }
 
-func startProxyB(b *testing.B, t *testing.T, proxyDoc, reg string) *testProxy {
-	tp := startProxy(t, map[string]string{"proxy.yaml": proxyDoc, "registry.yaml": reg}, []string{"proxy.yaml", "registry.yaml"}, nil)
-	b.Cleanup(tp.stop)
-	return tp
+func startProxyB(b *testing.B, proxyDoc, reg string) *testProxy {
+	return startProxy(b, map[string]string{"proxy.yaml": proxyDoc, "registry.yaml": reg}, []string{"proxy.yaml", "registry.yaml"}, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,13 +28,14 @@ import (
 // is no iptables here, so every accepted connection is treated as sent to dst.
 type testProxy struct {
 	*Proxy
-	dst     atomic.Pointer[netip.AddrPort]
-	out, in string // listener addresses
-	health  string
-	metrics string
-	dir     string // config directory
-	cancel  context.CancelFunc
-	runErr  chan error
+	dst      atomic.Pointer[netip.AddrPort]
+	out, in  string // listener addresses
+	health   string
+	metrics  string
+	dir      string // config directory
+	cancel   context.CancelFunc
+	runErr   chan error
+	stopOnce sync.Once
 }
 
 // startProxy writes files (name → content) to a temp dir and runs a proxy on them.
@@ -96,13 +98,16 @@ func startProxy(t testing.TB, files map[string]string, order []string, tweak fun
 	return tp
 }
 
+// stop cancels the proxy and waits for Run to return; it may be called more than once.
 func (tp *testProxy) stop() {
-	tp.cancel()
-	select {
-	case <-tp.runErr:
-	case <-time.After(10 * time.Second):
-		panic("proxy did not stop within 10s of cancel")
-	}
+	tp.stopOnce.Do(func() {
+		tp.cancel()
+		select {
+		case <-tp.runErr:
+		case <-time.After(30 * time.Second):
+			panic("proxy did not stop within 30s of cancel")
+		}
+	})
 }
 
 func (tp *testProxy) setDst(ap netip.AddrPort) { tp.dst.Store(&ap) }
@@ -205,7 +210,7 @@ spec:
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: CI machines may be loaded
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -61,6 +61,9 @@ func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded):
 		setFlag("UT")
 		http.Error(w, "upstream request timeout", http.StatusGatewayTimeout)
+	case errors.Is(err, errOverflow):
+		setFlag("UO")
+		http.Error(w, "upstream connect error or disconnect/reset before headers. reset reason: overflow", http.StatusServiceUnavailable)
 	case errors.Is(err, errNoHealthyUpstream):
 		setFlag("UH")
 		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ type inboundHandler struct {
 }
 
 func newInboundHandler(p *Proxy) *inboundHandler {
-	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, &net.TCPAddr{IP: p.opts.InboundSource.AsSlice()})}
+	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, p.inboundSource)}
 	h.rp = &httputil.ReverseProxy{
 		Rewrite:      rewrite,
 		Transport:    inboundTransport{h.pools},
@@ -31,6 +32,15 @@ func newInboundHandler(p *Proxy) *inboundHandler {
 		ErrorHandler: errorHandler,
 	}
 	return h
+}
+
+// inboundSource is the local address for a connection to the application at dst: 127.0.0.6
+// (Options.InboundSource) for IPv4 and ::6 for IPv6, the addresses the capture rules exempt.
+func (p *Proxy) inboundSource(dst string) *net.TCPAddr {
+	if ap, err := netip.ParseAddrPort(dst); err == nil && ap.Addr().Unmap().Is6() {
+		return &net.TCPAddr{IP: netip.AddrFrom16([16]byte{15: 6}).AsSlice()}
+	}
+	return &net.TCPAddr{IP: p.opts.InboundSource.AsSlice()}
 }
 
 type inboundTransport struct{ pools *pools }
@@ -55,6 +65,11 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(PeerHeader)
 	st.span, st.traced = h.p.tracer.inboundSpan(r.Header, t)
 	sw := &statusWriter{ResponseWriter: w}
+	if r.ProtoMajor == 1 {
+		// Go's HTTP/1 server is half-duplex by default (it drains the request body before the
+		// response starts); a proxy must let a streaming response overtake a streaming request.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
 	h.rp.ServeHTTP(sw, r.WithContext(ctx))
 

@@ -34,6 +34,7 @@ type clusterState struct {
 	endpoints []*endpoint
 	rr        atomic.Uint64
 	pools     *pools
+	inflight  atomic.Int64 // requests in flight, bounded by the pool's MaxRequests
 }
 
 // clusterSet holds the state of every cluster of the current table, by cluster name.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,12 @@ func TestParsePeer(t *testing.T) {
 	}
 	if w := parsePeer(""); w.Name != "" {
 		t.Errorf("empty peer: %+v", w)
+	}
+}
+
+func TestRequestIDIsUUIDv4(t *testing.T) {
+	id := newRequestID()
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[14] != '4' || id[18] != '-' || id[23] != '-' || !strings.ContainsRune("89ab", rune(id[19])) {
+		t.Errorf("request id %q is not a version-4 UUID", id)
 	}
 }

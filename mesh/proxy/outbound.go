@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
@@ -57,6 +59,11 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := h.p.table.Load()
 	st := &reqState{dst: info.dst, h2: r.ProtoMajor == 2}
 	sw := &statusWriter{ResponseWriter: w}
+	if r.ProtoMajor == 1 {
+		// Go's HTTP/1 server is half-duplex by default (it drains the request body before the
+		// response starts); a proxy must let a streaming response overtake a streaming request.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	if t != nil {
 		st.host = t.ByAuthority(r.Host, info.dst.Port())
 		if st.host == nil {
@@ -78,9 +85,12 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.h2 = st.h2 || st.cluster.Protocol == config.ProtocolHTTP2 || st.cluster.Protocol == config.ProtocolGRPC
 	}
 	st.span, st.traced = h.p.tracer.outboundSpan(r.Header, t)
+	if r.Header.Get("X-Request-Id") == "" {
+		r.Header.Set("X-Request-Id", newRequestID()) // as Envoy does; Bookinfo propagates it
+	}
 	r.Header.Del(PeerHeader)
-	if t != nil {
-		r.Header.Set(PeerHeader, peerValue(t.Proxy))
+	if peer := h.p.peer.Load(); peer != nil {
+		r.Header.Set(PeerHeader, *peer)
 	}
 	if st.route != nil && st.route.Fault != nil {
 		if done := h.fault(sw, r, st); done {
@@ -154,6 +164,25 @@ func rewrite(pr *httputil.ProxyRequest) {
 			out.Header[h] = v
 		}
 	}
+}
+
+// newRequestID returns a random UUID (version 4), built in place: one allocation per request.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:]) // never fails on Linux
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 func peerValue(p config.Proxy) string {

@@ -185,3 +185,58 @@ func TestInboundForwardsFrom127006AndStripsPeer(t *testing.T) {
 		t.Errorf("app saw span %q, want a new server span as the parent of its calls", parts[2])
 	}
 }
+
+// TestChunkedBothWays streams a chunked request body through and gets a streamed chunked
+// response back: the first response chunk must arrive while the request is still open, so
+// nothing in the proxy buffers whole bodies.
+func TestChunkedBothWays(t *testing.T) {
+	echo := newBackend(t, "v1", func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		buf := make([]byte, 64)
+		for {
+			n, err := r.Body.Read(buf)
+			if n > 0 {
+				w.Write(buf[:n])
+				http.NewResponseController(w).Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"echo": {echo}}, nil)}
+	tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml"}, nil)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPost, "http://echo:9080/", pr)
+	req.ContentLength = -1 // chunked
+	respc := make(chan *http.Response, 1)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := clientVia(tp.out).Do(req)
+		if err != nil {
+			errc <- err
+			return
+		}
+		respc <- resp
+	}()
+	io.WriteString(pw, "first;")
+	var resp *http.Response
+	select {
+	case resp = <-respc:
+	case err := <-errc:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no response headers while the request body is still open")
+	}
+	defer resp.Body.Close()
+	got := make([]byte, len("first;"))
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "first;" {
+		t.Fatalf("first chunk: %q %v", got, err)
+	}
+	io.WriteString(pw, "second")
+	pw.Close()
+	rest, _ := io.ReadAll(resp.Body)
+	if string(rest) != "second" || len(resp.TransferEncoding) == 0 {
+		t.Errorf("rest %q, transfer encoding %v", rest, resp.TransferEncoding)
+	}
+}

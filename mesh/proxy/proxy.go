@@ -33,6 +33,7 @@ func CheckIdentity(allowRoot bool) error {
 type Proxy struct {
 	opts     Options
 	table    atomic.Pointer[config.Table] // nil until the first complete config
+	peer     atomic.Pointer[string]       // PeerHeader value for the current table
 	clusters *clusterSet
 	tracer   *tracer
 
@@ -178,6 +179,8 @@ func (p *Proxy) reload() error {
 	}
 	p.clusters.update(t)
 	p.tracer.update(t.Tracing)
+	peer := peerValue(t.Proxy)
+	p.peer.Store(&peer)
 	p.table.Store(t)
 	return nil
 }

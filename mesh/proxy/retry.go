@@ -20,6 +20,7 @@ const maxReplayBody = 64 << 10
 
 var (
 	errNoHealthyUpstream = errors.New("no healthy upstream")
+	errOverflow          = errors.New("upstream connection pool overflow")
 	errPerTryTimeout     = errors.New("upstream per-try timeout")
 )
 
@@ -41,6 +42,16 @@ func (rt *retryingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if pool == nil {
 		st.flags = "UH"
 		return nil, errNoHealthyUpstream
+	}
+	// connectionPool.http.http2MaxRequests (and http1MaxPendingRequests, which Envoy also counts
+	// against the cluster) bound requests in flight; beyond them the proxy answers 503 at once.
+	if limit := max(st.cluster.Pool.MaxRequests, st.cluster.Pool.MaxPendingRequests); limit > 0 {
+		if pool.inflight.Add(1) > int64(limit) {
+			pool.inflight.Add(-1)
+			st.flags = "UO"
+			return nil, errOverflow
+		}
+		defer pool.inflight.Add(-1)
 	}
 	policy := st.route.Retry
 	attempts := policy.Attempts

@@ -210,3 +210,29 @@ func TestHelperHoldConnections(t *testing.T) {
 	}
 	os.Exit(0)
 }
+
+// TestNoGoroutinesLeftAfterStop runs HTTP, TCP and upgrade traffic, stops the proxy, and checks
+// that every goroutine it started is gone.
+func TestNoGoroutinesLeftAfterStop(t *testing.T) {
+	web := newBackend(t, "v1", nil)
+	echo := tcpEcho(t, "")
+	base := runtime.NumGoroutine()
+	files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"web": {web}}, nil)}
+	tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml"}, nil)
+	c := clientVia(tp.out)
+	for range 20 {
+		mustServe(t, c)
+	}
+	tp.setDst(echo)
+	conn, err := net.Dial("tcp", tp.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "\x00tcp")
+	buf := make([]byte, 4)
+	io.ReadFull(conn, buf)
+	tp.stop() // the TCP connection is still open: the drain must close it
+	conn.Close()
+	c.CloseIdleConnections()
+	eventually(t, "the proxy's goroutines to exit", func() bool { return runtime.NumGoroutine() <= base+2 })
+}

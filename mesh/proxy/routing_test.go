@@ -220,3 +220,25 @@ func TestReadinessWaitsForConfig(t *testing.T) {
 	tp.write(t, "proxy.yaml", testProxyDoc)
 	eventually(t, "readiness after a valid config", func() bool { return status() == http.StatusOK })
 }
+
+func TestConnectionPoolOverflow(t *testing.T) {
+	release := make(chan struct{})
+	slow := newBackend(t, "v1", func(w http.ResponseWriter, r *http.Request) { <-release })
+	dr := `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}
+`
+	files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"reviews": {slow}}, nil), "dr.yaml": dr}
+	tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml", "dr.yaml"}, nil)
+	t.Cleanup(func() { close(release) }) // runs before the proxy's drain, so the drain is quick
+	c := clientVia(tp.out)
+	go c.Get("http://reviews:9080/first")
+	eventually(t, "the first request to be in flight", func() bool { return slow.hits.Load() == 1 })
+	code, body := get(t, c, "http://reviews:9080/second", nil)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "overflow") {
+		t.Errorf("second request: %d %q, want 503 overflow", code, body)
+	}
+}

@@ -36,7 +36,7 @@ func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
 	}
 	d := net.Dialer{Timeout: tcpConnectTimeout}
 	if s.dir == directionInbound {
-		d.LocalAddr = &net.TCPAddr{IP: s.p.opts.InboundSource.AsSlice()}
+		d.LocalAddr = s.p.inboundSource(target.String())
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, tcpConnectTimeout)
 	up, err := d.DialContext(ctx, "tcp", target.String())

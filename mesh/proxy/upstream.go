@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/meshlab/meshlab/mesh/config"
@@ -22,8 +25,8 @@ type pools struct {
 	h1, h2 *http.Transport
 }
 
-// newPools builds the transports; local, when set, is the source address to connect from.
-func newPools(p config.Pool, local *net.TCPAddr) *pools {
+// newPools builds the transports; source, when set, picks the address to connect from.
+func newPools(p config.Pool, source func(dst string) *net.TCPAddr) *pools {
 	connect := p.ConnectTimeout
 	if connect == 0 {
 		connect = 10 * time.Second
@@ -33,8 +36,18 @@ func newPools(p config.Pool, local *net.TCPAddr) *pools {
 		idle = defaultIdleTimeout
 	}
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	if local != nil {
-		d.LocalAddr = local
+	dial := d.DialContext
+	if source != nil {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dd := *d
+			dd.LocalAddr = source(addr)
+			c, err := dd.DialContext(ctx, network, addr)
+			if errors.Is(err, syscall.EADDRNOTAVAIL) {
+				// ::6 is not on lo in this namespace; connect from the default source instead.
+				return d.DialContext(ctx, network, addr)
+			}
+			return c, err
+		}
 	}
 	mk := func(h2 bool) *http.Transport {
 		var protos http.Protocols
@@ -44,7 +57,7 @@ func newPools(p config.Pool, local *net.TCPAddr) *pools {
 			protos.SetHTTP1(true)
 		}
 		return &http.Transport{
-			DialContext:         d.DialContext,
+			DialContext:         dial,
 			Protocols:           &protos,
 			MaxIdleConns:        0, // bounded per host below
 			MaxIdleConnsPerHost: maxIdlePerHost,
