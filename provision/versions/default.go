@@ -28,12 +28,13 @@ func Default() Set {
 			Runc:       "1.1.5+ds1-1+deb12u1",
 			CNIPlugins: "1.1.1+ds1-3+b5",
 		},
-		// TO BE CHECKED: the newest releases known when this table was written.
-		CNIPlugins: "v1.8.0",
+		// The releases the offline bundle builds from pinned source (cluster/bundle/pins.go); online
+		// downloads use the same tags.
+		CNIPlugins: "v1.9.1",
 		Crictl:     "v1.34.0", // cri-tools follows the Kubernetes minor
 		Flannel: Flannel{
-			Version:   "v0.27.4",
-			Image:     "ghcr.io/flannel-io/flannel:v0.27.4",
+			Version:   "v0.28.10",
+			Image:     "ghcr.io/flannel-io/flannel:v0.28.10",
 			CNIPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1", // TO BE CHECKED against the manifest
 		},
 		Images: ClusterImages{

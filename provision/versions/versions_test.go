@@ -80,9 +80,9 @@ func TestDownloads(t *testing.T) {
 	}
 	want := map[string]string{
 		"kubeadm":          "https://dl.k8s.io/release/v1.34.2/bin/linux/amd64/kubeadm",
-		"cni-plugins":      "https://github.com/containernetworking/plugins/releases/download/v1.8.0/cni-plugins-linux-amd64-v1.8.0.tgz",
+		"cni-plugins":      "https://github.com/containernetworking/plugins/releases/download/v1.9.1/cni-plugins-linux-amd64-v1.9.1.tgz",
 		"crictl":           "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz",
-		"flannel-manifest": "https://github.com/flannel-io/flannel/releases/download/v0.27.4/kube-flannel.yml",
+		"flannel-manifest": "https://github.com/flannel-io/flannel/releases/download/v0.28.10/kube-flannel.yml",
 	}
 	got := map[string]string{}
 	for _, d := range dl {

@@ -1,0 +1,115 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+const flannelFixture = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: kube-flannel
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-flannel-ds
+spec:
+  template:
+    spec:
+      initContainers:
+      - name: install-cni-plugin
+        image: ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3
+      - name: install-cni
+        image: ghcr.io/flannel-io/flannel:v0.28.10
+        command: [/opt/bin/install-conf]
+      containers:
+      - name: kube-flannel
+        image: ghcr.io/flannel-io/flannel:v0.28.10
+        args: [--ip-masq, --kube-subnet-mgr]
+`
+
+func TestAdaptFlannel(t *testing.T) {
+	out, err := AdaptFlannel([]byte(flannelFixture), "ghcr.io/flannel-io/flannel:v0.28.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	for {
+		var d map[string]any
+		if dec.Decode(&d) != nil {
+			break
+		}
+		docs = append(docs, d)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("got %d documents, want 2:\n%s", len(docs), out)
+	}
+	s := string(out)
+	for _, bad := range []string{"install-cni-plugin", "--ip-masq", "flannel-cni-plugin"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("adapted manifest still contains %q:\n%s", bad, s)
+		}
+	}
+	if n := strings.Count(s, "imagePullPolicy: Never"); n != 2 {
+		t.Errorf("imagePullPolicy: Never %d times, want 2 (install-cni, kube-flannel):\n%s", n, s)
+	}
+	if !strings.Contains(s, "--kube-subnet-mgr") {
+		t.Errorf("other args lost:\n%s", s)
+	}
+}
+
+func TestAdaptFlannelRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"no daemonset":  "kind: Namespace\n",
+		"not yaml":      "kind: [\n",
+		"no containers": "kind: DaemonSet\nspec: {template: {spec: {}}}\n",
+	} {
+		if _, err := AdaptFlannel([]byte(in), "x"); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestAdaptFlannelGolden adapts the pinned upstream kube-flannel.yml (from the module cache, as
+// the bundle build does) and compares with testdata; refresh with go test -update.
+func TestAdaptFlannelGolden(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := resolveModule(ctx, "../../tools/k8sbuild/flannel", "github.com/flannel-io/flannel")
+	if err != nil {
+		t.Skipf("needs the flannel module (Go module proxy or cache): %v", err)
+	}
+	up, err := os.ReadFile(filepath.Join(r.Dir, "Documentation", "kube-flannel.yml"))
+	if err != nil {
+		t.Skipf("flannel source not in the module cache: %v", err)
+	}
+	got, err := AdaptFlannel(up, flannelImage(r.Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "kube-flannel.offline.yml")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("adapted manifest differs from %s; run go test -update and review the diff", golden)
+	}
+}

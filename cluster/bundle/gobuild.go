@@ -1,0 +1,106 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// resolved is a component's pinned module as its go.mod resolves it.
+type resolved struct {
+	Version string // e.g. v1.34.2
+	Dir     string // the module's source in the module cache (for files such as kube-flannel.yml)
+}
+
+// goEnv is the environment of every go command the driver runs: static binaries, and the
+// component's own go.mod, never a go.work found further up the tree. With cgo, the pure-Go
+// resolver and user lookup (netgo, osusergo) keep a static glibc link free of NSS.
+func goEnv(cgo bool) []string {
+	env := append(os.Environ(), "GOWORK=off")
+	if cgo {
+		return append(env, "CGO_ENABLED=1", "GOFLAGS=-mod=readonly -buildvcs=false -tags=netgo,osusergo")
+	}
+	return append(env, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly -buildvcs=false")
+}
+
+// resolveModule asks the go command which version of module dir's go.mod selects.
+func resolveModule(ctx context.Context, dir, module string) (resolved, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-json", module)
+	cmd.Dir, cmd.Env = dir, goEnv(false)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return resolved{}, fmt.Errorf("go list -m %s in %s: %w: %s", module, dir, err, tail(stderr.String(), 10))
+	}
+	var m struct{ Version, Dir string }
+	if err := json.Unmarshal(out, &m); err != nil {
+		return resolved{}, fmt.Errorf("go list -m %s in %s: %w", module, dir, err)
+	}
+	if m.Version == "" {
+		return resolved{}, fmt.Errorf("go list -m %s in %s: no version (is it required in go.mod?)", module, dir)
+	}
+	return resolved{Version: m.Version, Dir: m.Dir}, nil
+}
+
+// goBuild builds one static binary of component dir into out, appending the go command's
+// output to logw. The Go build cache makes a repeated build cost only the link.
+func goBuild(ctx context.Context, dir string, b binary, ldflags string, cgo bool, out string, logw io.Writer) error {
+	args := []string{"build", "-trimpath", "-ldflags", ldflags, "-o", out, b.Pkg}
+	fmt.Fprintf(logw, "+ (cd %s && CGO_ENABLED=%d go %s)\n", dir, map[bool]int{false: 0, true: 1}[cgo], strings.Join(quoteArgs(args), " "))
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir, cmd.Env = dir, goEnv(cgo)
+	var stderr bytes.Buffer
+	cmd.Stdout = logw
+	cmd.Stderr = io.MultiWriter(logw, &stderr)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s (in %s): %w: %s", b.Pkg, dir, err, tail(stderr.String(), 15))
+	}
+	return nil
+}
+
+// buildComponent builds every binary of c into its cache directory. A component whose stamp
+// file exists was built completely before and is skipped.
+func buildComponent(ctx context.Context, srcDir, cache string, c component, version string, logw io.Writer) error {
+	out := c.binDir(cache)
+	stamp := filepath.Join(out, ".done")
+	if _, err := os.Stat(stamp); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	dir := filepath.Join(srcDir, c.Dir)
+	for _, b := range c.Bins {
+		if err := goBuild(ctx, dir, b, c.ldflags(version), c.Cgo, filepath.Join(out, b.Name), logw); err != nil {
+			return fmt.Errorf("component %s: %w", c.Dir, err)
+		}
+	}
+	return os.WriteFile(stamp, []byte(version+"\n"), 0o644)
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t\"'") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// tail returns the last n lines of s, for error messages that must stay readable.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,219 @@
+// Package bundle is meshlab's offline bundle: a directory holding the pinned Kubernetes
+// binaries, CNI plugins, container images, runtime .debs and manifests that `meshlab up
+// --bundle DIR` installs without reaching the internet, plus manifest.json, which names every
+// file with its sha256 so a copied or tampered bundle is caught before anything is installed.
+//
+// Layout (docs/bundle.md): manifest.json, bin/, cni/, images/*.tar, debs/, manifests/.
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// ManifestName is the bundle's index file, at the bundle root.
+const ManifestName = "manifest.json"
+
+// Schema is the manifest format version; Read refuses other values.
+const Schema = 1
+
+// Subdirectories of a bundle.
+const (
+	DirBin       = "bin"
+	DirCNI       = "cni"
+	DirImages    = "images"
+	DirDebs      = "debs"
+	DirManifests = "manifests"
+)
+
+// Manifest describes a bundle: what versions it carries and every file with its digest.
+type Manifest struct {
+	Schema int `json:"schema"`
+	// Source is "source" for a bundle built from pinned source here, "online" for one fetched
+	// from upstream release downloads.
+	Source string `json:"source"`
+	// Versions are the pins the bundle was built for (kubernetes, etcd, coredns, ...).
+	Versions map[string]string `json:"versions"`
+	// Images maps each image tag to its tarball, relative to the bundle root.
+	Images map[string]string `json:"images,omitempty"`
+	// Debs lists the runtime packages as name=version, in install order.
+	Debs  []string `json:"debs,omitempty"`
+	Files []File   `json:"files"`
+}
+
+// File is one bundle file, its path relative to the bundle root (slash-separated).
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Mode   uint32 `json:"mode"`
+}
+
+// Index walks dir and fills m.Files with every regular file except the manifest itself,
+// sorted by path.
+func (m *Manifest) Index(dir string) error {
+	paths, err := listFiles(dir)
+	if err != nil {
+		return err
+	}
+	m.Files = make([]File, 0, len(paths))
+	for _, rel := range paths {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("bundle: index %s: %w", dir, err)
+		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return fmt.Errorf("bundle: index %s: %w", dir, err)
+		}
+		m.Files = append(m.Files, File{Path: rel, Size: info.Size(), SHA256: sum, Mode: uint32(info.Mode().Perm())})
+	}
+	return nil
+}
+
+// listFiles returns the slash-separated relative paths of dir's regular files, sorted, without
+// the manifest. Anything else that is not a directory (a symlink, a device) is an error: a
+// bundle is copied between machines and must not point outside itself.
+func listFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == ManifestName {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", rel)
+		}
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bundle: list %s: %w", dir, err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Write stores m as dir/manifest.json.
+func (m *Manifest) Write(dir string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bundle: encode manifest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bundle: write manifest: %w", err)
+	}
+	return nil
+}
+
+// Read loads dir/manifest.json.
+func Read(dir string) (*Manifest, error) {
+	p := filepath.Join(dir, ManifestName)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("bundle: %s: %w", p, err)
+	}
+	if m.Schema != Schema {
+		return nil, fmt.Errorf("bundle: %s: schema %d, this meshlab reads schema %d", p, m.Schema, Schema)
+	}
+	return &m, nil
+}
+
+// MismatchError reports a bundle file whose content is not what the manifest recorded.
+type MismatchError struct {
+	Path       string // relative to the bundle root
+	Want, Got  string // sha256 hex digests
+	WantSize   int64
+	GotSize    int64
+	ExpectedBy string // where the expected sum came from: "manifest.json" or a download pin
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s: sha256 %s (size %d) does not match %s's %s (size %d)",
+		e.Path, e.Got, e.GotSize, e.ExpectedBy, e.Want, e.WantSize)
+}
+
+// ErrMissing marks a file named in the manifest that is not in the bundle.
+var ErrMissing = errors.New("listed in manifest.json but missing")
+
+// ErrUnlisted marks a file in the bundle that the manifest does not name.
+var ErrUnlisted = errors.New("not listed in manifest.json")
+
+// Verify checks every file of the bundle at dir against its manifest and returns all problems
+// joined (each a *MismatchError, or wrapping ErrMissing / ErrUnlisted), or nil.
+func Verify(dir string) (*Manifest, error) {
+	m, err := Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	listed := map[string]bool{}
+	for _, f := range m.Files {
+		listed[f.Path] = true
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, ErrMissing))
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Path, err))
+			continue
+		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if sum != f.SHA256 {
+			errs = append(errs, &MismatchError{Path: f.Path, Want: f.SHA256, Got: sum,
+				WantSize: f.Size, GotSize: info.Size(), ExpectedBy: ManifestName})
+		}
+	}
+	present, err := listFiles(dir)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range present {
+		if !listed[p] {
+			errs = append(errs, fmt.Errorf("%s: %w", p, ErrUnlisted))
+		}
+	}
+	if len(errs) > 0 {
+		return m, fmt.Errorf("bundle %s failed verification: %w", dir, errors.Join(errs...))
+	}
+	return m, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
