@@ -7,7 +7,7 @@ PKGS      := ./...
 # Packages whose tests need root and real peers (sshd, network namespaces, containerd, runc).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test unit lint bench e2e fuzz lab-up lab-down bundle clean
+.PHONY: help build test unit lint bench fuzz bundle peers up down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,8 +15,8 @@ help: ## list targets
 build: ## build bin/meshlab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
 
-test: build ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
-	$(GO) test -count=1 -timeout 60m $(PKGS)
+test: build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
+	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) $(GO) test -count=1 -timeout 75m $(PKGS)
 
 unit: ## fast tests only (no root needed; root-only tests skip with a reason)
 	$(GO) test -short -count=1 $(PKGS)
@@ -26,8 +26,24 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
-bench: build ## benchmarks that print tables (SSH overhead, playbook fan-out, telemetry)
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/... ./mesh/...
+bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy (root, ~4 min)
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/transport/ ./mesh/telemetry/ ./mesh/proxy/
+	$(GO) test -run '^$$' -bench BenchmarkUpSample -benchtime 1x ./cmd/meshlab/
+	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -run TestBench -v .
+
+bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by version; cold: tens of minutes)
+	tools/k8sbuild/build.sh $(BUNDLE_DIR)
+
+peers: ## real test peers built from pinned modules (Jaeger), cached by version
+	tools/testpeers/build.sh
+
+up: build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle (root)
+	$(BIN) lab create --name $(LAB) --nodes 3 --control-planes 1 --out $(LAB_HOSTS)
+	$(BIN) up --hosts $(LAB_HOSTS) --playbook kubernetes --bundle $(BUNDLE_DIR)
+
+down: build ## undo `make up`: reset the lab's hosts and destroy the local machines
+	-$(BIN) down --hosts $(LAB_HOSTS) --playbook kubernetes
+	$(BIN) lab destroy --name $(LAB)
 
 fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./provision/inventory/
