@@ -1,0 +1,253 @@
+package local
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/localmesh"
+	"github.com/meshlab/meshlab/mesh/pilot/filereg"
+	"github.com/meshlab/meshlab/mesh/pilot/server"
+)
+
+// xdsPodNet and xdsSvcNet keep this lab apart from the file-config lab's default networks, so the
+// two tests may run at the same time on one machine.
+var (
+	xdsPodNet = netip.MustParsePrefix("10.214.8.0/24")
+	xdsSvcNet = netip.MustParsePrefix("10.214.9.0/24")
+)
+
+// xdsLab is Bookinfo whose sidecars take their routing from an in-process control plane
+// listening on the lab bridge's address.
+type xdsLab struct {
+	*bookinfo
+	pilotAddr string
+	files     []string
+	stop      context.CancelFunc
+	done      chan struct{}
+	srv       *server.Server
+}
+
+func (l *xdsLab) startPilot(t *testing.T) {
+	t.Helper()
+	var lis net.Listener
+	var err error
+	deadline := time.Now().Add(90 * time.Second)
+	for { // the bridge gets its address while the lab starts; a restarted pilot reuses the port
+		if lis, err = net.Listen("tcp", l.pilotAddr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("control plane cannot listen on %s: %v", l.pilotAddr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv, err := server.New(server.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		go func() { _ = srv.Serve(ctx, lis) }()
+		_ = srv.Run(ctx, &filereg.Registry{Files: l.files, Interval: 100 * time.Millisecond})
+	}()
+	l.srv, l.stop, l.done = srv, cancel, done
+}
+
+func (l *xdsLab) killPilot() {
+	l.stop()
+	<-l.done
+}
+
+// allSynced reports whether every Bookinfo sidecar is connected and SYNCED.
+func (l *xdsLab) allSynced() bool {
+	st := l.srv.Status()
+	if len(st) != len(Topology().Pods) {
+		return false
+	}
+	for _, s := range st {
+		if s.State != server.StateSynced {
+			return false
+		}
+	}
+	return true
+}
+
+// applyRoutes replaces the routes file and requires every sidecar's table to change within 5 s.
+func (l *xdsLab) applyRoutes(t *testing.T, files ...string) {
+	t.Helper()
+	var docs []string
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(samples, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(data))
+	}
+	content := strings.Join(docs, "\n---\n")
+	if _, err := config.Parse("routes.yaml", []byte(content)); err != nil {
+		t.Fatalf("the samples must parse unchanged: %v", err)
+	}
+	before := l.dumps()
+	tmp := l.routes + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, l.routes); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pod, old := range before {
+		for l.dump(pod) == old {
+			if time.Now().After(deadline) {
+				t.Fatalf("sidecar of %s did not get the new routes from the control plane within 5 s", pod)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func startXDSLab(t *testing.T) *xdsLab {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
+	}
+	for _, tool := range []string{"ip", "iptables", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "meshlab-bookinfo-xds-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pod logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	meshDir := filepath.Join(dir, "mesh")
+	l := &xdsLab{
+		bookinfo:  &bookinfo{t: t, routes: filepath.Join(dir, "routes.yaml")},
+		pilotAddr: netip.AddrPortFrom(xdsPodNet.Addr().Next(), 15010).String(), // the bridge
+	}
+	l.files = []string{filepath.Join(meshDir, "registry.yaml"), l.routes}
+	l.writeRoutes("destination-rule-all.yaml")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type started struct {
+		m   *localmesh.Mesh
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		m, err := Start(ctx, localmesh.Options{Name: "bix", Binary: meshlabBinary, Dir: meshDir,
+			PodNet: xdsPodNet, SvcNet: xdsSvcNet, RouteFiles: []string{l.routes},
+			ProxyArgs: []string{"--xds", l.pilotAddr}})
+		ch <- started{m, err}
+	}()
+	l.startPilot(t)
+	t.Cleanup(func() { l.killPilot() })
+	s := <-ch
+	if s.err != nil {
+		t.Fatalf("start Bookinfo with sidecars on xDS: %v", s.err)
+	}
+	t.Cleanup(func() { s.m.Stop(context.Background()) })
+	l.mesh, l.url = s.m, ProductpageURL(s.m)
+	return l
+}
+
+// TestBookinfoRoutingFromControlPlane: the outcomes of TestBookinfoRoutingInNamespaces with the
+// sidecars configured over xDS; each file change reaches every sidecar within 5 s; traffic keeps
+// flowing while the control plane is down, and every proxy is SYNCED again after its restart.
+func TestBookinfoRoutingFromControlPlane(t *testing.T) {
+	l := startXDSLab(t)
+	waitUntil(t, 10*time.Second, "every sidecar SYNCED", l.allSynced)
+
+	t.Run("no routing: every reviews version answers", func(t *testing.T) {
+		counts := l.count(anonymous(), 30)
+		if counts["v1"] == 0 || counts["v2"] == 0 || counts["v3"] == 0 {
+			t.Fatalf("30 requests without routing saw %v; want all three versions", counts)
+		}
+	})
+	t.Run("all-v1", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml")
+		if counts := l.count(anonymous(), 50); counts["v1"] != 50 {
+			t.Fatalf("50 requests with virtual-service-all-v1: %v; want v1 only", counts)
+		}
+	})
+	t.Run("reviews-50-v3", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml", "virtual-service-reviews-50-v3.yaml")
+		counts := l.count(anonymous(), 100)
+		if counts["v3"] < 35 || counts["v3"] > 65 || counts["v1"]+counts["v3"] != 100 {
+			t.Fatalf("100 requests with reviews-50-v3: %v; want v3 in 50±15 and the rest v1", counts)
+		}
+	})
+	t.Run("reviews-test-v2: only jason sees black stars", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml", "virtual-service-reviews-test-v2.yaml")
+		if counts := l.count(anonymous(), 20); counts["v1"] != 20 {
+			t.Fatalf("anonymous: %v; want v1 only", counts)
+		}
+		if counts := l.count(l.loggedIn("jason"), 20); counts["v2"] != 20 {
+			t.Fatalf("jason: %v; want v2 only", counts)
+		}
+	})
+	t.Run("ratings-test-abort: ratings unavailable for jason", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml",
+			"virtual-service-reviews-test-v2.yaml", "virtual-service-ratings-test-abort.yaml")
+		if p := l.get(l.loggedIn("jason")); !p.ratingsUnavailable() {
+			t.Fatalf("jason's page does not say ratings are unavailable (version %s)", p.reviewsVersion())
+		}
+	})
+	t.Run("control plane killed: traffic flows on the last config", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml")
+		waitUntil(t, 10*time.Second, "every sidecar SYNCED", l.allSynced)
+		l.killPilot()
+		if counts := l.count(anonymous(), 30); counts["v1"] != 30 {
+			t.Fatalf("30 requests with the control plane down: %v; want v1 only (the last config)", counts)
+		}
+	})
+	t.Run("control plane restarted: every proxy SYNCED again", func(t *testing.T) {
+		l.startPilot(t)
+		waitUntil(t, 15*time.Second, "every sidecar SYNCED with the restarted control plane", l.allSynced)
+		if counts := l.count(anonymous(), 20); counts["v1"] != 20 {
+			t.Fatalf("after the restart: %v; want v1 only", counts)
+		}
+	})
+	t.Run("route removed: the mix of versions comes back", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml")
+		counts := l.count(anonymous(), 30)
+		if counts["v1"] == 0 || counts["v2"] == 0 || counts["v3"] == 0 {
+			t.Fatalf("30 requests after removing the routes saw %v; want all three versions", counts)
+		}
+	})
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

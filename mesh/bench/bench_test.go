@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// meshlabBinary and helperBinary are prepared by TestMain for the benchmark: both run inside
+// the pods as other users, so they live in a directory everyone can read.
+var meshlabBinary, helperBinary string
+
+func TestMain(m *testing.M) {
+	if HelperRole() != "" {
+		// A helper process inside a pod: do its job and exit before the testing package prints.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := RunHelper(ctx, os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	flag.Parse()
+	os.Exit(func() int {
+		if os.Geteuid() != 0 || testing.Short() || !benchRequested() {
+			return m.Run()
+		}
+		dir, err := os.MkdirTemp("", "meshlab-bench-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if err := prepareBinaries(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// benchRequested is true when -run selects the benchmark by name, so that `go test` of this
+// module alone does not build meshlab for nothing.
+func benchRequested() bool {
+	r := flag.Lookup("test.run").Value.String()
+	return strings.Contains(r, "DataPlane")
+}
+
+func prepareBinaries(dir string) error {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	meshlabBinary = filepath.Join(dir, "meshlab")
+	if prebuilt := os.Getenv("MESHLAB_BIN"); prebuilt != "" {
+		// `make bench` passes the binary its build target made.
+		if err := copyFile(prebuilt, meshlabBinary); err != nil {
+			return err
+		}
+	} else {
+		// The parent module's main package; this module does not import it, it runs it.
+		build := exec.Command("go", "build", "-o", meshlabBinary, "./cmd/meshlab")
+		build.Dir = "../.."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build meshlab (or set MESHLAB_BIN to a built one): %w\n%s", err, out)
+		}
+	}
+	helperBinary = filepath.Join(dir, "bench-helper")
+	return copyFile(os.Args[0], helperBinary)
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o755)
+}
+
+// loadDuration is MESHLAB_BENCH_DURATION (default 60s, Istio's recipe needs at least that for the
+// reported figures; a few seconds is enough to check that the harness works).
+func loadDuration(t *testing.T) time.Duration {
+	s := os.Getenv("MESHLAB_BENCH_DURATION")
+	if s == "" {
+		return 60 * time.Second
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		t.Fatalf("MESHLAB_BENCH_DURATION=%q: want a positive Go duration such as 60s", s)
+	}
+	return d
+}
+
+// TestDataPlaneBenchmark runs direct, meshlab and HAProxy cases in two network-namespace pods
+// and prints the table (run with -v, or via `make bench`). It fails only when the harness fails
+// or a request fails, never on the figures: those are for people to read, targets included.
+func TestDataPlaneBenchmark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmark: runs minutes of load (drop -short; `make bench`)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
+	}
+	for _, tool := range []string{"ip", "iptables", "setpriv", "ss", "haproxy"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux, haproxy)", tool)
+		}
+	}
+	if meshlabBinary == "" {
+		t.Skip("run it by name (-run TestDataPlaneBenchmark) so that TestMain builds meshlab")
+	}
+	dir, err := os.MkdirTemp("", "meshlab-bench-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("configs and logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	lab, err := NewLab("b1", netip.MustParsePrefix("10.216.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDuration(t)
+	h := &Harness{
+		Lab: lab, Meshlab: meshlabBinary, Helper: []string{helperBinary}, Dir: dir,
+		Load:   LoadOptions{QPS: 1000, Connections: 16, Duration: d},
+		Warmup: min(5*time.Second, d/4),
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*d+3*time.Minute)
+	defer cancel()
+	results, err := h.Run(ctx)
+	if err != nil {
+		t.Fatalf("benchmark: %v", err)
+	}
+	var b strings.Builder
+	if err := Render(&b, h.Load, results); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("\n")
+	for _, line := range IssueTargets.Check(results) {
+		b.WriteString(line + "\n")
+	}
+	fmt.Fprint(os.Stdout, "\n"+b.String())
+	if out := os.Getenv("MESHLAB_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, r := range results {
+		if r.Load.Errors > 0 {
+			t.Errorf("case %s: %d of %d requests failed", r.Case, r.Load.Errors, r.Load.Requests)
+		}
+	}
+}
+
+// testWriter sends the harness's log lines to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+var _ io.Writer = testWriter{}

@@ -1,0 +1,35 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestConfigsGolden pins the generated sidecar and HAProxy configurations.
+func TestConfigsGolden(t *testing.T) {
+	l, err := NewLab("b1", mustPrefix(t, "10.216.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"client-proxy.yaml":  meshlabProxyDoc("client-v1", "client", l, "client"),
+		"registry.yaml":      meshlabRegistryDoc(l),
+		"client-haproxy.cfg": haproxyConfig(":15001", "10.216.0.11:8080"),
+	}
+	for name, got := range files {
+		golden := filepath.Join("testdata", name+".golden")
+		if *update {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if got != string(want) {
+			t.Errorf("%s differs from %s (rerun with -update if intended):\n%s", name, golden, got)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Harness runs the three cases in one lab, one after another, so that they share the pods, the
+// echo server and the machine's state.
+type Harness struct {
+	Lab     *Lab
+	Meshlab string // the meshlab binary (sidecars and `mesh init`)
+	// Helper is the argv of a program that calls RunHelper (the test binary, in practice). It
+	// runs inside the pods as UID 65534, so it must be readable and executable by that user.
+	Helper []string
+	Dir    string // config files and process logs; readable by UID 1337
+	Load   LoadOptions
+	Warmup time.Duration // unmeasured load before each case (connections, pools, caches)
+	Logger *slog.Logger
+}
+
+// Run builds the lab, runs direct, meshlab and haproxy in that order, and removes the lab.
+func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
+	l := h.Lab
+	if err := l.Up(ctx); err != nil {
+		return nil, err
+	}
+	defer l.Down(context.WithoutCancel(ctx))
+
+	echo, err := h.start("echo server", "server", AppUID, h.Helper, helperEnv(RoleEcho, map[string]string{envAddr: ":" + strconv.Itoa(AppPort)}))
+	if err != nil {
+		return nil, err
+	}
+	defer echo.Stop()
+	if err := echo.WaitReady(ctx, "port "+strconv.Itoa(AppPort), listening(l, "server", ":"+strconv.Itoa(AppPort))); err != nil {
+		return nil, err
+	}
+
+	var results []Result
+	direct, err := h.runCase(ctx, "direct", echoURL(l.Server), nil)
+	if err != nil {
+		return nil, err
+	}
+	results = append(results, direct)
+
+	// From here on both pods capture traffic exactly as injected pods do.
+	if err := l.Capture(ctx, h.Meshlab); err != nil {
+		return results, err
+	}
+	mesh, err := h.meshlabCase(ctx)
+	if err != nil {
+		return results, err
+	}
+	results = append(results, mesh)
+	ha, err := h.haproxyCase(ctx)
+	if err != nil {
+		return results, err
+	}
+	return append(results, ha), nil
+}
+
+func echoURL(a netip.Addr) string {
+	return fmt.Sprintf("http://%s/echo?size=1024", netip.AddrPortFrom(a, AppPort))
+}
+
+// meshlabCase runs meshlab's sidecars as UID 1337 in both pods; the client calls the VIP.
+func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
+	l := h.Lab
+	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l))
+	if err != nil {
+		return Result{}, err
+	}
+	var procs []*Proc
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	for _, side := range []struct{ pod, workload, app string }{{"client", "client-v1", "client"}, {"server", "server-v1", "server"}} {
+		doc, err := writeFile(h.Dir, side.pod+"-proxy.yaml", meshlabProxyDoc(side.workload, side.app, l, side.pod))
+		if err != nil {
+			return Result{}, err
+		}
+		p, err := h.start("meshlab "+side.pod+"-side", side.pod, ProxyUID,
+			[]string{h.Meshlab, "mesh", "proxy", "--config", doc, "--config", reg}, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		procs = append(procs, p)
+		ready := fmt.Sprintf("http://%s/healthz/ready", netip.AddrPortFrom(l.podAddr(side.pod), HealthPort))
+		if err := p.WaitReady(ctx, ready, httpOK(ready)); err != nil {
+			return Result{}, err
+		}
+	}
+	return h.runCase(ctx, "meshlab", echoURL(l.VIP), procs)
+}
+
+// haproxyCase puts HAProxy where the sidecars were: on the client pod's outbound port (upstream:
+// the server pod) and the server pod's inbound port (upstream: the local echo server), as UID
+// 1337 so that its own connections are not captured.
+func (h *Harness) haproxyCase(ctx context.Context) (Result, error) {
+	l := h.Lab
+	var procs []*Proc
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	sides := []struct{ pod, listen, upstream string }{
+		{"client", fmt.Sprintf(":%d", OutboundPort), netip.AddrPortFrom(l.Server, AppPort).String()},
+		{"server", fmt.Sprintf(":%d", InboundPort), fmt.Sprintf("127.0.0.1:%d", AppPort)},
+	}
+	for _, s := range sides {
+		cfg, err := writeFile(h.Dir, s.pod+"-haproxy.cfg", haproxyConfig(s.listen, s.upstream))
+		if err != nil {
+			return Result{}, err
+		}
+		p, err := h.start("haproxy "+s.pod+"-side", s.pod, ProxyUID, []string{"haproxy", "-db", "-f", cfg}, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		procs = append(procs, p)
+		if err := p.WaitReady(ctx, "port "+s.listen, listening(l, s.pod, s.listen)); err != nil {
+			return Result{}, err
+		}
+	}
+	return h.runCase(ctx, "haproxy", echoURL(l.VIP), procs)
+}
+
+// runCase warms up, then runs the measured load from the client pod and reads the proxies'
+// CPU time around it.
+func (h *Harness) runCase(ctx context.Context, name, url string, proxies []*Proc) (Result, error) {
+	if h.Warmup > 0 {
+		warm := h.Load
+		warm.URL, warm.Duration = url, h.Warmup
+		if _, err := h.load(ctx, warm); err != nil {
+			return Result{}, fmt.Errorf("case %s: warm-up: %w", name, err)
+		}
+	}
+	before := make([]Usage, len(proxies))
+	for i, p := range proxies {
+		u, err := ReadUsage(p.Pid())
+		if err != nil {
+			return Result{}, fmt.Errorf("case %s: %s: %w", name, p.Name, err)
+		}
+		before[i] = u
+	}
+	o := h.Load
+	o.URL = url
+	h.Logger.Info("bench: case", "case", name, "url", url, "duration", o.Duration)
+	start := time.Now()
+	lr, err := h.load(ctx, o)
+	if err != nil {
+		return Result{}, fmt.Errorf("case %s: %w", name, err)
+	}
+	r := Result{Case: name, Load: lr, Elapsed: time.Since(start)}
+	for i, p := range proxies {
+		u, err := ReadUsage(p.Pid())
+		if err != nil {
+			return Result{}, fmt.Errorf("case %s: %s: %w", name, p.Name, err)
+		}
+		r.Proxies = append(r.Proxies, ProxyUsage{Name: p.Name, CPU: u.CPU - before[i].CPU, RSS: u.RSS, Anon: u.Anon})
+	}
+	h.Logger.Info("bench: done", "case", name, "requests", lr.Requests, "errors", lr.Errors, "p99", lr.P99)
+	return r, nil
+}
+
+// load runs the helper as the load generator inside the client pod (captured: UID 65534).
+func (h *Harness) load(ctx context.Context, o LoadOptions) (LoadResult, error) {
+	env := helperEnv(RoleLoad, map[string]string{
+		envURL: o.URL, envQPS: strconv.FormatFloat(o.QPS, 'f', -1, 64),
+		envConns: strconv.Itoa(o.Connections), envDuration: o.Duration.String(),
+	})
+	argv := h.Lab.Command("client", AppUID, h.Helper...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return LoadResult{}, fmt.Errorf("load generator in pod client: %w: %s", err, tail(stderr.Bytes()))
+	}
+	// The first JSON value on stdout; a test binary may print its own lines after it.
+	var lr LoadResult
+	if err := json.NewDecoder(&stdout).Decode(&lr); err != nil {
+		return LoadResult{}, fmt.Errorf("load generator output %q: %w (stderr: %s)", tail(stdout.Bytes()), err, tail(stderr.Bytes()))
+	}
+	return lr, nil
+}
+
+func (h *Harness) start(name, pod string, uid int, argv, env []string) (*Proc, error) {
+	log := filepath.Join(h.Dir, strings.ReplaceAll(name, " ", "-")+".log")
+	return StartProc(name, h.Lab.Command(pod, uid, argv...), env, log)
+}
+
+func tail(b []byte) string {
+	const n = 2000
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(bytes.TrimSpace(b))
+}
