@@ -7,7 +7,7 @@ PKGS      := ./...
 # Packages whose tests need root and real peers (sshd, network namespaces, containerd, runc).
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help build test unit lint bench fuzz bundle peers up down clean
+.PHONY: help build test unit lint bench fuzz bundle peers up down vagrant-lab clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ down: build ## undo `make up`: reset the lab's hosts and destroy the local machi
 fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./provision/inventory/
 	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 60s ./mesh/telemetry/
+
+vagrant-lab: build ## boot the Vagrant lab (1 control plane + 2 workers, Ubuntu 24.04) and run `meshlab up` on it
+	$(MAKE) -C vagrant lab
 
 clean: ## remove build outputs
 	rm -rf bin _out

@@ -25,6 +25,8 @@ func newRootCmd() *cobra.Command {
 		Short:         "Stand up a real service-mesh lab on real machines",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Alone in a terminal, meshlab opens the wizard; in a pipe or CI it prints help.
+		RunE: wizardOrHelp(opts),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if opts.output != "text" && opts.output != "json" {
 				return badInput(fmt.Errorf("--output must be text or json, not %q", opts.output))

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 )
@@ -55,6 +56,12 @@ func errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	switch {
+	case st != nil && st.body != nil && st.body.err != nil:
+		// The client's own body was malformed (bad chunk framing, short body): its fault, not
+		// the upstream's, and the connection's framing is lost, so answer 400 and close it.
+		setFlag("DPE")
+		w.Header().Set("Connection", "close")
+		http.Error(w, "bad request: malformed request body", http.StatusBadRequest)
 	case errors.Is(r.Context().Err(), context.Canceled):
 		setFlag("DC") // the client went away; nothing to write
 		w.WriteHeader(499)
@@ -87,3 +94,27 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 
 func (bufferPool) Get() []byte  { return *(copyBuffers.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// downstreamBody wraps a client's request body and remembers a read error other than EOF, so
+// that a failed forward can be blamed on the client when it was the client's framing that broke.
+type downstreamBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *downstreamBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// watchBody puts a downstreamBody around r's body and records it in st.
+func watchBody(r *http.Request, st *reqState) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	st.body = &downstreamBody{ReadCloser: r.Body}
+	r.Body = st.body
+}

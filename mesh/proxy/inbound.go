@@ -70,6 +70,7 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
+	watchBody(r, st)
 	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
 	h.rp.ServeHTTP(sw, r.WithContext(ctx))
 

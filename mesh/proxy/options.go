@@ -32,6 +32,10 @@ type Options struct {
 	// ConfigFiles are loaded in order into one config.Snapshot (config.Load) and reloaded when
 	// any of them changes.
 	ConfigFiles []string
+	// External means the config arrives only through ApplySnapshot (the xDS client, H13): the
+	// ConfigFiles are then neither loaded nor watched, and the proxy is unready until the first
+	// snapshot applies.
+	External bool
 	// Addresses of the listeners; "" means the Default* constant. Tests use 127.0.0.1:0.
 	OutboundAddr, InboundAddr, HealthAddr, MetricsAddr string
 	// OriginalDst recovers a captured connection's destination; nil means SO_ORIGINAL_DST

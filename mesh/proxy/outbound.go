@@ -49,6 +49,7 @@ type reqState struct {
 	flags   string    // Envoy response flags for metrics: UH, UF, UT, NR, DI, FI, URX
 	span    telemetry.SpanContext
 	traced  bool
+	body    *downstreamBody // the client's request body, watched for framing errors
 }
 
 type reqStateKey struct{}

@@ -47,7 +47,7 @@ type Proxy struct {
 // New checks opts and returns a proxy that has not loaded its config yet.
 func New(opts Options) (*Proxy, error) {
 	opts.setDefaults()
-	if len(opts.ConfigFiles) == 0 {
+	if len(opts.ConfigFiles) == 0 && !opts.External {
 		return nil, errors.New("proxy: at least one config file is required")
 	}
 	if opts.OriginalDst == nil {
@@ -87,8 +87,11 @@ func (p *Proxy) Table() *config.Table { return p.table.Load() }
 func (p *Proxy) Run(ctx context.Context) error {
 	log := p.opts.Logger
 	stamps := p.fileStamps() // before loading: a change made during the load triggers a reload
-	if err := p.reload(); err != nil {
-		log.Error("proxy: config not applied; not ready until it loads", "err", err)
+	// With External the config comes through ApplySnapshot (xds_hook.go) instead.
+	if !p.opts.External {
+		if err := p.reload(); err != nil {
+			log.Error("proxy: config not applied; not ready until it loads", "err", err)
+		}
 	}
 	out, err := p.listen("outbound", p.opts.OutboundAddr)
 	if err != nil {
@@ -114,7 +117,12 @@ func (p *Proxy) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); outbound.serve() }()
 	go func() { defer wg.Done(); inbound.serve() }()
-	go func() { defer wg.Done(); p.watch(ctx, stamps) }()
+	go func() {
+		defer wg.Done()
+		if !p.opts.External {
+			p.watch(ctx, stamps)
+		}
+	}()
 	log.Info("proxy: serving", "outbound", out.Addr(), "inbound", in.Addr(), "ready", p.Ready())
 
 	<-ctx.Done()
