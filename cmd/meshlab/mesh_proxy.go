@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/proxy"
 	"github.com/meshlab/meshlab/mesh/telemetry"
+	"github.com/meshlab/meshlab/mesh/xds"
 )
 
 func init() {
@@ -31,6 +33,8 @@ func newMeshProxyCmd(g *globalOptions) *cobra.Command {
 		allowRoot   bool
 		dump        bool
 		originalDst string
+		xdsAddr     string
+		podLabels   string
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy --config FILE [--config FILE...]",
@@ -44,8 +48,8 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
   meshlab mesh proxy --config registry.yaml --config routes.yaml --dump`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(opts.ConfigFiles) == 0 {
-				return badInput(errors.New("at least one --config file is required"))
+			if len(opts.ConfigFiles) == 0 && xdsAddr == "" {
+				return badInput(errors.New("at least one --config file (or --xds ADDR) is required"))
 			}
 			if dump {
 				return dumpProxyConfig(cmd, opts.ConfigFiles)
@@ -71,18 +75,30 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
 				return fmt.Errorf("mesh proxy: metrics: %w", err)
 			}
 			opts.Telemetry = proxy.NewTelemetry(m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			var ident xds.Identity
+			if xdsAddr != "" {
+				if ident, err = xds.LoadIdentity(opts.ConfigFiles, os.Getenv, podLabels); err != nil {
+					return badInput(err)
+				}
+				opts.External = true
+			}
 			p, err := proxy.New(opts)
 			if err != nil {
 				return badInput(err)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			if xdsAddr != "" {
+				return runWithXDS(ctx, p, xds.Options{Addr: xdsAddr, Proxy: ident.Proxy, Tracing: ident.Tracing, Apply: p.ApplySnapshot, Logger: opts.Logger})
+			}
 			return p.Run(ctx)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&opts.ConfigFiles, "config", nil, "routing config file (repeatable; later files override earlier ones)")
 	fl.BoolVar(&dump, "dump", false, "print the compiled routing table and exit")
+	fl.StringVar(&xdsAddr, "xds", "", "take the routing config from the control plane at ADDR (host:15010) instead of the files; the files (if any) then give only the Proxy identity, else POD_NAME, POD_NAMESPACE, INSTANCE_IP do")
+	fl.StringVar(&podLabels, "labels", "", "with --xds: the pod's labels as k=v,k=v (default $POD_LABELS)")
 	fl.BoolVar(&allowRoot, "allow-root", false, "allow running as root (tests without capture rules only)")
 	fl.StringVar(&opts.OutboundAddr, "outbound", proxy.DefaultOutboundAddr, "outbound listener address")
 	fl.StringVar(&opts.InboundAddr, "inbound", proxy.DefaultInboundAddr, "inbound listener address")
@@ -107,4 +123,15 @@ func dumpProxyConfig(cmd *cobra.Command, files []string) error {
 		return badInput(err)
 	}
 	return t.Dump(cmd.OutOrStdout())
+}
+
+// runWithXDS runs the proxy and its xDS client together; the client stops with the proxy.
+func runWithXDS(ctx context.Context, p *proxy.Proxy, o xds.Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- xds.Run(ctx, o) }()
+	err := p.Run(ctx)
+	cancel()
+	return errors.Join(err, <-done)
 }

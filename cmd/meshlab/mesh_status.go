@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshlab/meshlab/mesh/pilot"
+)
+
+func init() {
+	registerIn("mesh", newMeshStatusCmd)
+}
+
+// newMeshStatusCmd is `meshlab mesh status`: every connected proxy's sync state.
+func newMeshStatusCmd(*globalOptions) *cobra.Command {
+	var (
+		addr    string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status [--pilot ADDR]",
+		Short: "List the proxies connected to the control plane as SYNCED, STALE or NACKED",
+		Long: `Asks the control plane's debug port (/debug/status) for every connected proxy: SYNCED when it
+ACKed the latest config of every resource type, STALE while a push is not ACKed yet, NACKED when
+it rejected the latest config (the error is shown).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			st, err := pilot.FetchStatus(ctx, addr)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PROXY\tNAMESPACE\tWORKLOAD\tSTATE\tVERSION\tERROR")
+			for _, p := range st {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Namespace, p.Workload, p.State, p.Version, strings.ReplaceAll(p.Error, "\n", " "))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&addr, "pilot", "127.0.0.1:15014", "the control plane's debug address")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the control plane")
+	return cmd
+}

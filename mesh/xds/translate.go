@@ -1,0 +1,198 @@
+package xds
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
+)
+
+// Resources is one complete set of xDS resources as received, by name.
+type Resources struct {
+	Listeners map[string]*listenerv3.Listener
+	Routes    map[string]*routev3.RouteConfiguration
+	Clusters  map[string]*clusterv3.Cluster
+	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+}
+
+// ToSnapshot rebuilds the config.Snapshot that compiles, for proxy, to the Table the control plane
+// rendered: Services from the listeners and the service-wide clusters' endpoints, one
+// DestinationRule per service from its clusters, one VirtualService per service from its routes.
+// Identity and tracing are the proxy's own and are passed in. Every problem is returned, joined.
+func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*config.Snapshot, error) {
+	snap := &config.Snapshot{Proxy: proxy, Tracing: tracing}
+	var errs []error
+	services := map[string]*config.Service{} // by FQDN
+	portIndex := map[string]int{}            // FQDN:port -> position in the registry
+	var order []string
+	for _, name := range slices.Sorted(maps.Keys(res.Listeners)) {
+		l := res.Listeners[name]
+		fq, svc, err := serviceFromListener(l, services)
+		portIndex[name] = int(num(meta(l.GetMetadata()), "portIndex"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
+			continue
+		}
+		if _, seen := services[fq]; !seen {
+			services[fq] = svc
+			order = append(order, fq)
+		}
+	}
+	for _, fq := range order {
+		svc := services[fq]
+		slices.SortStableFunc(svc.Ports, func(a, b config.Port) int {
+			return portIndex[xdsgen.RouteName(fq, a.Port)] - portIndex[xdsgen.RouteName(fq, b.Port)]
+		})
+		if err := addEndpoints(svc, res); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", fq, err))
+		}
+		snap.Services = append(snap.Services, *svc)
+	}
+	drs, err := destinationRules(res)
+	errs = append(errs, err)
+	snap.DestinationRules = drs
+	for _, fq := range order {
+		vs, err := virtualService(services[fq], res)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("routes of %s: %w", fq, err))
+			continue
+		}
+		if vs != nil {
+			snap.VirtualServices = append(snap.VirtualServices, vs)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+func serviceFromListener(l *listenerv3.Listener, services map[string]*config.Service) (string, *config.Service, error) {
+	md := meta(l.GetMetadata())
+	name, ns := str(md, "service"), str(md, "namespace")
+	if name == "" || ns == "" {
+		return "", nil, errors.New("metadata lacks the service name or namespace")
+	}
+	port := l.GetAddress().GetSocketAddress().GetPortValue()
+	if port == 0 || port > 65535 {
+		return "", nil, fmt.Errorf("port %d out of range", port)
+	}
+	fq := name + "." + ns + "." + config.ClusterDomain
+	svc := services[fq]
+	if svc == nil {
+		svc = &config.Service{Name: name, Namespace: ns}
+		addrs := []*corev3.Address{l.GetAddress()}
+		for _, a := range l.GetAdditionalAddresses() {
+			addrs = append(addrs, a.GetAddress())
+		}
+		for _, a := range addrs {
+			ip, err := netip.ParseAddr(a.GetSocketAddress().GetAddress())
+			if err != nil {
+				return "", nil, fmt.Errorf("address: %w", err)
+			}
+			if !ip.IsUnspecified() {
+				svc.VIPs = append(svc.VIPs, ip)
+			}
+		}
+	}
+	svc.Ports = append(svc.Ports, config.Port{
+		Name:       str(md, "portName"),
+		Port:       uint16(port),
+		TargetPort: uint16(num(md, "targetPort")),
+		Protocol:   str(md, "protocol"),
+	})
+	return fq, svc, nil
+}
+
+// addEndpoints fills svc's endpoints from its service-wide clusters, one per port. An endpoint
+// that several ports share appears once; its port is recorded only where it differs from what the
+// service port would give, as the registry wrote it.
+func addEndpoints(svc *config.Service, res *Resources) error {
+	seen := map[netip.Addr]bool{}
+	for _, p := range svc.Ports {
+		name := clusterName(p.Port, "", svc.FQDN())
+		cla := res.Endpoints[name]
+		if cla == nil {
+			return fmt.Errorf("no endpoints for cluster %s", name)
+		}
+		for _, lle := range cla.GetEndpoints() {
+			for _, lbe := range lle.GetLbEndpoints() {
+				sa := lbe.GetEndpoint().GetAddress().GetSocketAddress()
+				ip, err := netip.ParseAddr(sa.GetAddress())
+				if err != nil {
+					return fmt.Errorf("cluster %s: endpoint: %w", name, err)
+				}
+				if seen[ip] {
+					continue
+				}
+				seen[ip] = true
+				md := meta(lbe.GetMetadata())
+				e := config.Endpoint{Address: ip, Workload: str(md, "workload"), Labels: labels(md, "labels")}
+				if port := uint16(sa.GetPortValue()); port != p.EndpointPort(config.Endpoint{}) {
+					e.Port = port
+				}
+				svc.Endpoints = append(svc.Endpoints, e)
+			}
+		}
+	}
+	return nil
+}
+
+func clusterName(port uint16, subset, fqdn string) string {
+	return "outbound|" + strconv.Itoa(int(port)) + "|" + subset + "|" + fqdn
+}
+
+// parseClusterName splits Istio's outbound|port|subset|fqdn.
+func parseClusterName(name string) (port uint16, subset, fqdn string, err error) {
+	parts := strings.Split(name, "|")
+	if len(parts) != 4 || parts[0] != "outbound" {
+		return 0, "", "", fmt.Errorf("cluster name %q: want outbound|PORT|SUBSET|FQDN", name)
+	}
+	n, err := strconv.ParseUint(parts[1], 10, 16)
+	if err != nil {
+		return 0, "", "", fmt.Errorf("cluster name %q: port: %w", name, err)
+	}
+	return uint16(n), parts[2], parts[3], nil
+}
+
+// meta returns meshlab's filter metadata, or nil.
+func meta(m *corev3.Metadata) map[string]*structpb.Value {
+	return m.GetFilterMetadata()[xdsgen.MetadataKey].GetFields()
+}
+
+func str(md map[string]*structpb.Value, key string) string { return md[key].GetStringValue() }
+
+func num(md map[string]*structpb.Value, key string) float64 { return md[key].GetNumberValue() }
+
+func labels(md map[string]*structpb.Value, key string) map[string]string {
+	fields := md[key].GetStructValue().GetFields()
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
+		out[k] = v.GetStringValue()
+	}
+	return out
+}
+
+// objectMeta names a synthesized resource after the one it was compiled from ("ns/name").
+func splitName(qualified, fallbackNS, fallbackName string) (ns, name string) {
+	if n, m, ok := strings.Cut(qualified, "/"); ok {
+		return n, m
+	}
+	return fallbackNS, fallbackName
+}
