@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshlab/meshlab/mesh/kube"
 	"github.com/meshlab/meshlab/mesh/pilot"
 	"github.com/meshlab/meshlab/mesh/pilot/filereg"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
@@ -22,9 +23,10 @@ func init() {
 // newMeshPilotCmd is `meshlab mesh pilot`: the control plane.
 func newMeshPilotCmd(g *globalOptions) *cobra.Command {
 	var (
-		opts     pilot.Options
-		registry string
-		files    []string
+		opts       pilot.Options
+		registry   string
+		kubeconfig string
+		files      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "pilot --registry file --config FILE...",
@@ -50,7 +52,15 @@ DestinationRule, RouteRule documents; docs/proxy-config.md), which are watched.`
 				}
 				opts.Registry = &filereg.Registry{Files: files, Logger: opts.Logger}
 			case "kubernetes":
-				return badInput(errors.New("--registry kubernetes is not available in this build yet; use --registry file"))
+				cfg, err := kubeClientConfig(kubeconfig) // in a pod: the service account's config
+				if err != nil {
+					return badInput(err)
+				}
+				reg, err := kube.New(cfg, kube.Options{Log: opts.Logger})
+				if err != nil {
+					return err
+				}
+				opts.Registry = reg
 			default:
 				return badInput(fmt.Errorf("--registry %q: want file or kubernetes", registry))
 			}
@@ -60,7 +70,8 @@ DestinationRule, RouteRule documents; docs/proxy-config.md), which are watched.`
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&registry, "registry", "file", "where the mesh comes from: file (or kubernetes, later)")
+	fl.StringVar(&registry, "registry", "file", "where the mesh comes from: file or kubernetes")
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --registry kubernetes (default: in-cluster, then ~/.kube/config)")
 	fl.StringArrayVar(&files, "config", nil, "config file for --registry file (repeatable)")
 	fl.StringVar(&opts.GRPCAddr, "grpc", server.DefaultGRPCAddr, "ADS listen address")
 	fl.StringVar(&opts.DebugAddr, "debug", server.DefaultDebugAddr, "metrics and /debug/status listen address")

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/meshlab/meshlab/mesh/ca"
+	"github.com/meshlab/meshlab/mesh/crds"
+	"github.com/meshlab/meshlab/mesh/inject"
+	"github.com/meshlab/meshlab/mesh/install"
+)
+
+func init() {
+	registerIn("mesh", newMeshInstallCmd)
+	registerIn("mesh", newMeshUninstallCmd)
+	registerIn("mesh", newMeshValidationCmd)
+}
+
+// kubeClientConfig loads --kubeconfig, else $KUBECONFIG or ~/.kube/config, else in-cluster.
+func kubeClientConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+func newMeshInstallCmd(g *globalOptions) *cobra.Command {
+	var (
+		kubeconfig, image, pull string
+		dryRun                  bool
+		timeout                 time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "install",
+		Short: "Install the mesh in a cluster: CRDs, meshlab-system, RBAC, control plane, webhooks",
+		Long: `Applies, with server-side apply (so running it again converges), the CRDs of VirtualService,
+DestinationRule (networking.istio.io v1, v1beta1, v1alpha3) and RouteRule (config.istio.io/v1alpha2),
+the meshlab-system namespace, RBAC, the meshlab-pilot Deployment (control plane on 15010, metrics
+on 15014, injection webhook, validation webhook) and Service, the webhook CA (kept in Secret
+meshlab-ca, reused by later installs) and the mutating and validating webhook registrations.
+The image must be on every node: 'meshlab up' side-loads it. --dry-run prints the manifests.`,
+		Example: `  meshlab mesh install --kubeconfig ~/.meshlab/labs/lab/admin.conf
+  meshlab mesh install --dry-run > meshlab.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := install.Options{Image: image, ImagePullPolicy: corev1.PullPolicy(pull)}
+			switch o.ImagePullPolicy {
+			case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+			default:
+				return badInput(fmt.Errorf("--image-pull-policy %q: want Always, IfNotPresent or Never", pull))
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			if dryRun {
+				return printInstall(cmd, o)
+			}
+			cfg, err := kubeClientConfig(kubeconfig)
+			if err != nil {
+				return badInput(err)
+			}
+			cs, dc, err := kubeClients(cfg)
+			if err != nil {
+				return err
+			}
+			if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, cs); err != nil {
+				return err
+			}
+			objs, err := install.Render(o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			return install.Apply(ctx, dc, objs, func(what string) { fmt.Fprintf(out, "applied %s\n", what) })
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	fl.StringVar(&image, "image", inject.Image(version), "meshlab image of the control plane and the injected sidecars")
+	fl.StringVar(&pull, "image-pull-policy", string(corev1.PullIfNotPresent), "Always, IfNotPresent or Never (side-loaded images: IfNotPresent or Never)")
+	fl.BoolVar(&dryRun, "dry-run", false, "print the manifests (with a fresh CA) instead of applying them")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}
+
+// printInstall renders with a new CA: a dry run must not need the cluster.
+func printInstall(cmd *cobra.Command, o install.Options) error {
+	root, err := ca.New(ca.Options{CommonName: "meshlab webhook CA"})
+	if err != nil {
+		return err
+	}
+	o.CACertPEM = root.CertPEM()
+	if o.CAKeyPEM, err = root.KeyPEM(); err != nil {
+		return err
+	}
+	objs, err := install.Render(o)
+	if err != nil {
+		return err
+	}
+	return install.WriteYAML(cmd.OutOrStdout(), objs)
+}
+
+func kubeClients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return cs, dc, nil
+}
+
+func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
+	var (
+		kubeconfig string
+		purge      bool
+		timeout    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove what 'meshlab mesh install' applied (CRDs and routing only with --purge)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := kubeClientConfig(kubeconfig)
+			if err != nil {
+				return badInput(err)
+			}
+			_, dc, err := kubeClients(cfg)
+			if err != nil {
+				return err
+			}
+			// The CA's content does not matter for deletion; any renders the same object names.
+			objs, err := install.Render(install.Options{CACertPEM: []byte("-"), CAKeyPEM: []byte("-")})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			out := cmd.OutOrStdout()
+			return install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: purge},
+				func(what string) { fmt.Fprintf(out, "deleted %s\n", what) })
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
+	return cmd
+}
+
+// newMeshValidationCmd is `meshlab mesh validation`: the validating webhook for the CRDs, run
+// in the control-plane pod beside the injector, with a certificate from the same CA.
+func newMeshValidationCmd(g *globalOptions) *cobra.Command {
+	var listen, caDir, service, namespace string
+	cmd := &cobra.Command{
+		Use:   "validation",
+		Short: "Serve the validating admission webhook for VirtualService, DestinationRule and RouteRule",
+		Long: `Serves admission.k8s.io/v1 AdmissionReviews on https://LISTEN/validate and refuses resources the
+meshlab proxy cannot apply, naming the resource and the field (the checks of 'meshlab mesh proxy
+--config'). The certificate is issued at start by the CA in --ca-dir.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if caDir == "" {
+				return badInput(errors.New("--ca-dir is required: the apiserver trusts that CA (caBundle)"))
+			}
+			root, err := ca.LoadOrCreate(caDir, ca.Options{CommonName: "meshlab webhook CA"})
+			if err != nil {
+				return err
+			}
+			leaf, err := root.Issue(ca.Request{DNSNames: serviceNames(service, namespace), Server: true})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return badInput(fmt.Errorf("--listen %s: %w", listen, err))
+			}
+			level := slog.LevelInfo
+			if g.verbose > 0 {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return crds.Serve(ctx, ln, leaf.TLS, crds.NewValidator(log), log)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&listen, "listen", fmt.Sprintf(":%d", crds.DefaultValidatorPort), "address to serve HTTPS on")
+	fl.StringVar(&caDir, "ca-dir", "", "directory holding ca.crt and ca.key (required)")
+	fl.StringVar(&service, "service", install.Name, "name of the Service in front of the webhook (certificate DNS names)")
+	fl.StringVar(&namespace, "namespace", install.Namespace, "namespace of that Service")
+	return cmd
+}
