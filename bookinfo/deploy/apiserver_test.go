@@ -1,0 +1,116 @@
+package deploy
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshlab/meshlab/mesh/kube/kubetest"
+)
+
+// gatewayCRD is a schemaless networking.istio.io Gateway CRD for the test: mesh/crds ships
+// VirtualService, DestinationRule and RouteRule only.
+func gatewayCRD() *apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "gateways.networking.istio.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "networking.istio.io", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "gateways", Singular: "gateway", Kind: "Gateway", ListKind: "GatewayList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &preserve}}}},
+		},
+	}
+}
+
+func startAPIServer(t *testing.T) (*Client, *kubetest.Cluster) {
+	t.Helper()
+	c := kubetest.Start(t)
+	c.InstallCRDs(t)
+	ext, err := apiextensionsclient.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Create(ctx, gatewayCRD(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		crd, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, "gateways.networking.istio.io", metav1.GetOptions{})
+		if err == nil && established(crd) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the Gateway CRD was not established within 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	client, err := NewClient(c.Kubeconfig(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Poll = 100 * time.Millisecond
+	return client, c
+}
+
+func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
+	for _, c := range crd.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDeployOnRealAPIServer applies Bookinfo to a real kube-apiserver (server-side apply, twice:
+// it must be idempotent), checks what landed, waits (no controllers run, so the wait must fail
+// and say what it waited for), and deletes it.
+func TestDeployOnRealAPIServer(t *testing.T) {
+	c, cluster := startAPIServer(t)
+	kube := cluster.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	objs, err := Render(Options{Offline: true, MeshlabVersion: "v9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.Apply(ctx, objs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{})
+	if err != nil || ns.Labels[InjectionLabel] != InjectionValue {
+		t.Fatalf("namespace: %v %v", ns.Labels, err)
+	}
+	d, err := kube.AppsV1().Deployments(DefaultNamespace).Get(ctx, "reviews-v2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != "meshlab.local/meshlab:v9" {
+		t.Fatalf("reviews-v2 image %s", img)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer wcancel()
+	err = c.WaitRollouts(wctx, DefaultNamespace, Workloads(objs))
+	if err == nil || !strings.Contains(err.Error(), "productpage-v1: controller has not seen the latest spec") {
+		t.Fatalf("wait without a controller manager: %v", err)
+	}
+	if err := c.Remove(ctx, Options{Offline: true}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := kube.AppsV1().Deployments(DefaultNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 0 {
+		t.Fatalf("deployments left after delete: %d %v", len(list.Items), err)
+	}
+	if err := c.Remove(ctx, Options{Offline: true}); err != nil {
+		t.Fatalf("deleting twice must be fine: %v", err)
+	}
+}

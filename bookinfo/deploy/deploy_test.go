@@ -1,0 +1,180 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	dynfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshlab/meshlab/provision/versions"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func render(t *testing.T, opts Options) []byte {
+	t.Helper()
+	objs, err := Render(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, o := range objs {
+		data, err := yaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.WriteString("---\n")
+		out.Write(data)
+	}
+	return out.Bytes()
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		_ = os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file (rerun with -update if intended)", name)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	golden(t, "bookinfo-online.yaml", render(t, Options{Images: versions.Default().Bookinfo}))
+	golden(t, "bookinfo-offline.yaml", render(t, Options{Offline: true, MeshlabVersion: "v0.1.0"}))
+}
+
+func TestRenderUsesVersionsTableAndInjectedNamespace(t *testing.T) {
+	objs, err := Render(Options{Images: versions.Bookinfo{Registry: "registry.example/istio", Tag: "9.9.9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs[0].GetKind() != "Namespace" || objs[0].GetLabels()[InjectionLabel] != InjectionValue {
+		t.Fatalf("first object: %v", objs[0].Object)
+	}
+	var deployments int
+	for _, o := range objs {
+		if o.GetNamespace() != DefaultNamespace && o.GetKind() != "Namespace" {
+			t.Errorf("%s not in %s", describe(o), DefaultNamespace)
+		}
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		deployments++
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		img := cs[0].(map[string]any)["image"].(string)
+		if want := "registry.example/istio/examples-bookinfo-" + o.GetName() + ":9.9.9"; img != want {
+			t.Errorf("%s: image %s, want %s", o.GetName(), img, want)
+		}
+	}
+	if deployments != 6 {
+		t.Fatalf("%d deployments, want 6", deployments)
+	}
+}
+
+func TestRenderOfflineRunsGoBookinfo(t *testing.T) {
+	objs, err := Render(Options{Offline: true, MeshlabVersion: "v1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetName() != "reviews-v3" {
+			continue
+		}
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		c := cs[0].(map[string]any)
+		args := strings.Join(toStrings(c["args"].([]any)), " ")
+		if c["image"] != "meshlab.local/meshlab:v1.2.3" || c["imagePullPolicy"] != "Never" ||
+			args != "bookinfo serve --service reviews --version v3 --listen :9080" {
+			t.Fatalf("offline reviews-v3 container: %v", c)
+		}
+		return
+	}
+	t.Fatal("no reviews-v3")
+}
+
+func toStrings(a []any) []string {
+	var s []string
+	for _, v := range a {
+		s = append(s, v.(string))
+	}
+	return s
+}
+
+func TestGatewayFileUnchanged(t *testing.T) {
+	data, err := Sample(GatewayFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := os.ReadFile("../../../shared/reference/istio-samples/bookinfo-gateway.yaml")
+	if err != nil {
+		t.Skipf("reference samples not on this machine: %v", err)
+	}
+	if !bytes.Equal(data, ref) {
+		t.Fatal("the embedded bookinfo-gateway.yaml must be upstream's, unchanged")
+	}
+}
+
+func TestApplyIsServerSideInOrder(t *testing.T) {
+	dyn := dynfake.NewSimpleDynamicClient(runtime.NewScheme())
+	var applied []string
+	dyn.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.PatchAction)
+		if string(p.GetPatchType()) != "application/apply-patch+yaml" {
+			t.Errorf("patch type %s, want server-side apply", p.GetPatchType())
+		}
+		applied = append(applied, a.GetResource().Resource+"/"+p.GetName())
+		return true, &unstructured.Unstructured{}, nil
+	})
+	objs, err := Render(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Dynamic: dyn}
+	if err := c.Apply(context.Background(), objs); err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != len(objs) || applied[0] != "namespaces/bookinfo" || applied[len(applied)-1] != "virtualservices/bookinfo" {
+		t.Fatalf("applied %v", applied)
+	}
+}
+
+func TestWaitRolloutsSaysWhatItWaitsFor(t *testing.T) {
+	one := int32(1)
+	ready := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "bookinfo", Name: "details-v1", Generation: 1},
+		Spec:   appsv1.DeploymentSpec{Replicas: &one},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, AvailableReplicas: 1}}
+	slow := ready.DeepCopy()
+	slow.Name, slow.Status.AvailableReplicas = "reviews-v2", 0
+	c := &Client{Kube: fake.NewClientset(ready, slow), Poll: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := c.WaitRollouts(ctx, "bookinfo", []string{"details-v1", "reviews-v2"})
+	if err == nil || !strings.Contains(err.Error(), "reviews-v2: 0 of 1 replicas available") || strings.Contains(err.Error(), "details-v1") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := c.WaitRollouts(context.Background(), "bookinfo", []string{"details-v1"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,155 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Lab says where the things verify checks are. Empty URLs and nil clients skip their checks
+// (with the reason in the table), so the same suite runs on a cluster and on the namespace mesh.
+type Lab struct {
+	Namespace string               // Bookinfo's namespace
+	Kube      kubernetes.Interface // nil: the pod and control-plane checks are skipped
+	// ControlPlaneNamespace and ControlPlaneSelector find the pilot pods.
+	ControlPlaneNamespace, ControlPlaneSelector string
+	Browser                                     Browser // productpage through the ingress gateway
+	Router                                      Router  // nil: routing scenarios skipped
+	PrometheusURL, TracingURL, GrafanaURL       string
+	Dashboards                                  []Dashboard
+	// Offline: components that cannot be in the offline bundle are reported as such when absent.
+	Offline bool
+	HTTP    *http.Client
+}
+
+// Defaults of a meshlab lab.
+const (
+	DefaultControlPlaneNamespace = "meshlab-system"
+	DefaultControlPlaneSelector  = "app=meshlab-pilot"
+)
+
+// Suite returns the checklist for l, categories in the order they depend on each other.
+func Suite(l Lab) []Category {
+	if l.ControlPlaneNamespace == "" {
+		l.ControlPlaneNamespace = DefaultControlPlaneNamespace
+	}
+	if l.ControlPlaneSelector == "" {
+		l.ControlPlaneSelector = DefaultControlPlaneSelector
+	}
+	a := newAPI(l.HTTP)
+	skipIf := func(cond bool, why string, f CheckFunc) CheckFunc {
+		if !cond {
+			return f
+		}
+		return func(context.Context) (Observation, error) { return Observation{}, Skip("%s", why) }
+	}
+	noKube := l.Kube == nil
+	cluster := Category{Name: "cluster", Checkers: []Checker{{
+		Name: "control-plane", Expected: "meshlab pilot pods ready", Fatal: true, Quick: true, Retry: 30 * time.Second,
+		Hint: "kubectl -n " + l.ControlPlaneNamespace + " get pods -l " + l.ControlPlaneSelector + "; `meshlab mesh status`; reinstall with `meshlab up phase mesh`",
+		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) {
+			return controlPlaneReady(l.Kube, l.ControlPlaneNamespace, l.ControlPlaneSelector)(ctx)
+		}),
+	}, {
+		Name: "pods-ready", Expected: "6 Bookinfo pods, each 2/2 Ready", Fatal: true, Quick: true, Retry: 60 * time.Second,
+		Hint:  "kubectl -n " + l.Namespace + " get pods,deploy; a deployment at 0 replicas: kubectl scale --replicas=1; 1/2: the sidecar was not injected or is not ready (namespace label meshlab-injection=enabled)",
+		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) { return podsReady(l.Kube, l.Namespace)(ctx) }),
+	}}}
+	smoke := Category{Name: "bookinfo", Checkers: []Checker{{
+		Name: "productpage", Expected: "200 with the Bookinfo page through the gateway", Fatal: true, Quick: true, Retry: 30 * time.Second,
+		Hint:  "the ingress gateway (NodePort 30080) and its Gateway + VirtualService bookinfo-gateway; kubectl -n " + l.Namespace + " get gateway,virtualservice",
+		Check: productpage(l.Browser),
+	}, {
+		Name: "all-versions", Expected: "v1, v2 and v3 of reviews among 30 pages", Retry: 20 * time.Second,
+		Hint:  "a reviews version is missing (scaled to zero, not ready) or a VirtualService pins reviews: kubectl -n " + l.Namespace + " get virtualservice,deploy",
+		Check: allVersions(l.Browser),
+	}}}
+	routing := Category{Name: "routing"}
+	for _, s := range Scenarios() {
+		routing.Checkers = append(routing.Checkers, Checker{
+			Name: s.Name, Expected: s.Expected,
+			Hint:  "the sample " + strings.Join(s.Samples, " + ") + " did not route as Istio documents: check the sidecars' routes (`meshlab mesh status`, :15021/config_dump)",
+			Check: skipIf(l.Router == nil, "no router to apply samples with", func(ctx context.Context) (Observation, error) { return runScenario(ctx, l.Router, l.Browser, s) }),
+		})
+	}
+	noProm := l.PrometheusURL == ""
+	prom := Category{Name: "prometheus", Checkers: []Checker{{
+		Name: "ready", Expected: "GET /-/ready 200", Quick: true, Retry: 20 * time.Second,
+		Hint:  "kubectl -n meshlab-system get pods -l app=prometheus; the NodePort 30003; `meshlab addons install`",
+		Check: skipIf(noProm, "no Prometheus URL", prometheusReady(a, l.PrometheusURL)),
+	}, {
+		Name: "sidecar-targets", Expected: "every Bookinfo pod scraped, health up", Retry: 60 * time.Second,
+		Hint:  "pods need prometheus.io/scrape annotations (the injector sets them); Prometheus' /targets page shows lastError",
+		Check: skipIf(noProm, "no Prometheus URL", sidecarTargets(a, l.PrometheusURL, l.Namespace)),
+	}, {
+		Name: "request-series", Expected: "istio_requests_total for details, productpage, ratings, reviews", Retry: 60 * time.Second,
+		Hint:  "sidecars export istio_requests_total on :15090; a service without series got no traffic or is not scraped",
+		Check: skipIf(noProm, "no Prometheus URL", requestSeries(a, l.PrometheusURL, l.Namespace, l.Browser)),
+	}}}
+	tracing := Category{Name: "tracing", Checkers: []Checker{{
+		Name: "trace", Expected: "a trace with productpage→details, productpage→reviews, reviews→ratings", Retry: 60 * time.Second,
+		Hint:  "the mesh's tracing must point at the backend's Zipkin endpoint (:9411/api/v2/spans); sampling must be on",
+		Check: skipIf(l.TracingURL == "", "no tracing URL", traceComplete(a, l.TracingURL, l.Namespace, l.Browser, l.Offline)),
+	}}}
+	grafana := Category{Name: "grafana", Checkers: []Checker{{
+		Name: "health", Expected: "GET /api/health database ok", Quick: true, Retry: 20 * time.Second,
+		Hint:  "kubectl -n meshlab-system get pods -l app=grafana; the NodePort 30002",
+		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaHealthy(a, l.GrafanaURL, l.Offline)),
+	}, {
+		Name: "dashboards", Expected: fmt.Sprintf("the %d meshlab dashboards listed", len(l.Dashboards)), Retry: 20 * time.Second,
+		Hint:  "dashboards are provisioned from the grafana chart's ConfigMap; `meshlab addons install` re-creates it",
+		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaDashboards(a, l.GrafanaURL, l.Dashboards, l.Offline)),
+	}}}
+	for _, d := range l.Dashboards {
+		grafana.Checkers = append(grafana.Checkers, Checker{
+			Name: "queries: " + d.Title, Expected: "every panel query returns data from Prometheus", Retry: 60 * time.Second,
+			Hint:  "run the query in Prometheus' UI; an empty panel means a metric or label the sidecars or pilot do not export",
+			Check: skipIf(noProm, "no Prometheus URL", dashboardQueries(a, l.PrometheusURL, d)),
+		})
+	}
+	return []Category{cluster, smoke, routing, prom, tracing, grafana}
+}
+
+func productpage(b Browser) CheckFunc {
+	return func(ctx context.Context) (Observation, error) {
+		p, err := b.Get(ctx, nil)
+		if err != nil {
+			if p.Status != 0 {
+				return Observation{Observed: fmt.Sprintf("HTTP %d", p.Status)}, err
+			}
+			return Observation{Observed: "no answer"}, err
+		}
+		o := Observation{Observed: fmt.Sprintf("HTTP 200 in %dms", p.Elapsed.Milliseconds())}
+		for _, want := range []string{TitleMarker, "Book Details", "Book Reviews"} {
+			if !strings.Contains(p.Body, want) {
+				return o, fmt.Errorf("the page lacks %q", want)
+			}
+		}
+		return o, nil
+	}
+}
+
+func allVersions(b Browser) CheckFunc {
+	return func(ctx context.Context) (Observation, error) {
+		c, err := b.Count(ctx, nil, 30)
+		o := Observation{Observed: formatCounts(c)}
+		if err != nil {
+			return o, err
+		}
+		var missing []string
+		for _, v := range []string{"v1", "v2", "v3"} {
+			if c[v] == 0 {
+				missing = append(missing, v)
+			}
+		}
+		if len(missing) > 0 {
+			return o, errors.New("no page from reviews " + strings.Join(missing, ", "))
+		}
+		return o, nil
+	}
+}

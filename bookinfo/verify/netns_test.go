@@ -1,0 +1,159 @@
+package verify
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"testing"
+	"time"
+
+	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/bookinfo/local"
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/gateway"
+	"github.com/meshlab/meshlab/mesh/localmesh"
+)
+
+func startGateway(ctx context.Context, t *testing.T, dir, productpage, zipkin string) string {
+	t.Helper()
+	sample, err := deploy.Sample(deploy.GatewayFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwFile, regFile := filepath.Join(dir, "bookinfo-gateway.yaml"), filepath.Join(dir, "gateway-registry.yaml")
+	registry := "apiVersion: meshlab.io/v1alpha1\nkind: Registry\nspec:\n  services:\n  - name: productpage\n" +
+		"    ports: [{name: http, port: 9080, protocol: HTTP}]\n" +
+		"    endpoints: [{address: " + productpage + ", labels: {app: productpage, version: v1}, workload: productpage-v1}]\n"
+	for f, data := range map[string][]byte{gwFile: sample, regFile: []byte(registry)} {
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := gateway.New(gateway.Options{ConfigFiles: []string{gwFile, regFile}, Listen: map[uint16]string{8080: "127.0.0.1:0"},
+		WorkDir: dir, HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
+		Tracing: &config.Tracing{ZipkinURL: "http://" + zipkin + "/api/v2/spans", SamplePercent: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g.Run(gctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr, err := g.Addr(ctx, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr.String()
+}
+
+// TestScenariosOnNamespaceMesh runs the smoke and routing checks against the real data plane:
+// Bookinfo in network namespaces with meshlab sidecars (bookinfo/local), routed through the
+// file the sidecars watch, and checks the user's routes file is restored byte for byte.
+func TestScenariosOnNamespaceMesh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
+	}
+	for _, tool := range []string{"ip", "iptables", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
+		}
+	}
+	// Not t.TempDir: the sidecars (UID 1337) and apps (UID 65534) must read these files.
+	dir, err := os.MkdirTemp("", "meshlab-verify-netns-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pod logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	bin := filepath.Join(dir, "meshlab")
+	build := exec.Command("go", "build", "-o", bin, "github.com/meshlab/meshlab/cmd/meshlab")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build meshlab: %v\n%s", err, out)
+	}
+	// The user's routing before verify: the subsets only, as after Istio's setup step.
+	routes := filepath.Join(dir, "routes.yaml")
+	userRoutes, err := deploy.Sample("destination-rule-all.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	userRoutes = append([]byte("# user routing: must come back byte for byte\n"), userRoutes...)
+	if err := os.WriteFile(routes, userRoutes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// Networks of this test only (other netns tests use 10.213-10.219), so they can run at once.
+	podNet, svcNet := netip.MustParsePrefix("10.223.0.0/24"), netip.MustParsePrefix("10.223.1.0/24")
+	zipkin := netip.AddrPortFrom(podNet.Addr().Next(), 9411).String() // the host on the pods' bridge
+	m, err := local.Start(ctx, localmesh.Options{Name: "vfy", Binary: bin, Dir: filepath.Join(dir, "mesh"), RouteFiles: []string{routes},
+		PodNet: podNet, SvcNet: svcNet,
+		Tracing: &config.Tracing{ZipkinURL: "http://" + zipkin + "/api/v2/spans", SamplePercent: 100}})
+	if err != nil {
+		t.Fatalf("start Bookinfo: %v", err)
+	}
+	t.Cleanup(func() { m.Stop(context.Background()) })
+
+	// The ingress gateway on this host, configured by bookinfo-gateway.yaml unchanged, in
+	// front of productpage's pod: verify reaches Bookinfo the way a user of the lab does.
+	gwURL := startGateway(ctx, t, dir, m.PodAddr("productpage-v1").String(), zipkin)
+	lab := Lab{
+		Namespace: "default",
+		Browser:   Browser{BaseURL: gwURL, Timeout: 30 * time.Second},
+		Router:    FileRouter{Path: routes},
+		// A real Prometheus scraping the sidecars; the dashboards' queries run against it.
+		PrometheusURL: startRealPrometheus(ctx, t, dir, m),
+		// Jaeger as the tracing backend, as in the offline lab.
+		TracingURL: startRealJaeger(ctx, t, dir, zipkin),
+	}
+	ds, err := EmbeddedDashboards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Title != "meshlab Control Plane" { // no pilot in the namespace mesh (files configure it)
+			lab.Dashboards = append(lab.Dashboards, d)
+		}
+	}
+	var suite []Category
+	for _, c := range Suite(lab) {
+		switch c.Name {
+		case "bookinfo", "routing", "prometheus", "tracing":
+			suite = append(suite, c)
+		case "grafana": // no Grafana here: its dashboards' queries only
+			c.Checkers = slices.DeleteFunc(c.Checkers, func(k Checker) bool { return !strings.HasPrefix(k.Name, "queries: ") })
+			suite = append(suite, c)
+		}
+	}
+	results, failed := Runner{Poll: 500 * time.Millisecond}.Run(ctx, suite, nil)
+	var out strings.Builder
+	_ = RenderTable(&out, results)
+	t.Logf("verify on the namespace mesh:\n%s", out.String())
+	if failed {
+		t.Fatal("verify failed on the namespace mesh")
+	}
+	for _, r := range results {
+		if r.Status != Passed {
+			t.Errorf("%s/%s: %s", r.Category, r.Check, r.Status)
+		}
+	}
+	if back, _ := os.ReadFile(routes); string(back) != string(userRoutes) {
+		t.Fatalf("the user's routes file was not restored:\n%s", back)
+	}
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/gateway"
+)
+
+func init() { registerIn("mesh", newMeshGatewayCmd) }
+
+func newMeshGatewayCmd(g *globalOptions) *cobra.Command {
+	var opts gateway.Options
+	var inCluster bool
+	var kubeconfig, labels string
+	tracing := config.Tracing{SamplePercent: 100}
+	var listen []string
+	cmd := &cobra.Command{
+		Use:   "gateway (--config FILE... | --kube [--kubeconfig FILE])",
+		Short: "Run the proxy as an ingress gateway honouring Istio Gateways and their bound VirtualServices",
+		Long: `Serves every HTTP port of the Istio Gateways whose selector matches the gateway's labels
+(default istio=ingressgateway), routing by the VirtualServices bound to them (spec.gateways).
+With --config the Gateways, routing and a meshlab Registry come from files, re-read on change;
+with --kube they come from the cluster (in-cluster credentials, or --kubeconfig).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if inCluster == (len(opts.ConfigFiles) > 0) {
+				return badInput(errors.New("give either --config files or --kube"))
+			}
+			var err error
+			if opts.Labels, err = parseLabels(labels); err != nil {
+				return badInput(err)
+			}
+			if opts.Listen, err = parseListen(listen); err != nil {
+				return badInput(err)
+			}
+			level := slog.LevelInfo
+			if g.verbose > 0 {
+				level = slog.LevelDebug
+			}
+			if tracing.SamplePercent < 0 || tracing.SamplePercent > 100 {
+				return badInput(fmt.Errorf("--sample-percent %v: want 0..100", tracing.SamplePercent))
+			}
+			opts.Tracing = &tracing
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if !inCluster {
+				gw, err := gateway.New(opts)
+				if err != nil {
+					return badInput(err)
+				}
+				return gw.Run(ctx)
+			}
+			cfg, err := restConfig(kubeconfig)
+			if err != nil {
+				return badInput(err)
+			}
+			return gateway.RunInCluster(ctx, cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.ConfigFiles, "config", nil, "file with Gateways, VirtualServices, DestinationRules and a meshlab Registry (repeatable)")
+	f.BoolVar(&inCluster, "kube", false, "take Gateways, routing and services from the cluster")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "with --kube: kubeconfig (default: in-cluster credentials)")
+	f.StringVar(&labels, "labels", "", "the gateway's labels as k=v,k=v (default istio=ingressgateway,app=meshlab-ingressgateway)")
+	f.StringArrayVar(&listen, "listen", nil, "PORT=ADDR: listen for the Gateway server PORT on ADDR instead of :PORT (repeatable)")
+	f.StringVar(&tracing.ZipkinURL, "zipkin-url", "", "where the gateway reports its spans, e.g. http://zipkin.meshlab-system:9411/api/v2/spans (default: nowhere)")
+	f.Float64Var(&tracing.SamplePercent, "sample-percent", 100, "share of requests the gateway traces; sidecars follow its decision")
+	f.StringVar(&opts.HealthAddr, "health-addr", "", "readiness listener (default :15021)")
+	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "Prometheus listener (default :15090)")
+	cmd.AddCommand(newMeshGatewayInstallCmd())
+	return cmd
+}
+
+func newMeshGatewayInstallCmd() *cobra.Command {
+	var kubeconfig string
+	var o gateway.ManifestOptions
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "install --kubeconfig FILE [--image IMAGE]",
+		Short: "Deploy the ingress gateway (Deployment meshlab-ingressgateway, NodePort 30080) with server-side apply",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Image == "" {
+				o.Image = "meshlab.local/meshlab:" + version
+				o.PullPolicy = "Never"
+			}
+			c, err := deploy.NewClient(kubeconfig, slog.Default())
+			if err != nil {
+				return badInput(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			objs := gateway.Manifest(o)
+			if err := c.Apply(ctx, objs); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "waiting up to %s for %s to roll out...\n", timeout, gateway.DeploymentName)
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return c.WaitRollouts(wctx, objs[len(objs)-2].GetNamespace(), []string{gateway.DeploymentName})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab")
+	f.StringVar(&o.Namespace, "namespace", "meshlab-system", "namespace of the gateway")
+	f.StringVar(&o.Image, "image", "", "meshlab image (default meshlab.local/meshlab:<version>, side-loaded, pull policy Never)")
+	f.IntVar(&o.NodePort, "node-port", gateway.DefaultNodePort, "NodePort for the gateway's port 8080")
+	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long the rollout may take")
+	_ = cmd.MarkFlagRequired("kubeconfig")
+	return cmd
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("--kube without --kubeconfig needs in-cluster credentials: %w", err)
+		}
+		return cfg, nil
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
+func parseLabels(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--labels: %q is not k=v", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func parseListen(specs []string) (map[uint16]string, error) {
+	out := map[uint16]string{}
+	for _, s := range specs {
+		p, addr, ok := strings.Cut(s, "=")
+		n, err := strconv.ParseUint(p, 10, 16)
+		if !ok || err != nil || n == 0 || addr == "" {
+			return nil, fmt.Errorf("--listen %q: want PORT=ADDR, e.g. 8080=127.0.0.1:18080", s)
+		}
+		out[uint16(n)] = addr
+	}
+	return out, nil
+}

@@ -1,0 +1,235 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/proxy"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	// ConfigFiles hold the Gateways, VirtualServices, DestinationRules and the meshlab Registry;
+	// they are re-read when they change.
+	ConfigFiles []string
+	// Labels are the gateway's own; Gateways whose selector matches them are served
+	// (DefaultLabels when nil).
+	Labels map[string]string
+	// Listen maps a server port to the address to listen on; a port not in the map listens on
+	// ":<port>". Tests use "127.0.0.1:0".
+	Listen map[uint16]string
+	// WorkDir receives the translated proxy config (gateway.yaml); a temporary directory when "".
+	WorkDir string
+	// HealthAddr and MetricsAddr are the proxy's admin listeners (defaults :15021 and :15090).
+	HealthAddr, MetricsAddr string
+	// ReloadInterval is how often ConfigFiles are polled (default 1s).
+	ReloadInterval time.Duration
+	// Tracing is where the gateway reports its spans and how many requests it samples. The
+	// gateway starts most traces, and sidecars follow its decision: nil means sample 100 % (a
+	// lab, like Istio's demo profile) and report nowhere itself.
+	Tracing   *config.Tracing
+	Telemetry proxy.Telemetry
+	Logger    *slog.Logger
+}
+
+// Gateway is a running ingress gateway. Create with New, run with Run.
+type Gateway struct {
+	opts  Options
+	bound chan struct{}
+	mu    sync.Mutex
+	addrs map[uint16]net.Addr
+}
+
+// New checks opts.
+func New(opts Options) (*Gateway, error) {
+	if len(opts.ConfigFiles) == 0 {
+		return nil, errors.New("gateway: at least one config file is required")
+	}
+	if opts.Labels == nil {
+		opts.Labels = DefaultLabels()
+	}
+	if opts.ReloadInterval == 0 {
+		opts.ReloadInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Tracing == nil {
+		opts.Tracing = &config.Tracing{SamplePercent: 100}
+	}
+	return &Gateway{opts: opts, bound: make(chan struct{}), addrs: map[uint16]net.Addr{}}, nil
+}
+
+// Addr returns where server port listens, once Run has bound every port (or ctx ends).
+func (g *Gateway) Addr(ctx context.Context, port uint16) (net.Addr, error) {
+	select {
+	case <-g.bound:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a, ok := g.addrs[port]
+	if !ok {
+		return nil, fmt.Errorf("gateway: no server on port %d", port)
+	}
+	return a, nil
+}
+
+func (g *Gateway) translate(out string) (*Translation, string, error) {
+	files := map[string][]byte{}
+	stamp := ""
+	for _, f := range g.opts.ConfigFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("gateway: %w", err)
+		}
+		files[f] = data
+		if fi, err := os.Stat(f); err == nil {
+			stamp += fmt.Sprintf("%s:%d:%d;", f, fi.ModTime().UnixNano(), fi.Size())
+		}
+	}
+	t, err := Translate(files, g.opts.Labels, *g.opts.Tracing)
+	if err != nil {
+		return nil, stamp, err
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, t.Config, 0o644); err != nil {
+		return nil, stamp, fmt.Errorf("gateway: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, stamp, fmt.Errorf("gateway: %w", err)
+	}
+	return t, stamp, nil
+}
+
+// Run translates the config, starts the proxy and one HTTP listener per Gateway server port,
+// follows config changes, and drains on ctx's end.
+func (g *Gateway) Run(ctx context.Context) error {
+	log := g.opts.Logger
+	dir := g.opts.WorkDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "meshlab-gateway-")
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	gen := filepath.Join(dir, "gateway.yaml")
+	t, stamp, err := g.translate(gen)
+	if err != nil {
+		return err
+	}
+	p, err := proxy.New(proxy.Options{
+		ConfigFiles:  []string{gen},
+		OutboundAddr: "127.0.0.1:0", InboundAddr: "127.0.0.1:0", // a gateway has no captured traffic
+		HealthAddr: g.opts.HealthAddr, MetricsAddr: g.opts.MetricsAddr,
+		OriginalDst: func(*net.TCPConn) (netip.AddrPort, error) {
+			return netip.AddrPort{}, errors.New("gateway: no capture")
+		},
+		Telemetry: g.opts.Telemetry, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	pctx, stopProxy := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProxy()
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- p.Run(pctx) }()
+	if _, err := p.Addr(ctx, "outbound"); err != nil {
+		return err
+	}
+	var servers []*http.Server
+	var wg sync.WaitGroup
+	for _, s := range t.Servers {
+		addr := g.opts.Listen[s.Port]
+		if addr == "" {
+			addr = ":" + strconv.Itoa(int(s.Port))
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, hs := range servers {
+				hs.Close()
+			}
+			stopProxy()
+			<-proxyDone
+			return fmt.Errorf("gateway: port %d (Gateways %v): %w", s.Port, s.Gateways, err)
+		}
+		g.mu.Lock()
+		g.addrs[s.Port] = ln.Addr()
+		g.mu.Unlock()
+		hs := &http.Server{Handler: p.GatewayHandler(s.Dst()), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		servers = append(servers, hs)
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = hs.Serve(ln) }()
+		log.Info("gateway: serving", "port", s.Port, "addr", ln.Addr(), "gateways", s.Gateways, "routes", s.Routes)
+	}
+	close(g.bound)
+	g.watch(ctx, gen, stamp, t)
+	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, hs := range servers {
+		_ = hs.Shutdown(drain)
+	}
+	wg.Wait()
+	stopProxy()
+	return <-proxyDone
+}
+
+// watch re-translates on every change of the input files; the proxy reloads the result.
+func (g *Gateway) watch(ctx context.Context, gen, last string, t *Translation) {
+	tick := time.NewTicker(g.opts.ReloadInterval)
+	defer tick.Stop()
+	ports := fmt.Sprint(portsOf(t))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if g.stamp() == last {
+			continue
+		}
+		nt, stamp, err := g.translate(gen)
+		last = stamp
+		if err != nil {
+			g.opts.Logger.Error("gateway: config change rejected; keeping the previous routes", "err", err)
+			continue
+		}
+		if p := fmt.Sprint(portsOf(nt)); p != ports {
+			g.opts.Logger.Warn("gateway: server ports changed; restart the gateway to listen on them", "was", ports, "now", p)
+		}
+		g.opts.Logger.Info("gateway: config reloaded")
+	}
+}
+
+func (g *Gateway) stamp() string {
+	s := ""
+	for _, f := range g.opts.ConfigFiles {
+		if fi, err := os.Stat(f); err == nil {
+			s += fmt.Sprintf("%s:%d:%d;", f, fi.ModTime().UnixNano(), fi.Size())
+		}
+	}
+	return s
+}
+
+func portsOf(t *Translation) []uint16 {
+	var out []uint16
+	for _, s := range t.Servers {
+		out = append(out, s.Port)
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/bookinfo/serve"
+	"github.com/meshlab/meshlab/mesh/config"
+)
+
+func startBookinfoService(t *testing.T, service, version string, env map[string]string) (host string, port int) {
+	t.Helper()
+	h, err := serve.Handler(serve.Config{Service: service, Version: version, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	hh, pp, _ := net.SplitHostPort(u.Host)
+	port, _ = strconv.Atoi(pp)
+	return hh, port
+}
+
+// registry puts productpage (the only service the gateway routes to) at a loopback endpoint.
+func registry(port int) string {
+	return fmt.Sprintf(`apiVersion: meshlab.io/v1alpha1
+kind: Registry
+spec:
+  services:
+  - name: productpage
+    ports: [{name: http, port: 9080, protocol: HTTP}]
+    endpoints: [{address: 127.0.0.1, port: %d, labels: {app: productpage, version: v1}, workload: productpage-v1}]
+`, port)
+}
+
+// TestGatewayServesProductpage puts the gateway in front of the real Go productpage on
+// loopback, configured by Istio's bookinfo-gateway.yaml unchanged.
+func TestGatewayServesProductpage(t *testing.T) {
+	dh, dp := startBookinfoService(t, "details", "v1", nil)
+	rh, rp := startBookinfoService(t, "ratings", "v1", nil)
+	vh, vp := startBookinfoService(t, "reviews", "v2", map[string]string{"RATINGS_HOSTNAME": rh, "RATINGS_SERVICE_PORT": strconv.Itoa(rp)})
+	_, pp := startBookinfoService(t, "productpage", "v1", map[string]string{
+		"DETAILS_HOSTNAME": dh, "DETAILS_SERVICE_PORT": strconv.Itoa(dp),
+		"REVIEWS_HOSTNAME": vh, "REVIEWS_SERVICE_PORT": strconv.Itoa(vp),
+		"RATINGS_HOSTNAME": rh, "RATINGS_SERVICE_PORT": strconv.Itoa(rp)})
+
+	dir := t.TempDir()
+	gwFile := filepath.Join(dir, "bookinfo-gateway.yaml")
+	sample, err := deploy.Sample(deploy.GatewayFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regFile := filepath.Join(dir, "registry.yaml")
+	for f, data := range map[string][]byte{gwFile: sample, regFile: []byte(registry(pp))} {
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := New(Options{ConfigFiles: []string{gwFile, regFile}, Listen: map[uint16]string{8080: "127.0.0.1:0"},
+		WorkDir: dir, HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway run: %v", err)
+		}
+	})
+	addr, err := g.Addr(ctx, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr.String()
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, body := get("/productpage")
+	if code != 200 || !strings.Contains(body, "<title>Simple Bookstore App</title>") || !strings.Contains(body, `class="flex gap-x-1 text-black-500"`) {
+		t.Fatalf("GET /productpage through the gateway: %d\n%.300s", code, body)
+	}
+	if code, body := get("/api/v1/products"); code != 200 || !strings.Contains(body, "The Comedy of Errors") {
+		t.Fatalf("GET /api/v1/products: %d %.200s", code, body)
+	}
+	if code, _ := get("/static/tailwind/tailwind.css"); code != 200 {
+		t.Fatalf("GET /static/...: %d", code)
+	}
+	// Not bound by the VirtualService: Envoy answers 404 (no route).
+	for _, p := range []string{"/", "/health", "/metrics"} {
+		if code, _ := get(p); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404 (not exposed by bookinfo-gateway.yaml)", p, code)
+		}
+	}
+}
+
+func TestTranslateBookinfoGateway(t *testing.T) {
+	sample, err := deploy.Sample(deploy.GatewayFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Translate(map[string][]byte{"gw.yaml": sample, "reg.yaml": []byte(registry(9080))}, DefaultLabels(), config.Tracing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Servers) != 1 || tr.Servers[0].Port != 8080 || tr.Servers[0].Routes != 1 ||
+		tr.Servers[0].Gateways[0] != "default/bookinfo-gateway" {
+		t.Fatalf("servers: %+v", tr.Servers)
+	}
+	if !strings.Contains(string(tr.Config), "host: productpage.default.svc.cluster.local") {
+		t.Fatalf("destination not qualified:\n%s", tr.Config)
+	}
+}
+
+func TestTranslateRejects(t *testing.T) {
+	sample, _ := deploy.Sample(deploy.GatewayFile)
+	if _, err := Translate(map[string][]byte{"gw.yaml": sample}, map[string]string{"istio": "egressgateway"}, config.Tracing{}); err == nil ||
+		!strings.Contains(err.Error(), "no Gateway selects") {
+		t.Fatalf("wrong labels: %v", err)
+	}
+	tls := strings.Replace(string(sample), "protocol: HTTP", "protocol: HTTPS", 1)
+	if _, err := Translate(map[string][]byte{"gw.yaml": []byte(tls)}, DefaultLabels(), config.Tracing{}); err == nil ||
+		!strings.Contains(err.Error(), `protocol "HTTPS" is not supported`) {
+		t.Fatalf("HTTPS: %v", err)
+	}
+}
+
+func TestManifestShape(t *testing.T) {
+	objs := Manifest(ManifestOptions{Image: "meshlab.local/meshlab:v1", PullPolicy: "Never"})
+	var kinds []string
+	for _, o := range objs {
+		kinds = append(kinds, o.GetKind())
+	}
+	if strings.Join(kinds, ",") != "ServiceAccount,ClusterRole,ClusterRoleBinding,Deployment,Service" {
+		t.Fatalf("kinds %v", kinds)
+	}
+	d, svc := objs[3], objs[4]
+	labels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
+	if labels["istio"] != "ingressgateway" || d.GetName() != DeploymentName || d.GetNamespace() != "meshlab-system" {
+		t.Fatalf("deployment %s/%s labels %v: bookinfo-gateway.yaml selects istio=ingressgateway", d.GetNamespace(), d.GetName(), labels)
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	p := ports[0].(map[string]any)
+	if p["nodePort"] != int64(30080) || p["targetPort"] != int64(8080) {
+		t.Fatalf("service ports %v", ports)
+	}
+}
