@@ -4,11 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"time"
+
+	"github.com/meshlab/meshlab/mesh/admission"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,34 +81,7 @@ func ValidatingWebhookConfiguration(c WebhookConfig) (*admissionregistrationv1.V
 
 // Serve runs the validator over TLS on ln until ctx ends. /healthz/ready answers 200.
 func Serve(ctx context.Context, ln net.Listener, cert tls.Certificate, v *Validator, log *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.Handle(ValidatePath, v)
-	mux.HandleFunc("/healthz/ready", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	srv := &http.Server{
-		Handler:           mux,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeTLS(ln, "", "") }()
-	log.Info("validation webhook listening", "addr", ln.Addr().String(), "path", ValidatePath)
-	select {
-	case err := <-done:
-		return fmt.Errorf("validation webhook on %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("validation webhook shutdown: %w", err)
-	}
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("validation webhook on %s: %w", ln.Addr(), err)
-	}
-	return nil
+	return admission.Serve(ctx, ln, cert, "validation webhook", ValidatePath, v, log)
 }
 
 func ptr[T any](v T) *T { return &v }
