@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
+
 	"github.com/meshlab/meshlab/mesh/localmesh"
 )
 
@@ -27,33 +29,10 @@ import (
 // keeps loading the page. Afterwards the sidecar must be back to its file descriptors, its peak
 // memory bounded, and (from a goroutine dump) no more goroutines than an untouched sidecar.
 func TestSidecarSurvivesAbuse(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
-	}
-	for _, tool := range []string{"ip", "iptables", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
-		}
-	}
+	localmeshtest.Require(t)
 	// Inherited by the sidecars: SIGQUIT then dumps every goroutine, not only the running one.
 	t.Setenv("GOTRACEBACK", "all")
-	dir, err := os.MkdirTemp("", "meshlab-bookinfo-abuse-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pod logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	})
+	dir := localmeshtest.Dir(t, "meshlab-bookinfo-abuse-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	m, err := Start(ctx, localmesh.Options{Name: "bab", Binary: meshlabBinary, Dir: filepath.Join(dir, "mesh"),

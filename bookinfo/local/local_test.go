@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
+
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/localmesh"
 )
@@ -88,33 +90,8 @@ type bookinfo struct {
 
 func startBookinfo(t *testing.T) *bookinfo {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
-	}
-	for _, tool := range []string{"ip", "iptables", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
-		}
-	}
-	// Not t.TempDir: its parent is private to root, and the sidecars (UID 1337) and apps
-	// (UID 65534) must read their config files. Kept after a failure, for the logs.
-	dir, err := os.MkdirTemp("", "meshlab-bookinfo-local-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pod logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	})
+	localmeshtest.Require(t)
+	dir := localmeshtest.Dir(t, "meshlab-bookinfo-local-")
 	b := &bookinfo{t: t, routes: filepath.Join(dir, "routes.yaml")}
 	b.writeRoutes("destination-rule-all.yaml")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

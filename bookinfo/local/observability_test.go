@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
+
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/localmesh"
 )
@@ -32,17 +34,7 @@ const zipkinPort = 9411
 // sidecar tracing at 100 % to a Zipkin collector on the bridge address.
 func startObservedBookinfo(t *testing.T) (*bookinfo, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
-	}
-	for _, tool := range []string{"ip", "iptables", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
-		}
-	}
+	localmeshtest.Require(t)
 	dir, err := os.MkdirTemp("", "meshlab-bookinfo-observed-")
 	if err != nil {
 		t.Fatal(err)

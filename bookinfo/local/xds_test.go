@@ -5,11 +5,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/localmesh"
@@ -118,31 +119,8 @@ func (l *xdsLab) applyRoutes(t *testing.T, files ...string) {
 
 func startXDSLab(t *testing.T) *xdsLab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
-	}
-	for _, tool := range []string{"ip", "iptables", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
-		}
-	}
-	dir, err := os.MkdirTemp("", "meshlab-bookinfo-xds-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pod logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	})
+	localmeshtest.Require(t)
+	dir := localmeshtest.Dir(t, "meshlab-bookinfo-xds-")
 	meshDir := filepath.Join(dir, "mesh")
 	l := &xdsLab{
 		bookinfo:  &bookinfo{t: t, routes: filepath.Join(dir, "routes.yaml")},

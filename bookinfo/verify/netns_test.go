@@ -4,10 +4,11 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
 
 	"testing"
 	"time"
@@ -55,38 +56,9 @@ func startGateway(ctx context.Context, t *testing.T, dir, productpage, zipkin st
 // Bookinfo in network namespaces with meshlab sidecars (bookinfo/local), routed through the
 // file the sidecars watch, and checks the user's routes file is restored byte for byte.
 func TestScenariosOnNamespaceMesh(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs Bookinfo in network namespaces (drop -short)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and iptables: run as root or via .ci/run")
-	}
-	for _, tool := range []string{"ip", "iptables", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux)", tool)
-		}
-	}
-	// Not t.TempDir: the sidecars (UID 1337) and apps (UID 65534) must read these files.
-	dir, err := os.MkdirTemp("", "meshlab-verify-netns-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("pod logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	})
-	bin := filepath.Join(dir, "meshlab")
-	build := exec.Command("go", "build", "-o", bin, "github.com/meshlab/meshlab/cmd/meshlab")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build meshlab: %v\n%s", err, out)
-	}
+	localmeshtest.Require(t)
+	dir := localmeshtest.Dir(t, "meshlab-verify-netns-")
+	bin := localmeshtest.BuildMeshlab(t, dir)
 	// The user's routing before verify: the subsets only, as after Istio's setup step.
 	routes := filepath.Join(dir, "routes.yaml")
 	userRoutes, err := deploy.Sample("destination-rule-all.yaml")
