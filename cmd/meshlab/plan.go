@@ -28,6 +28,7 @@ already done on the hosts.`,
 		},
 	}
 	o.bind(cmd)
+	bindStackFlags(cmd)
 	cmd.Flags().BoolVar(&o.probe, "probe", false, "connect and run the guards (read-only) to tell what is already done")
 	return cmd
 }

@@ -74,6 +74,7 @@ in ~/.meshlab/labs/<lab>/ (or --log-dir). Ctrl+C stops the remote commands and k
 		},
 	}
 	o.bind(cmd)
+	bindStackFlags(cmd)
 	return cmd
 }
 
@@ -90,6 +91,9 @@ func runAction(cmd *cobra.Command, g *globalOptions, o *actionOptions, action st
 	}
 	phases, vars, err := o.cluster.phases(action, pb, lab, g.logDir)
 	if err != nil {
+		return badInput(err)
+	}
+	if phases, err = appendStack(cmd, phases, pb, lab, g.logDir, o.cluster.bundle); err != nil {
 		return badInput(err)
 	}
 	if phases, err = selectPhases(phases, o); err != nil {

@@ -1,0 +1,188 @@
+// Package kubeadm generates what kubeadm reads: the init configuration of the first control
+// plane (InitConfiguration + ClusterConfiguration + KubeletConfiguration + KubeProxyConfiguration)
+// and a worker's JoinConfiguration, plus the helpers a join needs (the CA public-key hash and
+// bootstrap token checks). Everything here is pure: phases upload the results over a transport.
+package kubeadm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults used when InitOptions leave a field empty.
+const (
+	DefaultCRISocket       = "unix:///run/containerd/containerd.sock"
+	DefaultImageRepository = "registry.k8s.io"
+	DefaultAPIServerPort   = 6443
+	DefaultDNSDomain       = "cluster.local"
+	// APIVersion is the kubeadm config API that v1.31 and later read.
+	APIVersion = "kubeadm.k8s.io/v1beta4"
+)
+
+// InitOptions are the inputs of `kubeadm init --config`.
+type InitOptions struct {
+	NodeName          string // the first control plane's host name
+	AdvertiseAddress  string // its address, as the other nodes reach it
+	KubernetesVersion string // v1.34.2
+	PodCIDR           string
+	ServiceCIDR       string
+	// ControlPlaneEndpoint is host[:port] every node and kubeconfig uses; set up front because
+	// a cluster created without it cannot be made highly available later (kubeadm docs).
+	// Default: AdvertiseAddress:APIServerPort.
+	ControlPlaneEndpoint string
+	APIServerPort        int
+	ImageRepository      string
+	CRISocket            string
+	// Offline: images were imported from the bundle; kubeadm must never pull.
+	Offline bool
+	// ExtraSANs are added to the API server certificate (e.g. a name the operator uses).
+	ExtraSANs             []string
+	IgnorePreflightErrors []string
+}
+
+func (o *InitOptions) setDefaults() {
+	if o.APIServerPort == 0 {
+		o.APIServerPort = DefaultAPIServerPort
+	}
+	if o.ImageRepository == "" {
+		o.ImageRepository = DefaultImageRepository
+	}
+	if o.CRISocket == "" {
+		o.CRISocket = DefaultCRISocket
+	}
+	if o.ControlPlaneEndpoint == "" && o.AdvertiseAddress != "" {
+		o.ControlPlaneEndpoint = net.JoinHostPort(o.AdvertiseAddress, strconv.Itoa(o.APIServerPort))
+	}
+}
+
+// validate reports every missing or malformed input at once.
+func (o InitOptions) validate() error {
+	var errs []error
+	if o.NodeName == "" {
+		errs = append(errs, errors.New("node name is empty"))
+	}
+	if _, err := netip.ParseAddr(o.AdvertiseAddress); err != nil {
+		errs = append(errs, fmt.Errorf("advertise address %q is not an IP address", o.AdvertiseAddress))
+	}
+	if o.KubernetesVersion == "" {
+		errs = append(errs, errors.New("kubernetes version is empty"))
+	}
+	for name, c := range map[string]string{"pod CIDR": o.PodCIDR, "service CIDR": o.ServiceCIDR} {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q is not a CIDR", name, c))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// nodeRegistration is kubeadm's NodeRegistrationOptions (the fields meshlab sets).
+type nodeRegistration struct {
+	Name                  string   `yaml:"name"`
+	CRISocket             string   `yaml:"criSocket"`
+	ImagePullPolicy       string   `yaml:"imagePullPolicy,omitempty"`
+	IgnorePreflightErrors []string `yaml:"ignorePreflightErrors,omitempty"`
+}
+
+type typeMeta struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+}
+
+type initConfiguration struct {
+	typeMeta         `yaml:",inline"`
+	LocalAPIEndpoint struct {
+		AdvertiseAddress string `yaml:"advertiseAddress"`
+		BindPort         int    `yaml:"bindPort"`
+	} `yaml:"localAPIEndpoint"`
+	NodeRegistration nodeRegistration `yaml:"nodeRegistration"`
+}
+
+type clusterConfiguration struct {
+	typeMeta             `yaml:",inline"`
+	KubernetesVersion    string `yaml:"kubernetesVersion"`
+	ControlPlaneEndpoint string `yaml:"controlPlaneEndpoint"`
+	ImageRepository      string `yaml:"imageRepository"`
+	Networking           struct {
+		PodSubnet     string `yaml:"podSubnet"`
+		ServiceSubnet string `yaml:"serviceSubnet"`
+		DNSDomain     string `yaml:"dnsDomain"`
+	} `yaml:"networking"`
+	APIServer struct {
+		CertSANs []string `yaml:"certSANs,omitempty"`
+	} `yaml:"apiServer"`
+}
+
+type kubeletConfiguration struct {
+	typeMeta     `yaml:",inline"`
+	CgroupDriver string `yaml:"cgroupDriver"`
+	// FailSwapOn false: os-prep turns swap off, but a host whose swap cannot be turned off
+	// (a container-based lab machine sees the host's swap) must still run a kubelet.
+	FailSwapOn bool `yaml:"failSwapOn"`
+}
+
+type kubeProxyConfiguration struct {
+	typeMeta  `yaml:",inline"`
+	Conntrack struct {
+		// 0 leaves nf_conntrack_max alone: kube-proxy cannot write it from a network namespace
+		// other than the host's, and meshlab has no reason to change the host's limit.
+		MaxPerCore int `yaml:"maxPerCore"`
+	} `yaml:"conntrack"`
+}
+
+// InitConfig renders the multi-document YAML for `kubeadm init --config`.
+func InitConfig(o InitOptions) ([]byte, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("kubeadm init config: %w", err)
+	}
+	ic := initConfiguration{typeMeta: typeMeta{APIVersion, "InitConfiguration"}}
+	ic.LocalAPIEndpoint.AdvertiseAddress = o.AdvertiseAddress
+	ic.LocalAPIEndpoint.BindPort = o.APIServerPort
+	ic.NodeRegistration = registration(o.NodeName, o.CRISocket, o.Offline, o.IgnorePreflightErrors)
+
+	cc := clusterConfiguration{typeMeta: typeMeta{APIVersion, "ClusterConfiguration"},
+		KubernetesVersion: o.KubernetesVersion, ControlPlaneEndpoint: o.ControlPlaneEndpoint,
+		ImageRepository: o.ImageRepository}
+	cc.Networking.PodSubnet = o.PodCIDR
+	cc.Networking.ServiceSubnet = o.ServiceCIDR
+	cc.Networking.DNSDomain = DefaultDNSDomain
+	cc.APIServer.CertSANs = append([]string{o.AdvertiseAddress, o.NodeName}, o.ExtraSANs...)
+
+	kc := kubeletConfiguration{typeMeta: typeMeta{"kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"},
+		CgroupDriver: "systemd"}
+	kp := kubeProxyConfiguration{typeMeta: typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"}}
+	return documents(ic, cc, kc, kp)
+}
+
+func registration(name, cri string, offline bool, ignore []string) nodeRegistration {
+	nr := nodeRegistration{Name: name, CRISocket: cri, IgnorePreflightErrors: ignore}
+	if offline {
+		nr.ImagePullPolicy = "Never"
+	}
+	return nr
+}
+
+// documents marshals each value as one YAML document, separated by ---.
+func documents(docs ...any) ([]byte, error) {
+	var b bytes.Buffer
+	for i, d := range docs {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(d); err != nil {
+			return nil, fmt.Errorf("kubeadm config: encode %T: %w", d, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
+}

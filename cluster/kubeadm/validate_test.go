@@ -1,0 +1,26 @@
+package kubeadm
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestGoldenConfigsPassKubeadmValidate checks the generated configs with the real kubeadm
+// (`kubeadm config validate`): $MESHLAB_KUBEADM, else kubeadm on PATH.
+func TestGoldenConfigsPassKubeadmValidate(t *testing.T) {
+	bin := os.Getenv("MESHLAB_KUBEADM")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("kubeadm"); err != nil {
+			t.Skip("needs kubeadm: set MESHLAB_KUBEADM to a kubeadm binary (the offline bundle's bin/kubeadm) or put one on PATH")
+		}
+	}
+	for _, f := range []string{"init-online.yaml", "init-offline.yaml", "join-offline.yaml"} {
+		out, err := exec.Command(bin, "config", "validate", "--config", filepath.Join("testdata", f)).CombinedOutput()
+		if err != nil {
+			t.Errorf("kubeadm config validate %s: %v\n%s", f, err, out)
+		}
+	}
+}

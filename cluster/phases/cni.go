@@ -1,0 +1,82 @@
+package phases
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshlab/meshlab/cluster/cni"
+	"github.com/meshlab/meshlab/cluster/kubeconfig"
+	"github.com/meshlab/meshlab/provision/engine"
+)
+
+// CNI installs Flannel through the API (server-side apply) and, in an offline lab, keeps
+// CoreDNS from forwarding queries off the machine.
+type CNI struct{ plan *plan }
+
+func (*CNI) Title() string { return "Install the pod network (Flannel)" }
+func (*CNI) Name() string  { return "cni" }
+
+const flannelTask = "Apply Flannel"
+
+// Objects are the Flannel objects for this lab, from the embedded manifest: online with the
+// pinned images, offline with the bundle's flannel image (the bundle's own copy of upstream's
+// manifest is not used: its CNI config asks for CNI 1.0.0, which the bundle's flannel CNI
+// plugin, v0.9.1, does not speak). A hash of the CNI config on the pod template rolls the
+// DaemonSet when the config changes, so a changed config reaches the nodes.
+func (c *CNI) Objects() ([]*unstructured.Unstructured, error) {
+	lab := c.plan.Lab
+	o := cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image,
+		CNIPluginImage: lab.Versions.Flannel.CNIPlugin, IPMasq: true}
+	if c.plan.offline() {
+		o = cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image, Offline: true,
+			// The bundle installs the flannel CNI binary itself; its scratch image copies the
+			// config with install-conf (there is no cp). No masquerading: the lab NATs nothing.
+			InstallConf: []string{"/opt/bin/install-conf", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"}}
+		if img := c.plan.manifest.Versions["image-flannel"]; img != "" {
+			o.Image = img
+		}
+	}
+	objs, err := cni.Flannel(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := cni.StampConfigHash(objs); err != nil {
+		return nil, err
+	}
+	return objs, nil
+}
+
+func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
+	t := newTask(r, nil, "cni", flannelTask)
+	objs, err := c.Objects()
+	if err != nil {
+		return t.fail("", "", err)
+	}
+	if r.DryRun {
+		r.Logf(nil, "cni", "would apply %d Flannel objects (server-side apply) with pod network %s", len(objs), c.plan.Lab.Network.PodCIDR)
+		return nil
+	}
+	cfg, err := kubeconfig.RESTConfig(c.plan.kubeconfigPath())
+	if err != nil {
+		return t.fail("", "", err)
+	}
+	a, err := cni.NewApplier(cfg)
+	if err != nil {
+		return t.fail("", "", err)
+	}
+	changed, err := a.Apply(ctx, objs)
+	if err != nil {
+		return t.fail("server-side apply (kube-flannel)", "check the API server is reachable with the lab's kubeconfig", err)
+	}
+	if changed == 0 {
+		t.skip()
+	} else {
+		t.done(fmt.Sprintf("%d of %d objects created or changed", changed, len(objs)))
+	}
+	if c.plan.offline() {
+		return c.localDNS(ctx, r, cfg)
+	}
+	return nil
+}

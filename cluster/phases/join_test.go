@@ -1,0 +1,121 @@
+package phases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/inventory"
+)
+
+const testToken = "abcdef.0123456789abcdef"
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []event.Event
+}
+
+func (l *eventLog) Emit(e event.Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
+
+func threeHostRun(t *testing.T, cp, w1, w2 *fakeHost) (*engine.Run, *eventLog, *plan) {
+	lab := testLab()
+	lab.Hosts = append(lab.Hosts, inventory.Host{Name: "worker2", Address: "10.77.0.4", Role: inventory.RoleWorker})
+	p := &plan{Options: Options{Lab: lab}, initHost: lab.Hosts[0]}
+	log := &eventLog{}
+	r := &engine.Run{Action: "up", Lab: "demo", Sink: log, Hosts: []*engine.Host{
+		{Name: "cp1", Address: "10.77.0.2", Role: "control-plane", Transport: cp},
+		{Name: "worker1", Address: "10.77.0.3", Role: "worker", Transport: w1},
+		{Name: "worker2", Address: "10.77.0.4", Role: "worker", Transport: w2},
+	}}
+	return r, log, p
+}
+
+func TestJoinCreatesOneTokenAndSkipsJoinedWorkers(t *testing.T) {
+	cp := newFake("cp1", answer{prefix: "kubeadm token create", stdout: testToken + "\n"})
+	cp.files["/etc/kubernetes/pki/ca.crt"] = testCA(t)
+	w1 := newFake("worker1", answer{prefix: "test -f " + kubeletConf, exit: 1})
+	w2 := newFake("worker2") // already joined: its guard passes
+	r, log, p := threeHostRun(t, cp, w1, w2)
+	j := &Join{plan: p}
+	if err := j.Prepare(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if n := countPrefix(cp.commands(), "kubeadm token create --ttl 30m0s"); n != 1 {
+		t.Errorf("token created %d times, want once", n)
+	}
+	put, ok := w1.puts[RemoteJoinConfig]
+	if !ok || put.mode != 0o600 || !strings.Contains(put.data, "token: "+testToken) || !strings.Contains(put.data, "caCertHashes:") {
+		t.Errorf("join config upload = %+v", put)
+	}
+	joinRan := false
+	for _, c := range w1.commands() {
+		if strings.Contains(c, "kubeadm join --config "+RemoteJoinConfig) {
+			joinRan = true
+			if strings.Contains(c, testToken) {
+				t.Error("the token is in the join command line")
+			}
+		}
+	}
+	if !joinRan || len(w2.puts) != 0 {
+		t.Errorf("worker1 joined=%v; worker2 uploads=%v (want none: already a node)", joinRan, w2.puts)
+	}
+	b, _ := json.Marshal(log.ev)
+	if strings.Contains(string(b), testToken) {
+		t.Error("the token appears in an event")
+	}
+	var skipped bool
+	for _, e := range log.ev {
+		if e.Host == "worker2" && e.Kind == event.TaskSkip && e.Line == engine.SkipGuard {
+			skipped = true
+		}
+	}
+	if !skipped {
+		t.Error("worker2 was not reported as already done")
+	}
+}
+
+func TestJoinFailureNamesHostPhaseAndTask(t *testing.T) {
+	cp := newFake("cp1", answer{prefix: "kubeadm token create", stdout: testToken + "\n"})
+	cp.files["/etc/kubernetes/pki/ca.crt"] = testCA(t)
+	w1 := newFake("worker1", answer{prefix: "test -f " + kubeletConf, exit: 1}, answer{prefix: "trap ", exit: 7})
+	w2 := newFake("worker2")
+	r, _, p := threeHostRun(t, cp, w1, w2)
+	j := &Join{plan: p}
+	_ = j.Prepare(context.Background(), r)
+	err := j.Run(context.Background(), r)
+	var te *engine.TaskError
+	if !errors.As(err, &te) || te.Host != "worker1" || te.Phase != "join" || te.Task != joinTask || te.Exit != 7 ||
+		len(te.Stderr) == 0 || te.Hint == "" {
+		t.Fatalf("error = %#v", err)
+	}
+}
+
+func TestKubeadmConfigWritesOnceUntilInit(t *testing.T) {
+	cp := newFake("cp1", answer{prefix: "test -f /etc/kubernetes/admin.conf", exit: 1})
+	r, _, p := threeHostRun(t, cp, newFake("worker1"), newFake("worker2"))
+	k := &KubeadmConfig{plan: p}
+	if err := k.Prepare(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	put := cp.puts[RemoteInitConfig]
+	if put.mode != 0o600 || !strings.Contains(put.data, "advertiseAddress: 10.77.0.2") {
+		t.Errorf("init config upload = %+v", put)
+	}
+	// After init (admin.conf exists) nothing is written again.
+	done := newFake("cp1")
+	r.Hosts[0].Transport = done
+	if err := k.Run(context.Background(), r); err != nil || len(done.puts) != 0 {
+		t.Errorf("after init: err=%v uploads=%v", err, done.puts)
+	}
+}

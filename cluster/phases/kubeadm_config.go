@@ -1,0 +1,87 @@
+package phases
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/meshlab/meshlab/cluster/kubeadm"
+	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/transport"
+)
+
+// KubeadmConfig writes the generated `kubeadm init` configuration to the first control plane,
+// where the playbook's control-plane phase runs `kubeadm init --config` with it. It does nothing
+// once the control plane is initialised (the config only matters for init).
+type KubeadmConfig struct {
+	plan *plan
+	host *engine.Host
+}
+
+var _ engine.Preparer = (*KubeadmConfig)(nil)
+
+func (*KubeadmConfig) Title() string { return "Write the kubeadm init configuration" }
+func (*KubeadmConfig) Name() string  { return "kubeadm-config" }
+
+const initTask = "Write " + RemoteInitConfig
+
+func (k *KubeadmConfig) Prepare(_ context.Context, r *engine.Run) error {
+	k.host = findHost(r, k.plan.initHost.Name)
+	if k.host == nil {
+		return fmt.Errorf("control-plane host %s is not part of this run", k.plan.initHost.Name)
+	}
+	return nil
+}
+
+// Config renders the init configuration for the lab.
+func (k *KubeadmConfig) Config(r *engine.Run) ([]byte, error) {
+	lab := k.plan.Lab
+	return kubeadm.InitConfig(kubeadm.InitOptions{
+		NodeName: k.host.Name, AdvertiseAddress: k.host.Address,
+		KubernetesVersion: lab.Versions.Kubernetes.Version,
+		PodCIDR:           lab.Network.PodCIDR, ServiceCIDR: lab.Network.ServiceCIDR,
+		Offline: k.plan.offline(), IgnorePreflightErrors: k.plan.IgnorePreflightErrors,
+	})
+}
+
+func (k *KubeadmConfig) Run(ctx context.Context, r *engine.Run) error {
+	h := k.host
+	t := newTask(r, h, "kubeadm-config", initTask)
+	cfg, err := k.Config(r)
+	if err != nil {
+		return t.fail("", "check the hosts file's network section and the control-plane address", err)
+	}
+	if h.Transport != nil {
+		done, err := t.test(ctx, "test -f /etc/kubernetes/admin.conf")
+		if err != nil {
+			return t.fail("test -f /etc/kubernetes/admin.conf", "", err)
+		}
+		if done {
+			t.skip()
+			return nil
+		}
+	}
+	return r.Wet(h, "kubeadm-config", initTask, "would write the kubeadm init config ("+fmt.Sprint(len(cfg))+" bytes) to "+RemoteInitConfig, func() error {
+		t.begin("")
+		mk := "install -d -m 0700 " + RemoteConfigDir
+		if _, err := t.run(ctx, mk, time.Minute); err != nil {
+			return t.fail(mk, "", err)
+		}
+		if err := h.Transport.Put(ctx, bytes.NewReader(cfg), transport.Upload{Path: RemoteInitConfig, Mode: 0o600, Become: true}); err != nil {
+			return t.fail("sftp put "+RemoteInitConfig, "", err)
+		}
+		t.log("kubeadm init config:\n%s", cfg)
+		t.done("")
+		return nil
+	})
+}
+
+func findHost(r *engine.Run, name string) *engine.Host {
+	for _, h := range r.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package phases
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/meshlab/meshlab/cluster/kubeadm"
+	"github.com/meshlab/meshlab/cluster/kubeconfig"
+	"github.com/meshlab/meshlab/provision/engine"
+)
+
+// Kubeconfig fetches the admin kubeconfig from the first control plane into the lab's state
+// folder (0600), pointing at the address the operator reaches the control plane on (the hosts
+// file's), which can differ from the one the cluster advertises inside (NAT, a bastion).
+type Kubeconfig struct{ plan *plan }
+
+func (*Kubeconfig) Title() string { return "Fetch the admin kubeconfig" }
+func (*Kubeconfig) Name() string  { return "kubeconfig" }
+
+const adminConf = "/etc/kubernetes/admin.conf"
+
+func (k *Kubeconfig) Run(ctx context.Context, r *engine.Run) error {
+	h := findHost(r, k.plan.initHost.Name)
+	if h == nil {
+		return fmt.Errorf("control-plane host %s is not part of this run", k.plan.initHost.Name)
+	}
+	dest := k.plan.kubeconfigPath()
+	t := newTask(r, h, "kubeconfig", "Fetch "+adminConf)
+	if r.DryRun && h.Transport == nil {
+		return r.Wet(h, "kubeconfig", t.name, "would fetch "+adminConf+" to "+dest, nil)
+	}
+	raw, err := h.Transport.Get(ctx, adminConf, true)
+	if err != nil && r.DryRun { // probing before kubeadm init ran: there is nothing to fetch yet
+		return r.Wet(h, "kubeconfig", t.name, "would fetch "+adminConf+" to "+dest+" once kubeadm init made it", nil)
+	}
+	if err != nil {
+		return t.fail("cat "+adminConf, "kubeadm init did not finish on this host: re-run `meshlab up`", err)
+	}
+	server := "https://" + net.JoinHostPort(h.Address, strconv.Itoa(kubeadm.DefaultAPIServerPort))
+	out, err := kubeconfig.Rewrite(raw, server, r.Lab)
+	if err != nil {
+		return t.fail("", "", fmt.Errorf("%s from %s: %w", adminConf, h.Name, err))
+	}
+	if old, err := os.ReadFile(dest); err == nil && bytes.Equal(old, out) {
+		t.skip()
+		return nil
+	}
+	return r.Wet(h, "kubeconfig", t.name, "would write "+dest, func() error {
+		t.begin("")
+		if err := kubeconfig.Write(dest, out); err != nil {
+			return t.fail("", "", err)
+		}
+		t.done(dest + " (server " + server + ")")
+		return nil
+	})
+}
+
+// RemoveKubeconfig deletes the lab's kubeconfig after a reset.
+type RemoveKubeconfig struct{ plan *plan }
+
+func (*RemoveKubeconfig) Title() string { return "Remove the lab's kubeconfig" }
+func (*RemoveKubeconfig) Name() string  { return "remove-kubeconfig" }
+
+func (k *RemoveKubeconfig) Run(_ context.Context, r *engine.Run) error {
+	p := k.plan.kubeconfigPath()
+	t := newTask(r, nil, "remove-kubeconfig", "Remove "+p)
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		t.skip()
+		return nil
+	}
+	if r.DryRun {
+		r.Logf(nil, "remove-kubeconfig", "would remove %s", p)
+		return nil
+	}
+	t.begin("")
+	if err := os.Remove(p); err != nil {
+		return t.fail("", "", err)
+	}
+	t.done("")
+	return nil
+}

@@ -1,0 +1,133 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/meshlab/meshlab/addons"
+	"github.com/meshlab/meshlab/provision/engine"
+)
+
+// Addons installs the observability addons the hosts file chooses (components.addons) with the
+// Helm SDK, values from the hosts file's NodePorts and image pins. Offline the images are
+// side-loaded (pull policy Never), and an addon whose image the bundle lacks is skipped with
+// "not in the offline bundle" — installing it would only leave a pod that can never start.
+type Addons struct{ plan *plan }
+
+func (*Addons) Title() string { return "Install the observability addons" }
+func (*Addons) Name() string  { return "addons" }
+
+func (a *Addons) ShouldRun(*engine.Run) bool { return len(a.plan.components().Addons) > 0 }
+
+// NotInBundle is the skip reason of an addon whose image the offline bundle does not carry.
+const NotInBundle = "not in the offline bundle"
+
+func (p *plan) addonSettings() addons.Settings {
+	c := p.components()
+	pull := "IfNotPresent"
+	if p.offline() {
+		pull = "Never"
+	}
+	return addons.Settings{Addons: c.Addons, NodePorts: c.NodePorts, Images: p.Lab.Versions.Addons, PullPolicy: pull}
+}
+
+// addonImage is the image an addon runs, as the settings pin it.
+func addonImage(s addons.Settings, name string) string {
+	return map[string]string{addons.Zipkin: s.Images.Zipkin, addons.Jaeger: s.Images.Jaeger,
+		addons.Prometheus: s.Images.Prometheus, addons.Grafana: s.Images.Grafana}[name]
+}
+
+// missingFromBundle says why an addon cannot run offline ("" when it can, or online).
+func (p *plan) missingFromBundle(s addons.Settings, name string) string {
+	if !p.offline() {
+		return ""
+	}
+	img := addonImage(s, name)
+	if _, ok := p.bundleImages[img]; ok {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s has no %s", NotInBundle, p.BundleDir, img)
+}
+
+func (a *Addons) Run(ctx context.Context, r *engine.Run) error {
+	s := a.plan.addonSettings()
+	if err := s.CheckNodePorts(); err != nil {
+		return newTask(r, nil, "addons", "Check the addons' NodePorts").fail("change components.nodePorts in the hosts file", err)
+	}
+	c, err := a.plan.cluster()
+	if err != nil {
+		return newTask(r, nil, "addons", "Connect to the cluster").fail("", err)
+	}
+	in := addons.NewInstaller(c.Helm, addons.Namespace, a.plan.WaitTimeout)
+	for _, name := range s.Addons {
+		if err := a.applyOne(ctx, r, in, s, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Addons) applyOne(ctx context.Context, r *engine.Run, in *addons.Installer, s addons.Settings, name string) error {
+	t := newTask(r, nil, "addons", "Install "+name)
+	if why := a.plan.missingFromBundle(s, name); why != "" {
+		t.skip(why)
+		return nil
+	}
+	vals, err := s.Values(name)
+	if err != nil {
+		return t.fail("fix versions.addons in the hosts file", err)
+	}
+	if deployedWith(in, name, vals) {
+		t.skip("")
+		return nil
+	}
+	t.begin(addonImage(s, name))
+	r.Waiting(nil, "addons", fmt.Sprintf("waiting for %s to be ready", name))
+	rel, err := in.Apply(ctx, name, vals)
+	if err != nil {
+		return t.fail("kubectl -n "+addons.Namespace+" get pods shows which pod is not ready; the release was rolled back", err)
+	}
+	t.done(fmt.Sprintf("revision %d %s", rel.Version, rel.Info.Status))
+	return nil
+}
+
+// deployedWith says whether the addon's newest release is deployed with exactly these values,
+// so a re-run does not upgrade (and wait for) an unchanged addon.
+func deployedWith(in *addons.Installer, name string, vals map[string]any) bool {
+	h, err := in.History(name)
+	if err != nil || len(h) == 0 {
+		return false
+	}
+	last := h[len(h)-1]
+	for _, rel := range h {
+		if rel.Version > last.Version {
+			last = rel
+		}
+	}
+	if last.Info == nil || last.Info.Status != release.StatusDeployed {
+		return false
+	}
+	// Stored values come back through JSON (numbers as float64): compare in that form.
+	a, errA := json.Marshal(last.Config)
+	b, errB := json.Marshal(vals)
+	return errA == nil && errB == nil && string(a) == string(b)
+}
+
+func (a *Addons) DryRun(_ context.Context, r *engine.Run) error {
+	s := a.plan.addonSettings()
+	if err := s.CheckNodePorts(); err != nil {
+		return newTask(r, nil, "addons", "Check the addons' NodePorts").fail("change components.nodePorts in the hosts file", err)
+	}
+	for _, name := range s.Addons {
+		t := newTask(r, nil, "addons", "Install "+name)
+		if why := a.plan.missingFromBundle(s, name); why != "" {
+			t.skip(why)
+			continue
+		}
+		t.plan(fmt.Sprintf("would install or upgrade the %s chart (image %s, pull policy %s)", name, addonImage(s, name), s.PullPolicy))
+	}
+	return nil
+}

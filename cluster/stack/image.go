@@ -1,0 +1,113 @@
+package stack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/mesh/install"
+	"github.com/meshlab/meshlab/provision/engine"
+)
+
+// Image builds the meshlab image from the running binary on the netfilter layer: the image of
+// the control plane, every sidecar and init container (`meshlab mesh init` execs
+// iptables-restore), the ingress gateway and the offline Bookinfo.
+type Image struct{ plan *plan }
+
+func (*Image) Title() string { return "Build the meshlab image" }
+func (*Image) Name() string  { return "mesh-image" }
+
+// ShouldRun: nothing in the cluster runs the image when neither the mesh nor the offline
+// Bookinfo is wanted.
+func (i *Image) ShouldRun(*engine.Run) bool { return i.plan.needsMeshImage() }
+
+const imageTask = "Build the image from this binary"
+
+func (i *Image) Run(ctx context.Context, r *engine.Run) error {
+	t := newTask(r, nil, "mesh-image", imageTask)
+	bin, tar, err := i.plan.imageTarball()
+	if err != nil {
+		return t.fail("", err)
+	}
+	// Named by the binary's digest: an existing tarball is exactly this build.
+	if _, err := os.Stat(tar); err == nil {
+		t.skip("")
+		return nil
+	}
+	t.begin(bin)
+	if err := BuildImage(ctx, bin, i.plan.image(), i.plan.CacheDir, tar); err != nil {
+		return t.fail("the netfilter layer needs apt-get and dpkg-deb on this machine (Debian's archive)", err)
+	}
+	t.done(fmt.Sprintf("%s → %s", i.plan.image(), tar))
+	return nil
+}
+
+func (i *Image) DryRun(_ context.Context, r *engine.Run) error {
+	t := newTask(r, nil, "mesh-image", imageTask)
+	bin, tar, err := i.plan.imageTarball()
+	if err != nil {
+		return t.fail("", err)
+	}
+	if _, err := os.Stat(tar); err == nil {
+		t.skip("")
+		return nil
+	}
+	t.plan(fmt.Sprintf("would build %s from %s on the netfilter layer into %s", i.plan.image(), bin, tar))
+	return nil
+}
+
+// BuildImage writes the meshlab image (ref) with binary at /usr/local/bin/meshlab on the
+// Debian netfilter layer (built in cacheDir) to tarPath, atomically: a failed build leaves no
+// tarball behind for the guard to mistake as finished.
+func BuildImage(ctx context.Context, binary, ref, cacheDir, tarPath string) error {
+	nf, err := bundle.NetfilterLayer(ctx, cacheDir)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(filepath.Dir(tarPath), ".meshlab-image-")
+	if err != nil {
+		return fmt.Errorf("meshlab image: %w", err)
+	}
+	defer os.RemoveAll(work)
+	tmp := filepath.Join(work, "image.tar")
+	if err := install.BuildImage(install.ImageSpec{Binary: binary, Ref: ref, TarPath: tmp, WorkDir: work, Base: []v1.Layer{nf}}); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, tarPath); err != nil {
+		return fmt.Errorf("meshlab image: %w", err)
+	}
+	return nil
+}
+
+// imageTarball returns the binary to package and the tarball it becomes, named by the binary's
+// digest (computed once per run).
+func (p *plan) imageTarball() (binary, tar string, err error) {
+	if p.tar != "" {
+		return p.binary, p.tar, nil
+	}
+	bin := p.Executable
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return "", "", fmt.Errorf("meshlab image: find this binary: %w", err)
+		}
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", "", fmt.Errorf("meshlab image: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", "", fmt.Errorf("meshlab image: read %s: %w", bin, err)
+	}
+	p.binary = bin
+	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+hex.EncodeToString(h.Sum(nil))[:16]+".tar")
+	return p.binary, p.tar, nil
+}

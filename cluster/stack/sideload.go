@@ -1,0 +1,105 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshlab/meshlab/mesh/install"
+	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/transport"
+)
+
+// SideLoad imports the meshlab image into containerd on every node, so no registry is needed.
+// A marker file on the node names the tarball last imported; the image must also still be in
+// containerd (someone may have pruned it) for the node to count as done.
+type SideLoad struct{ plan *plan }
+
+func (*SideLoad) Title() string { return "Side-load the meshlab image to every node" }
+func (*SideLoad) Name() string  { return "mesh-image-load" }
+
+func (s *SideLoad) ShouldRun(*engine.Run) bool { return s.plan.needsMeshImage() }
+
+// ImageMarker is the file on each node naming the meshlab image tarball last imported.
+const ImageMarker = "/var/lib/meshlab/meshlab-image"
+
+const sideLoadTask = "Import the meshlab image into containerd"
+
+// loadedCommand exits 0 when the node has this tarball's image already.
+func loadedCommand(marker, tarName, ref string) string {
+	return "test \"$(cat " + transport.Quote(marker) + " 2>/dev/null)\" = " + transport.Quote(tarName) +
+		" && ctr -n k8s.io images ls -q | grep -qxF " + transport.Quote(ref)
+}
+
+func (s *SideLoad) Run(ctx context.Context, r *engine.Run) error {
+	_, tar, err := s.plan.imageTarball()
+	if err != nil {
+		return newTask(r, nil, "mesh-image-load", sideLoadTask).fail("", err)
+	}
+	name, ref := filepath.Base(tar), s.plan.image()
+	g, ctx := errgroup.WithContext(ctx)
+	limit := r.Concurrency
+	if limit <= 0 {
+		limit = engine.DefaultConcurrency
+	}
+	g.SetLimit(limit)
+	errs := make([]error, len(r.Hosts))
+	for i, h := range r.Hosts {
+		g.Go(func() error {
+			errs[i] = s.loadOne(ctx, r, h, tar, name, ref)
+			return nil // every node is tried
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *SideLoad) loadOne(ctx context.Context, r *engine.Run, h *engine.Host, tar, name, ref string) error {
+	t := newTask(r, h, "mesh-image-load", sideLoadTask)
+	if h.Transport == nil {
+		return t.fail("the connect phase did not run", fmt.Errorf("no connection to %s", h.Name))
+	}
+	_, err := h.Transport.Run(ctx, transport.Cmd{Command: loadedCommand(s.plan.marker(), name, ref), Become: true, Timeout: time.Minute})
+	var ee *transport.ExitError
+	switch {
+	case err == nil:
+		t.skip("")
+		return nil
+	case !errors.As(err, &ee):
+		return t.fail("", fmt.Errorf("check for %s: %w", ref, err))
+	}
+	t.begin(ref)
+	if err := install.SideLoad(ctx, []transport.Transport{h.Transport}, tar, nil); err != nil {
+		return t.fail("containerd must run on the node (the cluster phases set it up)", err)
+	}
+	m := s.plan.marker()
+	mark := "mkdir -p " + transport.Quote(filepath.Dir(m)) + " && printf '%s\\n' " + transport.Quote(name) + " > " + transport.Quote(m)
+	if _, err := h.Transport.Run(ctx, transport.Cmd{Command: mark, Become: true, Timeout: time.Minute}); err != nil {
+		return t.fail("", fmt.Errorf("record %s: %w", m, err))
+	}
+	t.done(ref)
+	return nil
+}
+
+func (s *SideLoad) DryRun(_ context.Context, r *engine.Run) error {
+	_, tar, err := s.plan.imageTarball()
+	if err != nil {
+		return newTask(r, nil, "mesh-image-load", sideLoadTask).fail("", err)
+	}
+	for _, h := range r.Hosts {
+		newTask(r, h, "mesh-image-load", sideLoadTask).plan(fmt.Sprintf("would upload %s and import %s into containerd (k8s.io)", filepath.Base(tar), s.plan.image()))
+	}
+	return nil
+}
+
+// marker is ImageMarker, or the tests' own file.
+func (p *plan) marker() string {
+	if p.markerPath != "" {
+		return p.markerPath
+	}
+	return ImageMarker
+}

@@ -1,0 +1,133 @@
+// Package stack is the part of `meshlab up --stack` that comes after the Kubernetes cluster: the
+// meshlab image built from the running binary and side-loaded to every node, the mesh's control
+// plane and ingress gateway, the observability addons, Bookinfo, a quick verify, and a closing
+// summary of the lab's URLs and kubeconfig.
+//
+// Every phase is idempotent: on a finished lab each step reports "already done". Phases reach the
+// cluster through the lab's kubeconfig (written by cluster/phases) and the nodes through the run's
+// transports, so they run after the cluster phases in the same action.
+package stack
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/meshlab/meshlab/bookinfo/verify"
+	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/mesh/inject"
+	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/inventory"
+)
+
+// KubeconfigName is the admin kubeconfig in the lab's state folder (cluster/phases writes it).
+const KubeconfigName = "kubeconfig"
+
+// Options shape the stack phases of one `meshlab up`.
+type Options struct {
+	Lab    *inventory.Lab
+	LabDir string // the lab's state folder: kubeconfig is read and the image tarball written here
+	// BundleDir is the offline bundle ("" online). Offline, every image is side-loaded (pull
+	// policy Never), Bookinfo is the Go one from the meshlab image, and an addon whose image is
+	// not in the bundle is skipped.
+	BundleDir string
+	// Version tags the meshlab image (inject.Image(Version)); the CLI's version.
+	Version string
+	// Executable is the meshlab binary put in the image (default os.Executable()).
+	Executable string
+	// CacheDir holds the netfilter .debs and layer (default <bundle cache root>/netfilter).
+	CacheDir string
+	// WaitTimeout bounds each rollout and addon wait (default DefaultWaitTimeout).
+	WaitTimeout time.Duration
+	// Connect opens the cluster clients for a kubeconfig (default NewClients). Tests pass fakes.
+	Connect func(kubeconfig string) (*Clients, error)
+	// VerifyLab builds the lab the verify phase checks (default verify.NewClusterLab).
+	VerifyLab func(verify.ClusterOptions) (verify.Lab, error)
+}
+
+// plan is what the phases share: the resolved options and the bundle's image list.
+type plan struct {
+	Options
+	bundleImages map[string]string // nil online
+	clients      *Clients          // opened once, by the first phase that needs the cluster
+	binary, tar  string            // the meshlab binary and its image tarball (imageTarball)
+	noRetry      bool              // tests: verify checks fail at once instead of retrying
+	markerPath   string            // tests: the side-load marker instead of ImageMarker
+}
+
+func newPlan(o Options) (*plan, error) {
+	if o.Lab == nil {
+		return nil, errors.New("stack: no lab")
+	}
+	if o.LabDir == "" {
+		return nil, errors.New("stack: no lab state folder")
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = filepath.Join(bundle.DefaultCacheRoot(os.Getenv), "netfilter")
+	}
+	if o.Connect == nil {
+		o.Connect = NewClients
+	}
+	if o.VerifyLab == nil {
+		o.VerifyLab = verify.NewClusterLab
+	}
+	p := &plan{Options: o}
+	if o.BundleDir != "" {
+		m, err := bundle.Read(o.BundleDir)
+		if err != nil {
+			return nil, err
+		}
+		p.bundleImages = m.Images
+		if p.bundleImages == nil {
+			p.bundleImages = map[string]string{}
+		}
+	}
+	return p, nil
+}
+
+func (p *plan) offline() bool                    { return p.BundleDir != "" }
+func (p *plan) kubeconfigPath() string           { return filepath.Join(p.LabDir, KubeconfigName) }
+func (p *plan) image() string                    { return inject.Image(p.Version) }
+func (p *plan) components() inventory.Components { return p.Lab.Components }
+
+// pullPolicy is Never offline (a missing image must fail loudly, not reach for a registry) and
+// IfNotPresent online (side-loaded images are found locally).
+func (p *plan) pullPolicy() string {
+	if p.offline() {
+		return "Never"
+	}
+	return "IfNotPresent"
+}
+
+// cluster opens the clients on first use: the kubeconfig exists only after the cluster phases.
+func (p *plan) cluster() (*Clients, error) {
+	if p.clients != nil {
+		return p.clients, nil
+	}
+	c, err := p.Connect(p.kubeconfigPath())
+	if err != nil {
+		return nil, err
+	}
+	p.clients = c
+	return c, nil
+}
+
+// Stack returns the phases after the cluster, in order: image → side-load → mesh → addons →
+// bookinfo → verify → summary. Components the hosts file leaves out are skipped by guards.
+func Stack(o Options) (engine.Phases, error) {
+	p, err := newPlan(o)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Phases{
+		&Image{plan: p}, &SideLoad{plan: p}, &Mesh{plan: p}, &Addons{plan: p},
+		&Bookinfo{plan: p}, &Verify{plan: p}, &Summary{plan: p},
+	}, nil
+}
+
+// needsMeshImage: the image carries the control plane, sidecars, gateway and offline Bookinfo.
+func (p *plan) needsMeshImage() bool {
+	c := p.components()
+	return c.Mesh || (c.Bookinfo && p.offline())
+}

@@ -1,0 +1,301 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/meshlab/meshlab/addons"
+	"github.com/meshlab/meshlab/bookinfo/verify"
+	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/provision/engine"
+)
+
+// newTestPlan builds the phases over a fake cluster; the image tarball already exists, so
+// the image phase has nothing to build.
+func newTestPlan(t *testing.T, lab func(o *Options)) (engine.Phases, *plan, *fakeCluster) {
+	t.Helper()
+	fc := newFakeCluster(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "meshlab")
+	if err := os.WriteFile(bin, []byte("not really meshlab"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Lab: testLab(), LabDir: dir, Version: "v9", Executable: bin,
+		Connect: func(string) (*Clients, error) { return fc.clients, nil }}
+	if lab != nil {
+		lab(&o)
+	}
+	ps, err := Stack(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ps[0].(*Image).plan
+	_, tar, err := p.imageTarball()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tar, []byte("image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ps, p, fc
+}
+
+func TestStackOrder(t *testing.T) {
+	ps, _, _ := newTestPlan(t, nil)
+	want := []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
+	if got := ps.Names(); !slices.Equal(got, want) {
+		t.Fatalf("phases %v, want %v", got, want)
+	}
+}
+
+func TestGuardsFollowTheHostsFile(t *testing.T) {
+	ps, p, _ := newTestPlan(t, nil)
+	p.Lab.Components.Mesh, p.Lab.Components.Bookinfo, p.Lab.Components.Addons = false, false, nil
+	for _, ph := range ps {
+		if g, ok := ph.(engine.Guard); ok && g.ShouldRun(nil) {
+			t.Errorf("phase %s runs although the hosts file chose nothing", engine.PhaseName(ph))
+		}
+	}
+	// Offline Bookinfo alone still needs the image: its services run from it.
+	p.Lab.Components.Bookinfo, p.BundleDir = true, "x"
+	if !(&Image{plan: p}).ShouldRun(nil) {
+		t.Error("offline Bookinfo without the mesh must still build the meshlab image")
+	}
+}
+
+func TestNeedsALab(t *testing.T) {
+	if _, err := Stack(Options{LabDir: "x"}); err == nil {
+		t.Fatal("no error without a lab")
+	}
+	if _, err := Stack(Options{Lab: testLab(), LabDir: t.TempDir(), BundleDir: t.TempDir()}); err == nil {
+		t.Fatal("no error for a bundle folder without manifest.json")
+	}
+}
+
+func TestSideLoadEveryNodeThenSkip(t *testing.T) {
+	ps, p, _ := newTestPlan(t, nil)
+	cp, w1 := &fakeNode{name: "cp"}, &fakeNode{name: "w1"}
+	rec := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec, cp, w1), ps[:2]); err != nil {
+		t.Fatal(err)
+	}
+	_, tar, _ := p.imageTarball()
+	for _, n := range []*fakeNode{cp, w1} {
+		if len(n.puts) != 1 || !n.loaded {
+			t.Fatalf("%s: uploads %v, imported %v", n.name, n.puts, n.loaded)
+		}
+		last := n.cmds[len(n.cmds)-1]
+		if !strings.Contains(last, ImageMarker) || !strings.Contains(last, filepath.Base(tar)) {
+			t.Fatalf("%s: last command %q does not record the marker", n.name, last)
+		}
+	}
+	if got := rec.tasks("mesh-image"); len(got) != 1 || !strings.HasPrefix(got[0], "task.skip") {
+		t.Fatalf("image phase with the tarball present: %v", got)
+	}
+	rec2 := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec2, cp, w1), ps[:2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rec2.tasks("mesh-image-load") {
+		if !strings.HasPrefix(l, "task.skip") {
+			t.Fatalf("second run: %s", l)
+		}
+	}
+	if len(cp.puts) != 1 {
+		t.Fatalf("second run uploaded again: %v", cp.puts)
+	}
+}
+
+func TestMeshAddonsBookinfoThenRerunSkips(t *testing.T) {
+	ps, _, fc := newTestPlan(t, nil)
+	sel := engine.Phases{ps[2], ps[3], ps[4]}
+	rec := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec), sel); err != nil {
+		t.Fatalf("%v\n%v", err, rec.tasks("mesh"))
+	}
+	applied := strings.Join(fc.appliedList(), " ")
+	for _, want := range []string{"deployments/meshlab-system/meshlab-pilot", "mutatingwebhookconfigurations//",
+		"deployments/meshlab-system/meshlab-ingressgateway", "services/meshlab-system/meshlab-ingressgateway",
+		"namespaces//bookinfo", "deployments/bookinfo/productpage-v1", "virtualservices/bookinfo/bookinfo"} {
+		if !strings.Contains(applied, want) {
+			t.Errorf("nothing applied as %s", want)
+		}
+	}
+	in := addons.NewInstaller(fc.clients.Helm, addons.Namespace, 0)
+	for _, name := range inventoryAddons() {
+		if h, err := in.History(name); err != nil || len(h) != 1 {
+			t.Errorf("addon %s: %d releases, %v", name, len(h), err)
+		}
+	}
+	n := len(fc.appliedList())
+	rec2 := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec2), sel); err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range []string{"mesh", "addons", "bookinfo"} {
+		for _, l := range rec2.tasks(ph) {
+			if !strings.HasPrefix(l, "task.skip") {
+				t.Errorf("re-run of %s did work: %s", ph, l)
+			}
+		}
+	}
+	if got := len(fc.appliedList()); got != n {
+		t.Errorf("re-run applied %d more objects", got-n)
+	}
+	for _, name := range inventoryAddons() {
+		if h, _ := in.History(name); len(h) != 1 {
+			t.Errorf("re-run upgraded %s: %d releases", name, len(h))
+		}
+	}
+}
+
+func inventoryAddons() []string { return testLab().Components.Addons }
+
+// writeBundle writes a bundle manifest carrying only the given images.
+func writeBundle(t *testing.T, images ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	m := &bundle.Manifest{Schema: bundle.Schema, Source: "source", Images: map[string]string{}}
+	for _, img := range images {
+		m.Images[img] = "images/x.tar"
+	}
+	if err := m.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestOfflineAddonNotInBundleIsSkipped(t *testing.T) {
+	lab := testLab()
+	dir := writeBundle(t, lab.Versions.Addons.Prometheus)
+	ps, _, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
+	rec := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[3]}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rec.tasks("addons"), "\n")
+	for _, name := range []string{"zipkin", "grafana"} {
+		if !strings.Contains(got, "task.skip Install "+name+": "+NotInBundle) {
+			t.Errorf("%s not skipped as not in the bundle:\n%s", name, got)
+		}
+	}
+	in := addons.NewInstaller(fc.clients.Helm, addons.Namespace, 0)
+	h, err := in.History("prometheus")
+	if err != nil || len(h) != 1 {
+		t.Fatalf("prometheus: %v %v", h, err)
+	}
+	if !strings.Contains(h[0].Manifest, "imagePullPolicy: Never") {
+		t.Error("offline prometheus does not use pull policy Never")
+	}
+	if _, err := in.History("grafana"); err == nil {
+		t.Error("grafana was installed although its image is not in the bundle")
+	}
+}
+
+func TestOfflineBookinfoRunsTheMeshlabImage(t *testing.T) {
+	dir := writeBundle(t)
+	ps, _, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
+	if err := engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[4]}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := fc.kube.AppsV1().Deployments("bookinfo").Get(context.Background(), "reviews-v2", metav1GetOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != "meshlab.local/meshlab:v9" {
+		t.Fatalf("offline reviews-v2 runs %s", img)
+	}
+}
+
+func TestDryRunPlansWithoutTouchingTheCluster(t *testing.T) {
+	ps, p, _ := newTestPlan(t, nil)
+	p.Connect = func(string) (*Clients, error) { return nil, errors.New("a dry run must not connect") }
+	p.clients = nil
+	rec := &recorder{}
+	r := testRun(rec, &fakeNode{name: "cp"})
+	r.DryRun = true
+	if err := engine.Execute(context.Background(), r, ps); err != nil {
+		t.Fatal(err)
+	}
+	var plans []string
+	for _, e := range rec.events {
+		if e.Kind == "task.plan" {
+			plans = append(plans, e.Phase+": "+e.Line)
+		}
+	}
+	all := strings.Join(plans, "\n")
+	for _, want := range []string{"mesh-image-load: would upload", "mesh: would apply the CRDs", "would deploy meshlab-ingressgateway on NodePort 30080",
+		"addons: would install or upgrade the zipkin chart", "bookinfo: would deploy Bookinfo", "verify: would run"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+func TestSummaryListsURLsAndKubeconfig(t *testing.T) {
+	dir := writeBundle(t, testLab().Versions.Addons.Prometheus)
+	ps, p, _ := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
+	rec := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[6]}); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range rec.events {
+		if e.Kind == "log" && e.Phase == "summary" {
+			lines = append(lines, e.Line)
+		}
+	}
+	got := strings.Join(lines, "\n")
+	for _, want := range []string{"http://10.9.0.2:30080/productpage", "prometheus           http://10.9.0.2:30003",
+		"grafana              — " + NotInBundle, "tracing (zipkin)     — " + NotInBundle, filepath.Join(p.LabDir, KubeconfigName)} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// bookinfoPage answers like productpage through the gateway.
+func bookinfoPage(status int) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(verify.TitleMarker + " Book Details Book Reviews"))
+	}))
+}
+
+func TestVerifyRunsTheQuickChecks(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		fail   bool
+	}{{http.StatusOK, false}, {http.StatusInternalServerError, true}} {
+		srv := bookinfoPage(tc.status)
+		ps, p, _ := newTestPlan(t, nil)
+		p.noRetry = true
+		var asked verify.ClusterOptions
+		p.VerifyLab = func(o verify.ClusterOptions) (verify.Lab, error) {
+			asked = o
+			return verify.Lab{Namespace: o.Namespace, Browser: verify.Browser{BaseURL: srv.URL}}, nil
+		}
+		rec := &recorder{}
+		err := engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[5]})
+		srv.Close()
+		if asked.Node != "10.9.0.2" || asked.Ports.Gateway != 30080 || asked.Ports.Tracing != 30001 {
+			t.Errorf("verify asked for %+v", asked)
+		}
+		if (err != nil) != tc.fail {
+			t.Fatalf("page %d: err = %v\n%s", tc.status, err, strings.Join(rec.tasks("verify"), "\n"))
+		}
+		if tc.fail && len(engine.TaskErrors(err)) == 0 {
+			t.Errorf("failure is not a task error: %v", err)
+		}
+		if !tc.fail && !slices.ContainsFunc(rec.tasks("verify"), func(l string) bool { return strings.HasPrefix(l, "task.done bookinfo/productpage") }) {
+			t.Errorf("productpage not reported passed: %v", rec.tasks("verify"))
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshlab/meshlab/cluster/phases"
+	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/provision/connect"
+	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/playbook"
+)
+
+// The --stack flags of `meshlab up` (and `meshlab plan`): after the cluster, the mesh, addons,
+// Bookinfo, a quick verify and a summary (cluster/stack). Opt-in, so `up --playbook kubernetes`
+// is unchanged without it.
+//
+// Wiring (two hook lines the command files call):
+//
+//	up.go newUpCmd, after o.bind(cmd):           bindStackFlags(cmd)
+//	up.go runAction, after o.cluster.phases(...): if phases, err = appendStack(cmd, phases, pb, lab, g.logDir, o.cluster.bundle); err != nil { return badInput(err) }
+const (
+	stackFlag        = "stack"
+	stackTimeoutFlag = "stack-wait-timeout"
+)
+
+// bindStackFlags adds --stack and its timeout to an action command.
+func bindStackFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Bool(stackFlag, false, "after the cluster, install the mesh, the addons and Bookinfo, verify them and print the lab's URLs (needs --playbook kubernetes)")
+	f.Duration(stackTimeoutFlag, stack.DefaultWaitTimeout, "with --stack: how long each rollout or addon may take to become ready")
+}
+
+// appendStack appends the stack phases to the cluster's when --stack is set; otherwise (or on
+// a command without the flag) it returns ps unchanged.
+func appendStack(cmd *cobra.Command, ps engine.Phases, pb *playbook.Playbook, lab *inventory.Lab, baseDir, bundleDir string) (engine.Phases, error) {
+	if on, _ := cmd.Flags().GetBool(stackFlag); !on { // also false on a command without the flag
+		return ps, nil
+	}
+	if cmd.Name() == "down" {
+		return nil, fmt.Errorf("--stack is for up and plan: down resets the whole cluster, stack included")
+	}
+	if pb.Name != phases.Playbook {
+		return nil, fmt.Errorf("--stack builds on the Kubernetes cluster: add --playbook %s", phases.Playbook)
+	}
+	timeout, _ := cmd.Flags().GetDuration(stackTimeoutFlag)
+	if timeout <= 0 {
+		return nil, fmt.Errorf("--%s must be positive, not %s", stackTimeoutFlag, timeout)
+	}
+	dir, err := connect.LabDir(lab, baseDir)
+	if err != nil {
+		return nil, err
+	}
+	more, err := stack.Stack(stack.Options{Lab: lab, LabDir: dir, BundleDir: bundleDir, Version: version,
+		WaitTimeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	return append(append(engine.Phases{}, ps...), more...), nil
+}
