@@ -52,7 +52,7 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 	t := newTask(r, nil, "cni", flannelTask)
 	objs, err := c.Objects()
 	if err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
 	if r.DryRun {
 		r.Logf(nil, "cni", "would apply %d Flannel objects (server-side apply) with pod network %s", len(objs), c.plan.Lab.Network.PodCIDR)
@@ -60,20 +60,20 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 	}
 	cfg, err := kubeconfig.RESTConfig(c.plan.kubeconfigPath())
 	if err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
 	a, err := cni.NewApplier(cfg)
 	if err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
 	changed, err := a.Apply(ctx, objs)
 	if err != nil {
-		return t.fail("server-side apply (kube-flannel)", "check the API server is reachable with the lab's kubeconfig", err)
+		return t.Fail("server-side apply (kube-flannel)", "check the API server is reachable with the lab's kubeconfig", err)
 	}
 	if changed == 0 {
-		t.skip()
+		t.Skip("")
 	} else {
-		t.done(fmt.Sprintf("%d of %d objects created or changed", changed, len(objs)))
+		t.Done(fmt.Sprintf("%d of %d objects created or changed", changed, len(objs)))
 	}
 	if c.plan.offline() {
 		return c.localDNS(ctx, r, cfg)

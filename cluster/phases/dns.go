@@ -20,23 +20,23 @@ func (c *CNI) localDNS(ctx context.Context, r *engine.Run, cfg *rest.Config) err
 	t := newTask(r, nil, "cni", dnsTask)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
 	cms := cs.CoreV1().ConfigMaps("kube-system")
 	cm, err := cms.Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil {
-		return t.fail("get configmap kube-system/coredns", "", err)
+		return t.Fail("get configmap kube-system/coredns", "", err)
 	}
 	corefile, changed := StripForward(cm.Data["Corefile"])
 	if !changed {
-		t.skip()
+		t.Skip("")
 		return nil
 	}
 	cm.Data["Corefile"] = corefile
 	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "meshlab"}); err != nil {
-		return t.fail("update configmap kube-system/coredns", "", err)
+		return t.Fail("update configmap kube-system/coredns", "", err)
 	}
-	t.done("removed the forward plugin")
+	t.Done("removed the forward plugin")
 	return nil
 }
 

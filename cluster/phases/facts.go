@@ -117,7 +117,7 @@ func (*Facts) Run(ctx context.Context, r *engine.Run) error {
 		t := newTask(r, h, "facts", "Read hostname, MACs and product_uuid")
 		res, err := t.run(ctx, factsScript, time.Minute)
 		if err != nil {
-			return t.fail(factsScript, "", err)
+			return t.Fail(factsScript, "", err)
 		}
 		f := ParseFacts(res.Stdout)
 		mu.Lock()

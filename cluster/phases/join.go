@@ -66,14 +66,14 @@ func (j *Join) Run(ctx context.Context, r *engine.Run) error {
 		}
 		joined, err := t.test(ctx, "test -f "+kubeletConf)
 		if err != nil {
-			return t.fail("test -f "+kubeletConf, "", err)
+			return t.Fail("test -f "+kubeletConf, "", err)
 		}
 		if joined {
-			t.skip()
+			t.Skip("")
 			return nil
 		}
 		return r.Wet(h, "join", joinTask, "would join the cluster with a fresh token", func() error {
-			t.begin("")
+			t.Begin("")
 			s, err := j.joinSecret(ctx, r, cp)
 			if err != nil {
 				return err
@@ -91,26 +91,26 @@ func (j *Join) joinSecret(ctx context.Context, r *engine.Run, cp *engine.Host) (
 		return j.secret, nil
 	}
 	t := newTask(r, cp, "join", "Create a join token")
-	t.begin("")
+	t.Begin("")
 	cmd := kubeadm.TokenCreateCommand(j.plan.TokenTTL)
 	// Not t.run: the token on stdout must not reach the host log.
 	res, err := cp.Transport.Run(ctx, transport.Cmd{Command: cmd, Become: true, Timeout: 2 * time.Minute})
 	if err != nil {
-		return nil, t.fail(cmd, "the control plane's API server must be up: check `kubectl get nodes` with the lab's kubeconfig", err)
+		return nil, t.Fail(cmd, "the control plane's API server must be up: check `kubectl get nodes` with the lab's kubeconfig", err)
 	}
 	token, err := kubeadm.ParseToken(res.Stdout)
 	if err != nil {
-		return nil, t.fail(cmd, "", err)
+		return nil, t.Fail(cmd, "", err)
 	}
 	ca, err := cp.Transport.Get(ctx, "/etc/kubernetes/pki/ca.crt", true)
 	if err != nil {
-		return nil, t.fail("cat /etc/kubernetes/pki/ca.crt", "", err)
+		return nil, t.Fail("cat /etc/kubernetes/pki/ca.crt", "", err)
 	}
 	hash, err := kubeadm.CACertHash(ca)
 	if err != nil {
-		return nil, t.fail("", "", fmt.Errorf("%s: %w", cp.Name, err))
+		return nil, t.Fail("", "", fmt.Errorf("%s: %w", cp.Name, err))
 	}
-	t.done("token valid for " + ttlText(j.plan.TokenTTL))
+	t.Done("token valid for " + ttlText(j.plan.TokenTTL))
 	j.secret = &joinSecret{token: token, caHash: hash}
 	return j.secret, nil
 }
@@ -128,14 +128,14 @@ func (j *Join) join(ctx context.Context, t *task, h, cp *engine.Host, s *joinSec
 		Token: s.token, CACertHash: s.caHash, Offline: j.plan.offline(),
 	})
 	if err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
 	mk := "install -d -m 0700 " + RemoteConfigDir
 	if _, err := t.run(ctx, mk, time.Minute); err != nil {
-		return t.fail(mk, "", err)
+		return t.Fail(mk, "", err)
 	}
 	if err := h.Transport.Put(ctx, bytes.NewReader(cfg), transport.Upload{Path: RemoteJoinConfig, Mode: 0o600, Become: true}); err != nil {
-		return t.fail("sftp put "+RemoteJoinConfig, "", err)
+		return t.Fail("sftp put "+RemoteJoinConfig, "", err)
 	}
 	ignore := ""
 	for _, e := range j.plan.IgnorePreflightErrors {
@@ -149,9 +149,9 @@ func (j *Join) join(ctx context.Context, t *task, h, cp *engine.Host, s *joinSec
 		"  kubeadm reset -f --cri-socket " + kubeadm.DefaultCRISocket + "\nfi\n" +
 		"kubeadm join --config " + RemoteJoinConfig + ignore
 	if _, err := t.run(ctx, cmd, DefaultJoinTimeout); err != nil {
-		return t.fail("kubeadm join --config "+RemoteJoinConfig+ignore,
+		return t.Fail("kubeadm join --config "+RemoteJoinConfig+ignore,
 			"see the kubelet log on this host (journalctl -u kubelet); re-running `meshlab up` resets the half-done join first", err)
 	}
-	t.done("")
+	t.Done("")
 	return nil
 }

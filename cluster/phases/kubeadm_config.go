@@ -50,29 +50,29 @@ func (k *KubeadmConfig) Run(ctx context.Context, r *engine.Run) error {
 	t := newTask(r, h, "kubeadm-config", initTask)
 	cfg, err := k.Config(r)
 	if err != nil {
-		return t.fail("", "check the hosts file's network section and the control-plane address", err)
+		return t.Fail("", "check the hosts file's network section and the control-plane address", err)
 	}
 	if h.Transport != nil {
 		done, err := t.test(ctx, "test -f /etc/kubernetes/admin.conf")
 		if err != nil {
-			return t.fail("test -f /etc/kubernetes/admin.conf", "", err)
+			return t.Fail("test -f /etc/kubernetes/admin.conf", "", err)
 		}
 		if done {
-			t.skip()
+			t.Skip("")
 			return nil
 		}
 	}
 	return r.Wet(h, "kubeadm-config", initTask, "would write the kubeadm init config ("+fmt.Sprint(len(cfg))+" bytes) to "+RemoteInitConfig, func() error {
-		t.begin("")
+		t.Begin("")
 		mk := "install -d -m 0700 " + RemoteConfigDir
 		if _, err := t.run(ctx, mk, time.Minute); err != nil {
-			return t.fail(mk, "", err)
+			return t.Fail(mk, "", err)
 		}
 		if err := h.Transport.Put(ctx, bytes.NewReader(cfg), transport.Upload{Path: RemoteInitConfig, Mode: 0o600, Become: true}); err != nil {
-			return t.fail("sftp put "+RemoteInitConfig, "", err)
+			return t.Fail("sftp put "+RemoteInitConfig, "", err)
 		}
-		t.log("kubeadm init config:\n%s", cfg)
-		t.done("")
+		t.Log("kubeadm init config:\n%s", cfg)
+		t.Done("")
 		return nil
 	})
 }

@@ -32,30 +32,30 @@ func (k *Kubeconfig) Run(ctx context.Context, r *engine.Run) error {
 	dest := k.plan.kubeconfigPath()
 	t := newTask(r, h, "kubeconfig", "Fetch "+adminConf)
 	if r.DryRun && h.Transport == nil {
-		return r.Wet(h, "kubeconfig", t.name, "would fetch "+adminConf+" to "+dest, nil)
+		return r.Wet(h, "kubeconfig", t.Name(), "would fetch "+adminConf+" to "+dest, nil)
 	}
 	raw, err := h.Transport.Get(ctx, adminConf, true)
 	if err != nil && r.DryRun { // probing before kubeadm init ran: there is nothing to fetch yet
-		return r.Wet(h, "kubeconfig", t.name, "would fetch "+adminConf+" to "+dest+" once kubeadm init made it", nil)
+		return r.Wet(h, "kubeconfig", t.Name(), "would fetch "+adminConf+" to "+dest+" once kubeadm init made it", nil)
 	}
 	if err != nil {
-		return t.fail("cat "+adminConf, "kubeadm init did not finish on this host: re-run `meshlab up`", err)
+		return t.Fail("cat "+adminConf, "kubeadm init did not finish on this host: re-run `meshlab up`", err)
 	}
 	server := "https://" + net.JoinHostPort(h.Address, strconv.Itoa(kubeadm.DefaultAPIServerPort))
 	out, err := kubeconfig.Rewrite(raw, server, r.Lab)
 	if err != nil {
-		return t.fail("", "", fmt.Errorf("%s from %s: %w", adminConf, h.Name, err))
+		return t.Fail("", "", fmt.Errorf("%s from %s: %w", adminConf, h.Name, err))
 	}
 	if old, err := os.ReadFile(dest); err == nil && bytes.Equal(old, out) {
-		t.skip()
+		t.Skip("")
 		return nil
 	}
-	return r.Wet(h, "kubeconfig", t.name, "would write "+dest, func() error {
-		t.begin("")
+	return r.Wet(h, "kubeconfig", t.Name(), "would write "+dest, func() error {
+		t.Begin("")
 		if err := kubeconfig.Write(dest, out); err != nil {
-			return t.fail("", "", err)
+			return t.Fail("", "", err)
 		}
-		t.done(dest + " (server " + server + ")")
+		t.Done(dest + " (server " + server + ")")
 		return nil
 	})
 }
@@ -70,17 +70,17 @@ func (k *RemoveKubeconfig) Run(_ context.Context, r *engine.Run) error {
 	p := k.plan.kubeconfigPath()
 	t := newTask(r, nil, "remove-kubeconfig", "Remove "+p)
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		t.skip()
+		t.Skip("")
 		return nil
 	}
 	if r.DryRun {
 		r.Logf(nil, "remove-kubeconfig", "would remove %s", p)
 		return nil
 	}
-	t.begin("")
+	t.Begin("")
 	if err := os.Remove(p); err != nil {
-		return t.fail("", "", err)
+		return t.Fail("", "", err)
 	}
-	t.done("")
+	t.Done("")
 	return nil
 }

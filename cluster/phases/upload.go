@@ -56,14 +56,14 @@ func (u *UploadBundle) Run(ctx context.Context, r *engine.Run) error {
 		}
 		stamp := stampOf(files)
 		if ok, err := stamped(ctx, h, files, stamp); err != nil {
-			return t.fail("stat (bundle files on the host)", "", err)
+			return t.Fail("stat (bundle files on the host)", "", err)
 		} else if ok {
-			t.skip()
+			t.Skip("")
 			return nil
 		}
 		stale, err := staleFiles(ctx, h, files)
 		if err != nil {
-			return t.fail("sha256sum (bundle files on the host)", "", err)
+			return t.Fail("sha256sum (bundle files on the host)", "", err)
 		}
 		var size int64
 		for _, f := range stale {
@@ -71,7 +71,7 @@ func (u *UploadBundle) Run(ctx context.Context, r *engine.Run) error {
 		}
 		msg := fmt.Sprintf("would upload %d of %d bundle files (%d MiB) to %s", len(stale), len(files), size>>20, RemoteBundleDir)
 		return r.Wet(h, "bundle", uploadTask, msg, func() error {
-			t.begin(fmt.Sprintf("%d files, %d MiB", len(stale), size>>20))
+			t.Begin(fmt.Sprintf("%d files, %d MiB", len(stale), size>>20))
 			if len(stale) > 0 {
 				if err := u.put(ctx, t, h, stale); err != nil {
 					return err
@@ -79,20 +79,20 @@ func (u *UploadBundle) Run(ctx context.Context, r *engine.Run) error {
 			}
 			still, err := staleFiles(ctx, h, stale)
 			if err != nil {
-				return t.fail("sha256sum (bundle files on the host)", "", err)
+				return t.Fail("sha256sum (bundle files on the host)", "", err)
 			}
 			if len(still) > 0 {
-				return t.fail("sha256sum -c", "run `meshlab cluster bundle verify` on the bundle; a damaged file must be rebuilt",
+				return t.Fail("sha256sum -c", "run `meshlab cluster bundle verify` on the bundle; a damaged file must be rebuilt",
 					fmt.Errorf("%s on %s does not match manifest.json after upload", still[0].Path, h.Name))
 			}
 			if err := h.Transport.Put(ctx, strings.NewReader(stamp+"\n"), transport.Upload{Path: path.Join(RemoteBundleDir, stampFile), Mode: 0o644, Become: true}); err != nil {
-				return t.fail("sftp put "+stampFile, "", err)
+				return t.Fail("sftp put "+stampFile, "", err)
 			}
 			if len(stale) == 0 {
-				t.done("every file was already there and intact")
+				t.Done("every file was already there and intact")
 				return nil
 			}
-			t.done(fmt.Sprintf("uploaded %d files (%d MiB)", len(stale), size>>20))
+			t.Done(fmt.Sprintf("uploaded %d files (%d MiB)", len(stale), size>>20))
 			return nil
 		})
 	})
@@ -110,13 +110,13 @@ func (u *UploadBundle) put(ctx context.Context, t *task, h *engine.Host, files [
 	sort.Strings(list)
 	mkdir := "install -d -m 0755 " + quoteAll(list)
 	if _, err := t.run(ctx, mkdir, time.Minute); err != nil {
-		return t.fail(mkdir, "", err)
+		return t.Fail(mkdir, "", err)
 	}
 	for i, f := range files {
 		remote := path.Join(RemoteBundleDir, f.Path)
-		t.waiting(fmt.Sprintf("uploading %s (%d of %d, %d MiB)", f.Path, i+1, len(files), f.Size>>20))
+		t.Waiting(fmt.Sprintf("uploading %s (%d of %d, %d MiB)", f.Path, i+1, len(files), f.Size>>20))
 		if err := putFile(ctx, h, filepath.Join(u.plan.BundleDir, filepath.FromSlash(f.Path)), remote, os.FileMode(f.Mode)); err != nil {
-			return t.fail("sftp put "+remote, "", err)
+			return t.Fail("sftp put "+remote, "", err)
 		}
 	}
 	return nil

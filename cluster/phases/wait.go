@@ -25,11 +25,11 @@ func (w *Wait) Run(ctx context.Context, r *engine.Run) error {
 	}
 	cfg, err := kubeconfig.RESTConfig(w.plan.kubeconfigPath())
 	if err != nil {
-		return newTask(r, nil, "wait", "Connect to the API").fail("", "", err)
+		return newTask(r, nil, "wait", "Connect to the API").Fail("", "", err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return newTask(r, nil, "wait", "Connect to the API").fail("", "", err)
+		return newTask(r, nil, "wait", "Connect to the API").Fail("", "", err)
 	}
 	steps := []struct {
 		name string
@@ -47,21 +47,21 @@ func (w *Wait) Run(ctx context.Context, r *engine.Run) error {
 		waited := false
 		o := wait.Options{Report: func(what string) {
 			if !waited {
-				t.begin("")
+				t.Begin("")
 				waited = true
 			}
-			t.waiting(what)
+			t.Waiting(what)
 		}}
 		wctx, cancel := context.WithTimeout(ctx, w.plan.WaitTimeout)
 		err := s.wait(wctx, o)
 		cancel()
 		if err != nil {
-			return t.fail("", "see `kubectl --kubeconfig "+w.plan.kubeconfigPath()+" get pods -A` for pods that do not start", err)
+			return t.Fail("", "see `kubectl --kubeconfig "+w.plan.kubeconfigPath()+" get pods -A` for pods that do not start", err)
 		}
 		if waited {
-			t.done("")
+			t.Done("")
 		} else {
-			t.skip()
+			t.Skip("")
 		}
 	}
 	return nil

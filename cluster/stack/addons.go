@@ -73,7 +73,7 @@ func (a *Addons) Run(ctx context.Context, r *engine.Run) error {
 func (a *Addons) applyOne(ctx context.Context, r *engine.Run, in *addons.Installer, s addons.Settings, name string) error {
 	t := newTask(r, nil, "addons", "Install "+name)
 	if why := a.plan.missingFromBundle(s, name); why != "" {
-		t.skip(why)
+		t.Skip(why)
 		return nil
 	}
 	vals, err := s.Values(name)
@@ -81,16 +81,16 @@ func (a *Addons) applyOne(ctx context.Context, r *engine.Run, in *addons.Install
 		return t.fail("fix versions.addons in the hosts file", err)
 	}
 	if deployedWith(in, name, vals) {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.begin(addonImage(s, name))
+	t.Begin(addonImage(s, name))
 	r.Waiting(nil, "addons", fmt.Sprintf("waiting for %s to be ready", name))
 	rel, err := in.Apply(ctx, name, vals)
 	if err != nil {
 		return t.fail("kubectl -n "+addons.Namespace+" get pods shows which pod is not ready; the release was rolled back", err)
 	}
-	t.done(fmt.Sprintf("revision %d %s", rel.Version, rel.Info.Status))
+	t.Done(fmt.Sprintf("revision %d %s", rel.Version, rel.Info.Status))
 	return nil
 }
 
@@ -124,10 +124,10 @@ func (a *Addons) DryRun(_ context.Context, r *engine.Run) error {
 	for _, name := range s.Addons {
 		t := newTask(r, nil, "addons", "Install "+name)
 		if why := a.plan.missingFromBundle(s, name); why != "" {
-			t.skip(why)
+			t.Skip(why)
 			continue
 		}
-		t.plan(fmt.Sprintf("would install or upgrade the %s chart (image %s, pull policy %s)", name, addonImage(s, name), s.PullPolicy))
+		t.Plan(fmt.Sprintf("would install or upgrade the %s chart (image %s, pull policy %s)", name, addonImage(s, name), s.PullPolicy))
 	}
 	return nil
 }

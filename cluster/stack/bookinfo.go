@@ -43,10 +43,10 @@ func (b *Bookinfo) Run(ctx context.Context, r *engine.Run) error {
 		return t.fail("", err)
 	}
 	if done {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.begin(fmt.Sprintf("namespace %s, offline %v", o.Namespace, o.Offline))
+	t.Begin(fmt.Sprintf("namespace %s, offline %v", o.Namespace, o.Offline))
 	if err := c.applier().Apply(ctx, objs); err != nil {
 		return t.fail("", err)
 	}
@@ -55,7 +55,7 @@ func (b *Bookinfo) Run(ctx context.Context, r *engine.Run) error {
 	if err := c.waitRollouts(ctx, b.plan.WaitTimeout, o.Namespace, names...); err != nil {
 		return t.fail("kubectl -n "+o.Namespace+" get pods shows which pod is not ready (2/2 with the sidecar)", err)
 	}
-	t.done(fmt.Sprintf("%d deployments ready in %s", len(names), o.Namespace))
+	t.Done(fmt.Sprintf("%d deployments ready in %s", len(names), o.Namespace))
 	return nil
 }
 
@@ -90,6 +90,6 @@ func (b *Bookinfo) DryRun(_ context.Context, r *engine.Run) error {
 	if o.Offline {
 		what = "the Go services of " + o.MeshlabImage
 	}
-	newTask(r, nil, "bookinfo", bookinfoTask).plan(fmt.Sprintf("would deploy Bookinfo into %s (injected) with %s", o.Namespace, what))
+	newTask(r, nil, "bookinfo", bookinfoTask).Plan(fmt.Sprintf("would deploy Bookinfo into %s (injected) with %s", o.Namespace, what))
 	return nil
 }

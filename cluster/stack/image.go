@@ -38,14 +38,14 @@ func (i *Image) Run(ctx context.Context, r *engine.Run) error {
 	}
 	// Named by the binary's digest: an existing tarball is exactly this build.
 	if _, err := os.Stat(tar); err == nil {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.begin(bin)
+	t.Begin(bin)
 	if err := BuildImage(ctx, bin, i.plan.image(), i.plan.CacheDir, tar); err != nil {
 		return t.fail("the netfilter layer needs apt-get and dpkg-deb on this machine (Debian's archive)", err)
 	}
-	t.done(fmt.Sprintf("%s → %s", i.plan.image(), tar))
+	t.Done(fmt.Sprintf("%s → %s", i.plan.image(), tar))
 	return nil
 }
 
@@ -56,10 +56,10 @@ func (i *Image) DryRun(_ context.Context, r *engine.Run) error {
 		return t.fail("", err)
 	}
 	if _, err := os.Stat(tar); err == nil {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.plan(fmt.Sprintf("would build %s from %s on the netfilter layer into %s", i.plan.image(), bin, tar))
+	t.Plan(fmt.Sprintf("would build %s from %s on the netfilter layer into %s", i.plan.image(), bin, tar))
 	return nil
 }
 

@@ -49,10 +49,10 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 		return t.fail("", err)
 	}
 	if done {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.begin(m.plan.image())
+	t.Begin(m.plan.image())
 	o := install.Options{Image: m.plan.image(), ImagePullPolicy: corev1.PullPolicy(m.plan.pullPolicy())}
 	if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, c.Kube); err != nil {
 		return t.fail("", err)
@@ -68,7 +68,7 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 	if err := c.waitRollouts(ctx, m.plan.WaitTimeout, install.Namespace, install.Name); err != nil {
 		return t.fail("kubectl -n "+install.Namespace+" describe pod -l app="+install.Name+" shows why (image not side-loaded? webhook port?)", err)
 	}
-	t.done(fmt.Sprintf("%d objects applied; %s ready", len(objs), install.Name))
+	t.Done(fmt.Sprintf("%d objects applied; %s ready", len(objs), install.Name))
 	return nil
 }
 
@@ -83,10 +83,10 @@ func (m *Mesh) gateway(ctx context.Context, r *engine.Run, c *Clients) error {
 		return t.fail("", err)
 	}
 	if done {
-		t.skip("")
+		t.Skip("")
 		return nil
 	}
-	t.begin(fmt.Sprintf("NodePort %d", o.NodePort))
+	t.Begin(fmt.Sprintf("NodePort %d", o.NodePort))
 	if err := c.applier().Apply(ctx, gateway.Manifest(o)); err != nil {
 		return t.fail("", err)
 	}
@@ -94,7 +94,7 @@ func (m *Mesh) gateway(ctx context.Context, r *engine.Run, c *Clients) error {
 	if err := c.waitRollouts(ctx, m.plan.WaitTimeout, o.Namespace, gateway.DeploymentName); err != nil {
 		return t.fail("kubectl -n "+o.Namespace+" describe pod -l app="+gateway.DeploymentName+" shows why", err)
 	}
-	t.done(fmt.Sprintf("%s ready on NodePort %d", gateway.DeploymentName, o.NodePort))
+	t.Done(fmt.Sprintf("%s ready on NodePort %d", gateway.DeploymentName, o.NodePort))
 	return nil
 }
 
@@ -108,10 +108,10 @@ func nodePortIs(ctx context.Context, c *Clients, ns, name string, nodePort int) 
 }
 
 func (m *Mesh) DryRun(_ context.Context, r *engine.Run) error {
-	newTask(r, nil, "mesh", controlPlaneTask).plan(fmt.Sprintf("would apply the CRDs, %s/%s and the webhooks with image %s (pull policy %s)",
+	newTask(r, nil, "mesh", controlPlaneTask).Plan(fmt.Sprintf("would apply the CRDs, %s/%s and the webhooks with image %s (pull policy %s)",
 		install.Namespace, install.Name, m.plan.image(), m.plan.pullPolicy()))
 	o := m.gatewayOptions()
-	newTask(r, nil, "mesh", gatewayTask).plan(fmt.Sprintf("would deploy %s on NodePort %d", gateway.DeploymentName, o.NodePort))
+	newTask(r, nil, "mesh", gatewayTask).Plan(fmt.Sprintf("would deploy %s on NodePort %d", gateway.DeploymentName, o.NodePort))
 	return nil
 }
 

@@ -67,12 +67,12 @@ func (s *SideLoad) loadOne(ctx context.Context, r *engine.Run, h *engine.Host, t
 	var ee *transport.ExitError
 	switch {
 	case err == nil:
-		t.skip("")
+		t.Skip("")
 		return nil
 	case !errors.As(err, &ee):
 		return t.fail("", fmt.Errorf("check for %s: %w", ref, err))
 	}
-	t.begin(ref)
+	t.Begin(ref)
 	if err := install.SideLoad(ctx, []transport.Transport{h.Transport}, tar, nil); err != nil {
 		return t.fail("containerd must run on the node (the cluster phases set it up)", err)
 	}
@@ -81,7 +81,7 @@ func (s *SideLoad) loadOne(ctx context.Context, r *engine.Run, h *engine.Host, t
 	if _, err := h.Transport.Run(ctx, transport.Cmd{Command: mark, Become: true, Timeout: time.Minute}); err != nil {
 		return t.fail("", fmt.Errorf("record %s: %w", m, err))
 	}
-	t.done(ref)
+	t.Done(ref)
 	return nil
 }
 
@@ -91,7 +91,7 @@ func (s *SideLoad) DryRun(_ context.Context, r *engine.Run) error {
 		return newTask(r, nil, "mesh-image-load", sideLoadTask).fail("", err)
 	}
 	for _, h := range r.Hosts {
-		newTask(r, h, "mesh-image-load", sideLoadTask).plan(fmt.Sprintf("would upload %s and import %s into containerd (k8s.io)", filepath.Base(tar), s.plan.image()))
+		newTask(r, h, "mesh-image-load", sideLoadTask).Plan(fmt.Sprintf("would upload %s and import %s into containerd (k8s.io)", filepath.Base(tar), s.plan.image()))
 	}
 	return nil
 }

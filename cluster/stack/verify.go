@@ -52,11 +52,11 @@ func (o eventObserver) Finished(res verify.Result) {
 	line := res.Observed
 	switch res.Status {
 	case verify.Passed:
-		t.done(line)
+		t.Done(line)
 	case verify.Skipped, verify.NotInBundle:
-		t.skip(string(res.Status) + ": " + line)
+		t.Skip(string(res.Status) + ": " + line)
 	case verify.Warning:
-		t.done("warning: " + line + " " + res.Error)
+		t.Done("warning: " + line + " " + res.Error)
 	default:
 		_ = t.fail(res.Hint, fmt.Errorf("expected %s, observed %s: %s", res.Expected, res.Observed, res.Error))
 	}
@@ -83,7 +83,7 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 
 func (v *Verify) DryRun(_ context.Context, r *engine.Run) error {
 	o := v.plan.verifyOptions()
-	newTask(r, nil, "verify", "Quick checks").plan("would run `meshlab verify bookinfo --quick` against http://" +
+	newTask(r, nil, "verify", "Quick checks").Plan("would run `meshlab verify bookinfo --quick` against http://" +
 		net.JoinHostPort(o.Node, strconv.Itoa(o.Ports.Gateway)) + "/productpage")
 	return nil
 }
