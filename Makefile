@@ -4,8 +4,12 @@ BIN       ?= bin/meshlab
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
-# Packages whose tests need root and real peers (sshd, network namespaces, containerd, runc).
 STATICCHECK_VERSION ?= v0.8.2
+# The offline bundle (built from pinned source, cached by version under $MESHLAB_CACHE) and the
+# local lab `make up` boots when no machines are given.
+BUNDLE_DIR ?= _output/bundle
+LAB       ?= meshlab
+LAB_HOSTS ?= _output/$(LAB)-hosts.yaml
 
 .PHONY: help build test unit lint bench fuzz bundle peers up down vagrant-lab clean
 
