@@ -122,17 +122,25 @@ func toStrings(a []any) []string {
 	return s
 }
 
-func TestGatewayFileUnchanged(t *testing.T) {
-	data, err := Sample(GatewayFile)
-	if err != nil {
-		t.Fatal(err)
+// TestSamplesUnchanged checks every embedded sample against the copy the routing tests use
+// (mesh/config/testdata/istio-samples), so the two copies of upstream's files cannot drift.
+func TestSamplesUnchanged(t *testing.T) {
+	files, err := filepath.Glob("manifests/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no embedded samples: %v", err)
 	}
-	ref, err := os.ReadFile("../../../shared/reference/istio-samples/bookinfo-gateway.yaml")
-	if err != nil {
-		t.Skipf("reference samples not on this machine: %v", err)
-	}
-	if !bytes.Equal(data, ref) {
-		t.Fatal("the embedded bookinfo-gateway.yaml must be upstream's, unchanged")
+	for _, f := range files {
+		data, err := Sample(filepath.Base(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := os.ReadFile(filepath.Join("../../mesh/config/testdata/istio-samples", filepath.Base(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, ref) {
+			t.Errorf("embedded %s differs from upstream's copy in mesh/config/testdata", filepath.Base(f))
+		}
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 // samples is where Istio's Bookinfo networking samples are kept, unchanged.
-const samples = "../../../shared/reference/istio-samples"
+const samples = "../../mesh/config/testdata/istio-samples"
 
 // meshlabBinary is built once by TestMain for the tests that run real pods.
 var meshlabBinary string
