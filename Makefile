@@ -20,7 +20,7 @@ build: ## build bin/meshlab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
 
 test: build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
-	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) $(GO) test -count=1 -timeout 75m $(PKGS)
+	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) tools/gotest.sh -count=1 -timeout 75m $(PKGS)
 
 unit: ## fast tests only (no root needed; root-only tests skip with a reason)
 	$(GO) test -short -count=1 $(PKGS)
