@@ -8,9 +8,15 @@ import (
 )
 
 // TestGoldenConfigsPassKubeadmValidate checks the generated configs with the real kubeadm
-// (`kubeadm config validate`): $MESHLAB_KUBEADM, else kubeadm on PATH.
+// (`kubeadm config validate`): $MESHLAB_KUBEADM, else the offline bundle's ($MESHLAB_BUNDLE, which
+// `make test` sets), else kubeadm on PATH.
 func TestGoldenConfigsPassKubeadmValidate(t *testing.T) {
 	bin := os.Getenv("MESHLAB_KUBEADM")
+	if b := os.Getenv("MESHLAB_BUNDLE"); bin == "" && b != "" {
+		if _, err := os.Stat(filepath.Join(b, "bin", "kubeadm")); err == nil {
+			bin = filepath.Join(b, "bin", "kubeadm")
+		}
+	}
 	if bin == "" {
 		var err error
 		if bin, err = exec.LookPath("kubeadm"); err != nil {

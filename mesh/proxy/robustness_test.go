@@ -191,7 +191,7 @@ func TestManyIdleConnections(t *testing.T) {
 func TestHelperHoldConnections(t *testing.T) {
 	addr := os.Getenv("MESHLAB_HOLD_ADDR")
 	if addr == "" {
-		t.Skip("helper process only")
+		return // only a helper process started by another test; nothing to do as a test
 	}
 	n, _ := strconv.Atoi(os.Getenv("MESHLAB_HOLD_N"))
 	conns := make([]net.Conn, 0, n)
