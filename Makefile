@@ -33,7 +33,7 @@ lint: ## gofmt, go vet, staticcheck
 bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy (root, ~4 min)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/transport/ ./mesh/telemetry/ ./mesh/proxy/
 	$(GO) test -run '^$$' -bench BenchmarkUpSample -benchtime 1x ./cmd/meshlab/
-	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -run TestBench -v .
+	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -run '^TestDataPlaneBenchmark$$' -v .
 
 bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by version; cold: tens of minutes)
 	tools/k8sbuild/build.sh $(BUNDLE_DIR)
