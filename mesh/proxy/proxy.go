@@ -178,19 +178,7 @@ func (p *Proxy) reload() error {
 	if err != nil {
 		return err
 	}
-	t, err := config.Compile(snap)
-	if err != nil {
-		return err
-	}
-	for _, w := range t.Warnings {
-		p.opts.Logger.Warn("proxy: config", "warning", w)
-	}
-	p.clusters.update(t)
-	p.tracer.update(t.Tracing)
-	peer := peerValue(t.Proxy)
-	p.peer.Store(&peer)
-	p.table.Store(t)
-	return nil
+	return p.ApplySnapshot(snap)
 }
 
 // watch polls the config files' modification times and sizes and reloads on any change. Polling
