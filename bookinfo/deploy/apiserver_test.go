@@ -79,7 +79,7 @@ func TestDeployOnRealAPIServer(t *testing.T) {
 	if img := d.Spec.Template.Spec.Containers[0].Image; img != "meshlab.local/meshlab:v9" {
 		t.Fatalf("reviews-v2 image %s", img)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 	defer wcancel()
 	err = c.WaitRollouts(wctx, DefaultNamespace, Workloads(objs))
 	if err == nil || !strings.Contains(err.Error(), "productpage-v1: controller has not seen the latest spec") {

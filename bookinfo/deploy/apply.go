@@ -127,7 +127,10 @@ func (c *Client) WaitRollouts(ctx context.Context, namespace string, names []str
 		for name := range pending {
 			d, err := c.Kube.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
-				if ctx.Err() == nil { // keep the last real reason when the wait itself ends
+				// An API error says why only while nothing better is known: once a status was
+				// seen it stays the reason, so a wait cut short by its deadline (or by the
+				// client's rate limiter near it) still names what the rollout was stuck on.
+				if pending[name] == "not seen yet" && ctx.Err() == nil {
 					pending[name] = err.Error()
 				}
 				continue
