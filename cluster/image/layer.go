@@ -151,9 +151,13 @@ func writeEntry(tw *tar.Writer, e Entry) error {
 
 func modeOr(m, def fs.FileMode) int64 {
 	if m.Perm() == 0 {
-		return int64(def.Perm())
+		m = def
 	}
-	return int64(m.Perm())
+	mode := int64(m.Perm())
+	if m&fs.ModeSticky != 0 { // /tmp: 1777
+		mode |= 0o1000
+	}
+	return mode
 }
 
 // DirEntries lists a host directory tree (for example .debs extracted with dpkg-deb -x) as

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,11 +35,14 @@ type ImageSpec struct {
 // plane and of every injected sidecar and init container.
 func BuildImage(s ImageSpec) error {
 	img, err := image.Build(image.Spec{
-		Ref:        s.Ref,
-		OS:         "linux",
-		Arch:       "amd64",
-		Base:       s.Base,
-		Files:      []image.Entry{image.Binary(inject.BinaryPath, s.Binary)},
+		Ref:  s.Ref,
+		OS:   "linux",
+		Arch: "amd64",
+		Base: s.Base,
+		// /tmp exists in every image a process may use os.TempDir in (the gateway writes its
+		// translated config there); scratch has none.
+		Files: []image.Entry{image.Binary(inject.BinaryPath, s.Binary),
+			{Path: "/tmp", Dir: true, Mode: 0o777 | fs.ModeSticky}},
 		Entrypoint: []string{inject.BinaryPath},
 		Labels:     map[string]string{"org.opencontainers.image.title": "meshlab"},
 	}, s.WorkDir)

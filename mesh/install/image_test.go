@@ -1,6 +1,7 @@
 package install_test
 
 import (
+	"archive/tar"
 	"context"
 	"os"
 	"path/filepath"
@@ -48,6 +49,25 @@ func TestBuildImage(t *testing.T) {
 	layers, err := img.Layers()
 	if err != nil || len(layers) != 1 {
 		t.Fatalf("layers %d (%v), want one: FROM scratch plus the binary", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var tmpMode int64 = -1
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Name == "tmp/" {
+			tmpMode = h.Mode
+		}
+	}
+	if tmpMode != 0o1777 {
+		t.Fatalf("/tmp mode %o in the image, want 1777 (processes use os.TempDir)", tmpMode)
 	}
 }
 
