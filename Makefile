@@ -11,15 +11,18 @@ BUNDLE_DIR ?= _output/bundle
 LAB       ?= meshlab
 LAB_HOSTS ?= _output/$(LAB)-hosts.yaml
 
-.PHONY: help build test unit lint bench fuzz bundle peers up down vagrant-lab clean
+.PHONY: help deps build test unit lint bench fuzz bundle peers up down vagrant-lab clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+deps: ## install the Debian packages the lab and the tests use (root; no-op when installed)
+	tools/install-deps.sh
+
 build: ## build bin/meshlab (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
 
-test: build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
+test: deps build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
 	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) tools/gotest.sh -count=1 -timeout 75m $(PKGS)
 
 unit: ## fast tests only (no root needed; root-only tests skip with a reason)
@@ -41,7 +44,7 @@ bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by v
 peers: ## real test peers built from pinned modules (Jaeger), cached by version
 	tools/testpeers/build.sh
 
-up: build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle (root)
+up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle (root)
 	$(BIN) lab create --name $(LAB) --nodes 3 --control-planes 1 --out $(LAB_HOSTS)
 	$(BIN) up --hosts $(LAB_HOSTS) --playbook kubernetes --bundle $(BUNDLE_DIR)
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages meshlab's local lab and tests use (Debian 12, as root). Does
+# nothing when they are all installed, so `make up` and `make test` can always call it.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  openssh-server openssh-client sudo          # real sshd peers for the SSH transport and engine tests
+  iproute2 iptables nftables util-linux       # network namespaces, capture rules, setpriv
+  shellcheck                                  # every rendered playbook script is shellchecked
+  haproxy                                     # baseline proxy in the data-plane benchmark
+  prometheus                                  # real Prometheus scraping the sidecars
+  runc containerd debootstrap                 # local lab machines and image tests
+  gcc libc6-dev                               # flanneld (cgo, static) in the offline bundle
+  tmux                                        # the wizard driven in a real terminal
+  vagrant ruby                                # `vagrant validate` of the Vagrant lab
+  etcd-server                                 # a real etcd under the kube-apiserver in registry and webhook tests
+  socat conntrack ca-certificates curl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${missing[*]}; run as root (sudo make ...)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
