@@ -32,14 +32,9 @@ const imageTask = "Build the image from this binary"
 
 func (i *Image) Run(ctx context.Context, r *engine.Run) error {
 	t := newTask(r, nil, "mesh-image", imageTask)
-	bin, tar, err := i.plan.imageTarball()
-	if err != nil {
-		return t.fail("", err)
-	}
-	// Named by the binary's digest: an existing tarball is exactly this build.
-	if _, err := os.Stat(tar); err == nil {
-		t.Skip("")
-		return nil
+	bin, tar, built, err := i.tarball(t)
+	if err != nil || built {
+		return err
 	}
 	t.Begin(bin)
 	if err := BuildImage(ctx, bin, i.plan.image(), i.plan.CacheDir, tar); err != nil {
@@ -51,13 +46,9 @@ func (i *Image) Run(ctx context.Context, r *engine.Run) error {
 
 func (i *Image) DryRun(_ context.Context, r *engine.Run) error {
 	t := newTask(r, nil, "mesh-image", imageTask)
-	bin, tar, err := i.plan.imageTarball()
-	if err != nil {
-		return t.fail("", err)
-	}
-	if _, err := os.Stat(tar); err == nil {
-		t.Skip("")
-		return nil
+	bin, tar, built, err := i.tarball(t)
+	if err != nil || built {
+		return err
 	}
 	t.Plan(fmt.Sprintf("would build %s from %s on the netfilter layer into %s", i.plan.image(), bin, tar))
 	return nil
@@ -110,4 +101,19 @@ func (p *plan) imageTarball() (binary, tar string, err error) {
 	p.binary = bin
 	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+hex.EncodeToString(h.Sum(nil))[:16]+".tar")
 	return p.binary, p.tar, nil
+}
+
+// tarball names the image tarball of this binary and says whether it is already built (then the
+// step is reported as done); the name carries the binary's digest, so an existing tarball is
+// exactly this build.
+func (i *Image) tarball(t *task) (bin, tar string, built bool, err error) {
+	bin, tar, err = i.plan.imageTarball()
+	if err != nil {
+		return "", "", false, t.fail("", err)
+	}
+	if _, err := os.Stat(tar); err == nil {
+		t.Skip("")
+		return bin, tar, true, nil
+	}
+	return bin, tar, false, nil
 }
