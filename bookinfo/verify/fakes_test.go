@@ -108,13 +108,19 @@ func bookinfoPods(ns string, skip ...string) []runtime.Object {
 	return append(out, pod(DefaultControlPlaneNamespace, "meshlab-pilot-xyz", map[string]string{"app": "meshlab-pilot"}, 1, 1))
 }
 
+// pod is shaped as the injector makes it on a cluster with native sidecars: the application
+// container, the capture init container (finished, which the kubelet reports as Ready) and the
+// proxy as a restartable init container. total 1 is a pod without a sidecar.
 func pod(ns, name string, labels map[string]string, ready, total int) *corev1.Pod {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
-	for i := range total {
-		name := []string{"app", "istio-proxy"}[min(i, 1)]
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: name})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: name, Ready: i < ready})
+	p.Spec.Containers = []corev1.Container{{Name: "app"}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Ready: ready > 0}}
+	if total > 1 {
+		always := corev1.ContainerRestartPolicyAlways
+		p.Spec.InitContainers = []corev1.Container{{Name: "istio-init"}, {Name: "istio-proxy", RestartPolicy: &always}}
+		p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "istio-init", Ready: true},
+			{Name: "istio-proxy", Ready: ready > 1}}
 	}
 	return p
 }

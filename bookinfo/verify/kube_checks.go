@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,16 +57,24 @@ func podsReady(kube kubernetes.Interface, namespace string) CheckFunc {
 }
 
 // readyCount counts containers as kubectl's READY column does: regular containers plus
-// restartable (native sidecar) init containers.
+// restartable (native sidecar) init containers. A finished init container (the capture set-up)
+// reports Ready too, so init statuses count only for the restartable ones.
 func readyCount(p *corev1.Pod) (ready, total int) {
 	total = len(p.Spec.Containers)
+	sidecars := map[string]bool{}
 	for _, c := range p.Spec.InitContainers {
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			sidecars[c.Name] = true
 			total++
 		}
 	}
-	for _, s := range slices.Concat(p.Status.ContainerStatuses, p.Status.InitContainerStatuses) {
+	for _, s := range p.Status.ContainerStatuses {
 		if s.Ready {
+			ready++
+		}
+	}
+	for _, s := range p.Status.InitContainerStatuses {
+		if s.Ready && sidecars[s.Name] {
 			ready++
 		}
 	}

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -45,10 +43,12 @@ type Options struct {
 
 // Gateway is a running ingress gateway. Create with New, run with Run.
 type Gateway struct {
-	opts  Options
-	bound chan struct{}
-	mu    sync.Mutex
+	opts Options
+	mu   sync.Mutex
+	// addrs holds the bound address of every server port; bound is closed and replaced each
+	// time a port is bound, so Addr can wait for a port that a later Gateway declares.
 	addrs map[uint16]net.Addr
+	bound chan struct{}
 }
 
 // New checks opts.
@@ -71,20 +71,35 @@ func New(opts Options) (*Gateway, error) {
 	return &Gateway{opts: opts, bound: make(chan struct{}), addrs: map[uint16]net.Addr{}}, nil
 }
 
-// Addr returns where server port listens, once Run has bound every port (or ctx ends).
+// Addr returns where server port listens, waiting until a Gateway declares the port and Run
+// has bound it (or ctx ends).
 func (g *Gateway) Addr(ctx context.Context, port uint16) (net.Addr, error) {
-	select {
-	case <-g.bound:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		g.mu.Lock()
+		a, ok := g.addrs[port]
+		bound := g.bound
+		g.mu.Unlock()
+		if ok {
+			return a, nil
+		}
+		select {
+		case <-bound:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gateway: no server on port %d: %w", port, ctx.Err())
+		}
 	}
+}
+
+func (g *Gateway) setAddr(port uint16, a net.Addr) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	a, ok := g.addrs[port]
-	if !ok {
-		return nil, fmt.Errorf("gateway: no server on port %d", port)
+	if a == nil {
+		delete(g.addrs, port)
+		return
 	}
-	return a, nil
+	g.addrs[port] = a
+	close(g.bound)
+	g.bound = make(chan struct{})
 }
 
 func (g *Gateway) translate(out string) (*Translation, string, error) {
@@ -115,7 +130,9 @@ func (g *Gateway) translate(out string) (*Translation, string, error) {
 }
 
 // Run translates the config, starts the proxy and one HTTP listener per Gateway server port,
-// follows config changes, and drains on ctx's end.
+// follows config changes (ports come and go with the Gateways), and drains on ctx's end. With no
+// Gateway selecting its labels yet the gateway runs, ready, with no listener, as Istio's does:
+// the Gateway usually arrives with the application, after the gateway is installed.
 func (g *Gateway) Run(ctx context.Context) error {
 	log := g.opts.Logger
 	dir := g.opts.WorkDir
@@ -132,8 +149,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The gateway hands each translation to its proxy itself, before its listeners follow it, so
+	// a port is never served ahead of the routes it needs.
 	p, err := proxy.New(proxy.Options{
-		ConfigFiles:  []string{gen},
+		External:     true,
 		OutboundAddr: "127.0.0.1:0", InboundAddr: "127.0.0.1:0", // a gateway has no captured traffic
 		HealthAddr: g.opts.HealthAddr, MetricsAddr: g.opts.MetricsAddr,
 		OriginalDst: func(*net.TCPConn) (netip.AddrPort, error) {
@@ -151,49 +170,24 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if _, err := p.Addr(ctx, "outbound"); err != nil {
 		return err
 	}
-	var servers []*http.Server
-	var wg sync.WaitGroup
-	for _, s := range t.Servers {
-		addr := g.opts.Listen[s.Port]
-		if addr == "" {
-			addr = ":" + strconv.Itoa(int(s.Port))
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, hs := range servers {
-				hs.Close()
-			}
-			stopProxy()
-			<-proxyDone
-			return fmt.Errorf("gateway: port %d (Gateways %v): %w", s.Port, s.Gateways, err)
-		}
-		g.mu.Lock()
-		g.addrs[s.Port] = ln.Addr()
-		g.mu.Unlock()
-		hs := &http.Server{Handler: p.GatewayHandler(s.Dst()), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-		servers = append(servers, hs)
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = hs.Serve(ln) }()
-		log.Info("gateway: serving", "port", s.Port, "addr", ln.Addr(), "gateways", s.Gateways, "routes", s.Routes)
+	ls := &listeners{g: g, p: p, servers: map[uint16]*portServer{}}
+	if err := ls.apply(t); err != nil {
+		ls.close()
+		stopProxy()
+		<-proxyDone
+		return err
 	}
-	close(g.bound)
-	g.watch(ctx, gen, stamp, t)
-	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, hs := range servers {
-		_ = hs.Shutdown(drain)
-	}
-	wg.Wait()
+	g.watch(ctx, gen, stamp, ls)
+	ls.close()
 	stopProxy()
 	return <-proxyDone
 }
 
-// watch re-translates on every change of the input files; the proxy reloads the result.
-func (g *Gateway) watch(ctx context.Context, gen, last string, t *Translation) {
+// watch re-translates on every change of the input files; the proxy takes the result and the
+// listeners follow its ports.
+func (g *Gateway) watch(ctx context.Context, gen, last string, ls *listeners) {
 	tick := time.NewTicker(g.opts.ReloadInterval)
 	defer tick.Stop()
-	ports := fmt.Sprint(portsOf(t))
 	for {
 		select {
 		case <-ctx.Done():
@@ -209,8 +203,9 @@ func (g *Gateway) watch(ctx context.Context, gen, last string, t *Translation) {
 			g.opts.Logger.Error("gateway: config change rejected; keeping the previous routes", "err", err)
 			continue
 		}
-		if p := fmt.Sprint(portsOf(nt)); p != ports {
-			g.opts.Logger.Warn("gateway: server ports changed; restart the gateway to listen on them", "was", ports, "now", p)
+		if err := ls.apply(nt); err != nil {
+			g.opts.Logger.Error("gateway: config reloaded, but a port cannot be served", "err", err)
+			continue
 		}
 		g.opts.Logger.Info("gateway: config reloaded")
 	}
@@ -224,12 +219,4 @@ func (g *Gateway) stamp() string {
 		}
 	}
 	return s
-}
-
-func portsOf(t *Translation) []uint16 {
-	var out []uint16
-	for _, s := range t.Servers {
-		out = append(out, s.Port)
-	}
-	return out
 }

@@ -42,8 +42,9 @@ func (s Server) Dst() netip.AddrPort { return netip.AddrPortFrom(s.VIP, s.Port) 
 
 // Translation is the proxy config the gateway runs on, and the ports it serves.
 type Translation struct {
-	Config  []byte // multi-document YAML for config.Load
-	Servers []Server
+	Config   []byte           // multi-document YAML for config.Load (written out for inspection)
+	Snapshot *config.Snapshot // Config, parsed: what the gateway's proxy runs on
+	Servers  []Server
 }
 
 // doc is one decoded input document.
@@ -66,7 +67,8 @@ func (d doc) namespace() string {
 // Translate turns the gateway's input files (a meshlab Registry, Istio Gateways,
 // VirtualServices, DestinationRules, and optionally a Proxy identity) into the config the proxy
 // loads. Documents that are not Gateways pass through unchanged; gateway-bound VirtualServices
-// become routes of one synthetic service per server port. tracing is the gateway's own (used
+// become routes of one synthetic service per server port. No Gateway selecting labels is not an
+// error: the translation then has no Servers. tracing is the gateway's own (used
 // when no Proxy document is given): the gateway starts traces, so its sampling decides.
 func Translate(files map[string][]byte, labels map[string]string, tracing config.Tracing) (*Translation, error) {
 	var docs []doc
@@ -107,9 +109,6 @@ func Translate(files map[string][]byte, labels map[string]string, tracing config
 				return nil, err
 			}
 		}
-	}
-	if len(servers) == 0 {
-		return nil, fmt.Errorf("gateway: no Gateway selects labels %v", labels)
 	}
 	routes := map[uint16][]any{}
 	for _, d := range docs {
@@ -165,7 +164,8 @@ func Translate(files map[string][]byte, labels map[string]string, tracing config
 		}
 	}
 	t.Config = out.Bytes()
-	if _, err := config.Parse("gateway.yaml", t.Config); err != nil {
+	var err error
+	if t.Snapshot, err = config.Parse("gateway.yaml", t.Config); err != nil {
 		return nil, fmt.Errorf("gateway: translated config does not load: %w", err)
 	}
 	return t, nil
