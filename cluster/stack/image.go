@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
 	"github.com/meshlab/meshlab/provision/engine"
 )
@@ -98,9 +99,24 @@ func (p *plan) imageTarball() (binary, tar string, err error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", "", fmt.Errorf("meshlab image: read %s: %w", bin, err)
 	}
-	p.binary = bin
-	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+hex.EncodeToString(h.Sum(nil))[:16]+".tar")
+	p.binary, p.digest = bin, hex.EncodeToString(h.Sum(nil))[:16]
+	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+p.digest+".tar")
 	return p.binary, p.tar, nil
+}
+
+// image is the meshlab image's ref. Its tag carries the binary's digest after the version: a
+// rebuilt binary is a new image, so the side-load imports it and the Deployments roll out,
+// where an unchanged version tag would leave pods on the old build. (Should the binary be
+// unreadable, the image phase reports that; the ref then falls back to the version alone.)
+func (p *plan) image() string {
+	tag := p.Version
+	if tag == "" {
+		tag = "dev"
+	}
+	if _, _, err := p.imageTarball(); err == nil {
+		tag += "-" + p.digest
+	}
+	return inject.Image(tag)
 }
 
 // tarball names the image tarball of this binary and says whether it is already built (then the

@@ -16,7 +16,6 @@ import (
 
 	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/cluster/bundle"
-	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -32,7 +31,7 @@ type Options struct {
 	// policy Never), Bookinfo is the Go one from the meshlab image, and an addon whose image is
 	// not in the bundle is skipped.
 	BundleDir string
-	// Version tags the meshlab image (inject.Image(Version)); the CLI's version.
+	// Version tags the meshlab image (with the binary's digest; see plan.image); the CLI's version.
 	Version string
 	// Executable is the meshlab binary put in the image (default os.Executable()).
 	Executable string
@@ -52,6 +51,7 @@ type plan struct {
 	bundleImages map[string]string // nil online
 	clients      *Clients          // opened once, by the first phase that needs the cluster
 	binary, tar  string            // the meshlab binary and its image tarball (imageTarball)
+	digest       string            // the binary's sha256 prefix, set with tar
 	noRetry      bool              // tests: verify checks fail at once instead of retrying
 	markerPath   string            // tests: the side-load marker instead of ImageMarker
 }
@@ -88,7 +88,6 @@ func newPlan(o Options) (*plan, error) {
 
 func (p *plan) offline() bool                    { return p.BundleDir != "" }
 func (p *plan) kubeconfigPath() string           { return filepath.Join(p.LabDir, KubeconfigName) }
-func (p *plan) image() string                    { return inject.Image(p.Version) }
 func (p *plan) components() inventory.Components { return p.Lab.Components }
 
 // pullPolicy is Never offline (a missing image must fail loudly, not reach for a registry) and

@@ -201,7 +201,7 @@ func TestOfflineAddonNotInBundleIsSkipped(t *testing.T) {
 
 func TestOfflineBookinfoRunsTheMeshlabImage(t *testing.T) {
 	dir := writeBundle(t)
-	ps, _, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
+	ps, p, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
 	if err := engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[4]}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +209,10 @@ func TestOfflineBookinfoRunsTheMeshlabImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img := d.Spec.Template.Spec.Containers[0].Image; img != "meshlab.local/meshlab:v9" {
-		t.Fatalf("offline reviews-v2 runs %s", img)
+	_, _, _ = p.imageTarball()
+	want := "meshlab.local/meshlab:v9-" + p.digest
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != want || p.digest == "" {
+		t.Fatalf("offline reviews-v2 runs %s, want %s (the version and this binary's digest)", img, want)
 	}
 }
 
