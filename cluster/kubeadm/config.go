@@ -44,6 +44,10 @@ type InitOptions struct {
 	// ExtraSANs are added to the API server certificate (e.g. a name the operator uses).
 	ExtraSANs             []string
 	IgnorePreflightErrors []string
+	// ContainerNodes: the nodes are containers sharing their host's disk (the local lab), so
+	// the kubelet's disk-based eviction is turned off, as kind does for its nodes: the kubelet
+	// would judge the whole host's filesystem and evict every pod when the host fills up.
+	ContainerNodes bool
 }
 
 func (o *InitOptions) setDefaults() {
@@ -124,6 +128,15 @@ type kubeletConfiguration struct {
 	// FailSwapOn false: os-prep turns swap off, but a host whose swap cannot be turned off
 	// (a container-based lab machine sees the host's swap) must still run a kubelet.
 	FailSwapOn bool `yaml:"failSwapOn"`
+	// EvictionHard replaces the kubelet's defaults when set (all of them: unlisted signals get
+	// no threshold), so it lists memory.available too.
+	EvictionHard map[string]string `yaml:"evictionHard,omitempty"`
+}
+
+// containerEviction keeps the kubelet's default memory threshold and drops the disk ones.
+func containerEviction() map[string]string {
+	return map[string]string{"memory.available": "100Mi", "nodefs.available": "0%",
+		"nodefs.inodesFree": "0%", "imagefs.available": "0%"}
 }
 
 type kubeProxyConfiguration struct {
@@ -156,6 +169,9 @@ func InitConfig(o InitOptions) ([]byte, error) {
 
 	kc := kubeletConfiguration{typeMeta: typeMeta{"kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"},
 		CgroupDriver: "systemd"}
+	if o.ContainerNodes {
+		kc.EvictionHard = containerEviction()
+	}
 	kp := kubeProxyConfiguration{typeMeta: typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"}}
 	return documents(ic, cc, kc, kp)
 }

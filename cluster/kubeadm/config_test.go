@@ -47,6 +47,10 @@ func TestInitConfigGolden(t *testing.T) {
 			o.Offline = true
 			o.IgnorePreflightErrors = []string{"SystemVerification"}
 		},
+		"init-container-nodes.yaml": func(o *InitOptions) {
+			o.Offline = true
+			o.ContainerNodes = true
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := base
@@ -61,6 +65,9 @@ func TestInitConfigGolden(t *testing.T) {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("config lacks %q", want)
 				}
+			}
+			if o.ContainerNodes != strings.Contains(string(b), `imagefs.available: 0%`) {
+				t.Errorf("container nodes=%v but disk eviction off=%v", o.ContainerNodes, !o.ContainerNodes)
 			}
 			if o.Offline != strings.Contains(string(b), "imagePullPolicy: Never") {
 				t.Errorf("offline=%v but imagePullPolicy Never present=%v", o.Offline, !o.Offline)

@@ -17,6 +17,8 @@ import (
 type KubeadmConfig struct {
 	plan *plan
 	host *engine.Host
+	// containerNode is what systemd-detect-virt said of the init host (see containerNode).
+	containerNode bool
 }
 
 var _ engine.Preparer = (*KubeadmConfig)(nil)
@@ -42,16 +44,30 @@ func (k *KubeadmConfig) Config(r *engine.Run) ([]byte, error) {
 		KubernetesVersion: lab.Versions.Kubernetes.Version,
 		PodCIDR:           lab.Network.PodCIDR, ServiceCIDR: lab.Network.ServiceCIDR,
 		Offline: k.plan.offline(), IgnorePreflightErrors: k.plan.IgnorePreflightErrors,
+		ContainerNodes: k.containerNode,
 	})
+}
+
+// detectContainerNode asks systemd whether the init host is a container (a local-lab machine
+// under runc, an LXC or nspawn host): its disk is the host's, which changes the kubelet's
+// eviction settings. The init host decides for the cluster, since joining nodes take the
+// kubelet configuration kubeadm init stores.
+func (k *KubeadmConfig) detectContainerNode(ctx context.Context, t *task) error {
+	const detect = "systemd-detect-virt --container --quiet"
+	in, err := t.test(ctx, detect)
+	if err != nil {
+		return t.Fail(detect, "", err)
+	}
+	k.containerNode = in
+	if in {
+		t.Log("the host is a container: the kubelet's disk-based eviction is turned off (the disk is the host's)")
+	}
+	return nil
 }
 
 func (k *KubeadmConfig) Run(ctx context.Context, r *engine.Run) error {
 	h := k.host
 	t := newTask(r, h, "kubeadm-config", initTask)
-	cfg, err := k.Config(r)
-	if err != nil {
-		return t.Fail("", "check the hosts file's network section and the control-plane address", err)
-	}
 	if h.Transport != nil {
 		done, err := t.test(ctx, "test -f /etc/kubernetes/admin.conf")
 		if err != nil {
@@ -61,6 +77,13 @@ func (k *KubeadmConfig) Run(ctx context.Context, r *engine.Run) error {
 			t.Skip("")
 			return nil
 		}
+		if err := k.detectContainerNode(ctx, t); err != nil {
+			return err
+		}
+	}
+	cfg, err := k.Config(r)
+	if err != nil {
+		return t.Fail("", "check the hosts file's network section and the control-plane address", err)
 	}
 	return r.Wet(h, "kubeadm-config", initTask, "would write the kubeadm init config ("+fmt.Sprint(len(cfg))+" bytes) to "+RemoteInitConfig, func() error {
 		t.Begin("")
