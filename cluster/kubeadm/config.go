@@ -45,8 +45,9 @@ type InitOptions struct {
 	ExtraSANs             []string
 	IgnorePreflightErrors []string
 	// ContainerNodes: the nodes are containers sharing their host's disk (the local lab), so
-	// the kubelet's disk-based eviction is turned off, as kind does for its nodes: the kubelet
-	// would judge the whole host's filesystem and evict every pod when the host fills up.
+	// the kubelet's disk-based eviction and image garbage collection are turned off, as kind
+	// does for its nodes: the kubelet would judge the whole host's filesystem, evict every pod
+	// and delete every image when the host fills up.
 	ContainerNodes bool
 }
 
@@ -131,6 +132,9 @@ type kubeletConfiguration struct {
 	// EvictionHard replaces the kubelet's defaults when set (all of them: unlisted signals get
 	// no threshold), so it lists memory.available too.
 	EvictionHard map[string]string `yaml:"evictionHard,omitempty"`
+	// ImageGCHighThresholdPercent 100 keeps image garbage collection from deleting images
+	// when the shared disk fills: offline, a side-loaded image (even pause) cannot come back.
+	ImageGCHighThresholdPercent int `yaml:"imageGCHighThresholdPercent,omitempty"`
 }
 
 // containerEviction keeps the kubelet's default memory threshold and drops the disk ones.
@@ -171,6 +175,7 @@ func InitConfig(o InitOptions) ([]byte, error) {
 		CgroupDriver: "systemd"}
 	if o.ContainerNodes {
 		kc.EvictionHard = containerEviction()
+		kc.ImageGCHighThresholdPercent = 100
 	}
 	kp := kubeProxyConfiguration{typeMeta: typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"}}
 	return documents(ic, cc, kc, kp)
