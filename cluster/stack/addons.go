@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"helm.sh/helm/v3/pkg/release"
 
@@ -25,14 +26,38 @@ func (a *Addons) ShouldRun(*engine.Run) bool { return len(a.plan.components().Ad
 // NotInBundle is the skip reason of an addon whose image the offline bundle does not carry.
 const NotInBundle = "not in the offline bundle"
 
+// addonSettings are the addons to install: the hosts file's choice, with Jaeger standing in for
+// Zipkin offline (see standIn).
 func (p *plan) addonSettings() addons.Settings {
 	c := p.components()
 	pull := "IfNotPresent"
 	if p.offline() {
 		pull = "Never"
 	}
-	return addons.Settings{Addons: c.Addons, NodePorts: c.NodePorts, Images: p.Lab.Versions.Addons, PullPolicy: pull}
+	s := addons.Settings{NodePorts: c.NodePorts, Images: p.Lab.Versions.Addons, PullPolicy: pull}
+	for _, name := range c.Addons {
+		if alt := p.standIn(s, c.Addons, name); alt != "" {
+			name = alt
+		}
+		s.Addons = append(s.Addons, name)
+	}
+	return s
 }
+
+// standIn names the addon installed in name's place, or "". Offline, Zipkin's server cannot be
+// in the bundle (it is Java; the bundle is built from Go modules) but Jaeger can, and Jaeger
+// ingests the Zipkin API behind the same Service (zipkin:9411) and NodePort: the sidecars and
+// the lab's tracing URL are unchanged, so Jaeger takes Zipkin's place rather than the lab
+// having no tracing at all.
+func (p *plan) standIn(s addons.Settings, chosen []string, name string) string {
+	if name != addons.Zipkin || !p.offline() || slices.Contains(chosen, addons.Jaeger) ||
+		p.inBundle(addonImage(s, addons.Zipkin)) || !p.inBundle(addonImage(s, addons.Jaeger)) {
+		return ""
+	}
+	return addons.Jaeger
+}
+
+func (p *plan) inBundle(img string) bool { _, ok := p.bundleImages[img]; return ok }
 
 // addonImage is the image an addon runs, as the settings pin it.
 func addonImage(s addons.Settings, name string) string {
@@ -46,10 +71,20 @@ func (p *plan) missingFromBundle(s addons.Settings, name string) string {
 		return ""
 	}
 	img := addonImage(s, name)
-	if _, ok := p.bundleImages[img]; ok {
+	if p.inBundle(img) {
 		return ""
 	}
 	return fmt.Sprintf("%s: %s has no %s", NotInBundle, p.BundleDir, img)
+}
+
+// reportStandIns says, as a skipped task, which chosen addon another replaces.
+func (p *plan) reportStandIns(r *engine.Run, s addons.Settings) {
+	for _, name := range p.components().Addons {
+		if alt := p.standIn(s, p.components().Addons, name); alt != "" {
+			newTask(r, nil, "addons", "Install "+name).Skip(fmt.Sprintf("%s; %s is installed in its place "+
+				"(the same Zipkin API on %s:9411 and the same NodePort)", p.missingFromBundle(s, name), alt, addons.Zipkin))
+		}
+	}
 }
 
 func (a *Addons) Run(ctx context.Context, r *engine.Run) error {
@@ -62,6 +97,7 @@ func (a *Addons) Run(ctx context.Context, r *engine.Run) error {
 		return newTask(r, nil, "addons", "Connect to the cluster").fail("", err)
 	}
 	in := addons.NewInstaller(c.Helm, addons.Namespace, a.plan.WaitTimeout)
+	a.plan.reportStandIns(r, s)
 	for _, name := range s.Addons {
 		if err := a.applyOne(ctx, r, in, s, name); err != nil {
 			return err
@@ -121,6 +157,7 @@ func (a *Addons) DryRun(_ context.Context, r *engine.Run) error {
 	if err := s.CheckNodePorts(); err != nil {
 		return newTask(r, nil, "addons", "Check the addons' NodePorts").fail("change components.nodePorts in the hosts file", err)
 	}
+	a.plan.reportStandIns(r, s)
 	for _, name := range s.Addons {
 		t := newTask(r, nil, "addons", "Install "+name)
 		if why := a.plan.missingFromBundle(s, name); why != "" {

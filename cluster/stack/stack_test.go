@@ -199,6 +199,48 @@ func TestOfflineAddonNotInBundleIsSkipped(t *testing.T) {
 	}
 }
 
+// TestOfflineJaegerStandsInForZipkin: offline, with Jaeger's image in the bundle and Zipkin's
+// not, the lab still gets a tracing backend on Zipkin's Service and NodePort.
+func TestOfflineJaegerStandsInForZipkin(t *testing.T) {
+	lab := testLab()
+	dir := writeBundle(t, lab.Versions.Addons.Prometheus, lab.Versions.Addons.Jaeger)
+	ps, p, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })
+	rec := &recorder{}
+	if err := engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[3]}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rec.tasks("addons"), "\n")
+	if !strings.Contains(got, "task.skip Install zipkin: "+NotInBundle) || !strings.Contains(got, "jaeger is installed in its place") {
+		t.Errorf("zipkin's replacement not reported:\n%s", got)
+	}
+	in := addons.NewInstaller(fc.clients.Helm, addons.Namespace, 0)
+	h, err := in.History("jaeger")
+	if err != nil || len(h) != 1 {
+		t.Fatalf("jaeger was not installed in zipkin's place: %v %v\n%s", h, err, got)
+	}
+	if !strings.Contains(h[0].Manifest, "nodePort: 30001") || !strings.Contains(h[0].Manifest, "name: zipkin") {
+		t.Errorf("jaeger does not serve on zipkin's Service and NodePort:\n%s", h[0].Manifest)
+	}
+	var links []string
+	for _, l := range (&Summary{plan: p}).Links() {
+		links = append(links, l.What+" "+l.Where)
+	}
+	if !slices.Contains(links, "tracing (jaeger) http://10.9.0.2:30001") {
+		t.Errorf("summary: %q", links)
+	}
+
+	// Online, or with Zipkin in the bundle, Zipkin stays.
+	ps, _, fc = newTestPlan(t, func(o *Options) {
+		o.BundleDir = writeBundle(t, lab.Versions.Addons.Zipkin, lab.Versions.Addons.Jaeger)
+	})
+	if err := engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[3]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := addons.NewInstaller(fc.clients.Helm, addons.Namespace, 0).History("zipkin"); err != nil {
+		t.Errorf("zipkin in the bundle was not installed: %v", err)
+	}
+}
+
 func TestOfflineBookinfoRunsTheMeshlabImage(t *testing.T) {
 	dir := writeBundle(t)
 	ps, p, fc := newTestPlan(t, func(o *Options) { o.BundleDir = dir })

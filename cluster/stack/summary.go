@@ -35,7 +35,7 @@ func (s *Summary) Links() []Link {
 		out = append(out, Link{"productpage", url(p.nodePort("gateway", gateway.DefaultNodePort)) + "/productpage"})
 	}
 	settings := p.addonSettings()
-	for _, name := range c.Addons {
+	for _, name := range settings.Addons {
 		var l Link
 		switch name {
 		case addons.Zipkin, addons.Jaeger:
