@@ -1,7 +1,7 @@
-// Package stack is the part of `meshlab up --stack` that comes after the Kubernetes cluster: the
+// Package stack is the part of `meshlab up` that comes after the Kubernetes cluster: the
 // meshlab image built from the running binary and side-loaded to every node, the mesh's control
-// plane and ingress gateway, the observability addons, Bookinfo, a quick verify, and a closing
-// summary of the lab's URLs and kubeconfig.
+// plane and ingress gateway, the observability addons, Bookinfo, `meshlab verify bookinfo`, and
+// a closing summary of the lab's URLs and kubeconfig.
 //
 // Every phase is idempotent: on a finished lab each step reports "already done". Phases reach the
 // cluster through the lab's kubeconfig (written by cluster/phases) and the nodes through the run's
@@ -37,6 +37,8 @@ type Options struct {
 	Executable string
 	// CacheDir holds the netfilter .debs and layer (default <bundle cache root>/netfilter).
 	CacheDir string
+	// Verify is how much of the Bookinfo checklist the verify phase runs (default VerifyFull).
+	Verify VerifyMode
 	// WaitTimeout bounds each rollout and addon wait (default DefaultWaitTimeout).
 	WaitTimeout time.Duration
 	// Connect opens the cluster clients for a kubeconfig (default NewClients). Tests pass fakes.

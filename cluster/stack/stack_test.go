@@ -321,6 +321,7 @@ func TestVerifyRunsTheQuickChecks(t *testing.T) {
 		srv := bookinfoPage(tc.status)
 		ps, p, _ := newTestPlan(t, nil)
 		p.noRetry = true
+		p.Verify = VerifyQuick
 		var asked verify.ClusterOptions
 		p.VerifyLab = func(o verify.ClusterOptions) (verify.Lab, error) {
 			asked = o
@@ -341,5 +342,38 @@ func TestVerifyRunsTheQuickChecks(t *testing.T) {
 		if !tc.fail && !slices.ContainsFunc(rec.tasks("verify"), func(l string) bool { return strings.HasPrefix(l, "task.done bookinfo/productpage") }) {
 			t.Errorf("productpage not reported passed: %v", rec.tasks("verify"))
 		}
+	}
+}
+
+// TestVerifyModes: the full checklist by default (no check is left out as "not a smoke check"),
+// the smoke checks with quick, no phase with off.
+func TestVerifyModes(t *testing.T) {
+	srv := bookinfoPage(http.StatusOK)
+	defer srv.Close()
+	for _, mode := range []VerifyMode{"", VerifyQuick} {
+		ps, p, _ := newTestPlan(t, nil)
+		p.noRetry, p.Verify = true, mode
+		p.VerifyLab = func(o verify.ClusterOptions) (verify.Lab, error) {
+			return verify.Lab{Namespace: o.Namespace, Browser: verify.Browser{BaseURL: srv.URL}}, nil
+		}
+		rec := &recorder{}
+		_ = engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[5]})
+		smokeOnly := slices.ContainsFunc(rec.tasks("verify"), func(l string) bool { return strings.Contains(l, "not a smoke check") })
+		if smokeOnly != (mode == VerifyQuick) {
+			t.Errorf("mode %q: smoke checks only = %v\n%s", mode, smokeOnly, strings.Join(rec.tasks("verify"), "\n"))
+		}
+	}
+	ps, p, _ := newTestPlan(t, nil)
+	p.Verify = VerifyOff
+	if ps[5].(*Verify).ShouldRun(nil) {
+		t.Error("verify off still runs the phase")
+	}
+	for in, want := range map[string]VerifyMode{"": VerifyFull, "full": VerifyFull, "quick": VerifyQuick, "off": VerifyOff} {
+		if got, err := ParseVerifyMode(in); err != nil || got != want {
+			t.Errorf("ParseVerifyMode(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseVerifyMode("fast"); err == nil || !strings.Contains(err.Error(), "full, quick or off") {
+		t.Errorf("ParseVerifyMode(fast): %v", err)
 	}
 }

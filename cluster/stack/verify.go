@@ -14,15 +14,52 @@ import (
 	"github.com/meshlab/meshlab/provision/inventory"
 )
 
-// Verify runs the quick (smoke) checks of `meshlab verify bookinfo` against the lab: Bookinfo's
-// pods, the page through the gateway, the addons answering. Read-only, so it always runs; the
-// full checklist (routing scenarios, traces, dashboards) stays with `meshlab verify bookinfo`.
+// VerifyMode is how much of `meshlab verify bookinfo` the verify phase runs.
+type VerifyMode string
+
+const (
+	// VerifyFull runs the whole checklist: the routing scenarios (applied, observed, and the
+	// lab's own routing restored), a trace, Prometheus' targets and series, the dashboards.
+	VerifyFull VerifyMode = "full"
+	// VerifyQuick runs the smoke checks: pods, the page through the gateway, the addons answering.
+	VerifyQuick VerifyMode = "quick"
+	// VerifyOff skips the phase.
+	VerifyOff VerifyMode = "off"
+)
+
+// ParseVerifyMode reads a --verify value.
+func ParseVerifyMode(s string) (VerifyMode, error) {
+	switch m := VerifyMode(s); m {
+	case VerifyFull, VerifyQuick, VerifyOff:
+		return m, nil
+	case "":
+		return VerifyFull, nil
+	}
+	return "", fmt.Errorf("verify mode %q: want %s, %s or %s", s, VerifyFull, VerifyQuick, VerifyOff)
+}
+
+// Verify runs `meshlab verify bookinfo` against the lab, the whole checklist or its smoke checks
+// (Options.Verify). Every check leaves the lab as it found it, so the phase always runs.
 type Verify struct{ plan *plan }
 
-func (*Verify) Title() string { return "Verify Bookinfo (quick checks)" }
-func (*Verify) Name() string  { return "verify" }
+func (v *Verify) Title() string {
+	if v.plan.verifyMode() == VerifyQuick {
+		return "Verify Bookinfo (quick checks)"
+	}
+	return "Verify Bookinfo"
+}
+func (*Verify) Name() string { return "verify" }
 
-func (v *Verify) ShouldRun(*engine.Run) bool { return v.plan.components().Bookinfo }
+func (v *Verify) ShouldRun(*engine.Run) bool {
+	return v.plan.components().Bookinfo && v.plan.verifyMode() != VerifyOff
+}
+
+func (p *plan) verifyMode() VerifyMode {
+	if p.Verify == "" {
+		return VerifyFull
+	}
+	return p.Verify
+}
 
 func (p *plan) firstNode() string {
 	if len(p.Lab.Hosts) == 0 {
@@ -67,7 +104,8 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 	if err != nil {
 		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
 	}
-	results, failed := verify.Runner{Quick: true, NoRetry: v.plan.noRetry}.Run(ctx, verify.Suite(lab), eventObserver{r: r})
+	quick := v.plan.verifyMode() == VerifyQuick
+	results, failed := verify.Runner{Quick: quick, NoRetry: v.plan.noRetry}.Run(ctx, verify.Suite(lab), eventObserver{r: r})
 	if !failed {
 		return nil
 	}
@@ -83,7 +121,11 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 
 func (v *Verify) DryRun(_ context.Context, r *engine.Run) error {
 	o := v.plan.verifyOptions()
-	newTask(r, nil, "verify", "Quick checks").Plan("would run `meshlab verify bookinfo --quick` against http://" +
+	cmd := "meshlab verify bookinfo"
+	if v.plan.verifyMode() == VerifyQuick {
+		cmd += " --quick"
+	}
+	newTask(r, nil, "verify", "Checks").Plan("would run `" + cmd + "` against http://" +
 		net.JoinHostPort(o.Node, strconv.Itoa(o.Ports.Gateway)) + "/productpage")
 	return nil
 }

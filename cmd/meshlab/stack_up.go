@@ -24,6 +24,7 @@ import (
 const (
 	stackFlag        = "stack"
 	stackTimeoutFlag = "stack-wait-timeout"
+	verifyFlag       = "verify"
 )
 
 // bindStackFlags adds --stack and its timeout to an action command.
@@ -31,6 +32,7 @@ func bindStackFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.Bool(stackFlag, false, "after the cluster, install the mesh, the addons and Bookinfo, verify them and print the lab's URLs (needs --playbook kubernetes)")
 	f.Duration(stackTimeoutFlag, stack.DefaultWaitTimeout, "with --stack: how long each rollout or addon may take to become ready")
+	f.String(verifyFlag, string(stack.VerifyFull), "with --stack: run `meshlab verify bookinfo` at the end: full, quick (smoke checks) or off")
 }
 
 // appendStack appends the stack phases to the cluster's when --stack is set; otherwise (or on
@@ -49,12 +51,17 @@ func appendStack(cmd *cobra.Command, ps engine.Phases, pb *playbook.Playbook, la
 	if timeout <= 0 {
 		return nil, fmt.Errorf("--%s must be positive, not %s", stackTimeoutFlag, timeout)
 	}
+	mode, _ := cmd.Flags().GetString(verifyFlag)
+	verifyMode, err := stack.ParseVerifyMode(mode)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", verifyFlag, err)
+	}
 	dir, err := connect.LabDir(lab, baseDir)
 	if err != nil {
 		return nil, err
 	}
 	more, err := stack.Stack(stack.Options{Lab: lab, LabDir: dir, BundleDir: bundleDir, Version: version,
-		WaitTimeout: timeout})
+		WaitTimeout: timeout, Verify: verifyMode})
 	if err != nil {
 		return nil, err
 	}

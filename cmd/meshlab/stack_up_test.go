@@ -64,4 +64,8 @@ func TestAppendStack(t *testing.T) {
 	if _, err := appendStack(stackCmd(t, "up", "--stack", "--stack-wait-timeout", "0s"), base, k8s, lab, dir, ""); err == nil {
 		t.Fatal("a zero timeout was accepted")
 	}
+	if _, err := appendStack(stackCmd(t, "up", "--stack", "--verify", "fast"), base, k8s, lab, dir, ""); err == nil ||
+		!strings.Contains(err.Error(), "--verify") || !strings.Contains(err.Error(), "full, quick or off") {
+		t.Fatalf("--verify fast: %v", err)
+	}
 }
