@@ -2,96 +2,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meshlab/meshlab/provision/transport/sshtest"
 )
-
-var updateTmux = flag.Bool("update-tmux", false, "write the tmux screen captures to testdata/tmux")
-
-// tmuxTerm is a tmux server of its own (its own socket) running one command in an 80×24 pane.
-type tmuxTerm struct {
-	t      *testing.T
-	socket string
-	shots  map[string]string
-}
-
-func startTmux(t *testing.T, command string) *tmuxTerm {
-	t.Helper()
-	tt := &tmuxTerm{t: t, socket: "meshlab-test-" + strings.ToLower(t.Name()), shots: map[string]string{}}
-	// Keep the pane after the program exits so its last words can be read.
-	tt.tmux("new-session", "-d", "-s", "w", "-x", "80", "-y", "24", command+"; echo EXIT=$?; sleep 600")
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tt.socket, "kill-server").Run() })
-	return tt
-}
-
-func (tt *tmuxTerm) tmux(args ...string) string {
-	tt.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", tt.socket}, args...)...).CombinedOutput()
-	if err != nil {
-		tt.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// keys sends tmux key names (Enter, Tab, BTab, BSpace, C-c, ...).
-func (tt *tmuxTerm) keys(keys ...string) {
-	tt.tmux(append([]string{"send-keys", "-t", "w"}, keys...)...)
-}
-
-// text types literal text.
-func (tt *tmuxTerm) text(s string) { tt.tmux("send-keys", "-t", "w", "-l", s) }
-
-func (tt *tmuxTerm) capture() string { return tt.tmux("capture-pane", "-p", "-t", "w") }
-
-// waitFor polls the pane until it shows every string, with a deadline.
-func (tt *tmuxTerm) waitFor(want ...string) string {
-	tt.t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		screen := tt.capture()
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(screen, w)
-		}
-		if ok {
-			return screen
-		}
-		if time.Now().After(deadline) {
-			tt.t.Fatalf("the terminal never showed %q; it shows:\n%s", want, screen)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// shot waits for the strings and keeps the screen as a named capture.
-func (tt *tmuxTerm) shot(name string, want ...string) {
-	tt.t.Helper()
-	tt.shots[name] = tt.waitFor(want...)
-}
-
-func (tt *tmuxTerm) saveShots() {
-	dir := tt.t.TempDir()
-	if *updateTmux {
-		dir = filepath.Join("testdata", "tmux")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		tt.t.Fatal(err)
-	}
-	for name, s := range tt.shots {
-		if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(s), 0o644); err != nil {
-			tt.t.Fatal(err)
-		}
-	}
-	tt.t.Logf("%d screen captures in %s", len(tt.shots), dir)
-}
 
 // buildMeshlab builds the real binary once for the test.
 func buildMeshlab(t *testing.T) string {
@@ -129,7 +48,7 @@ func TestWizardInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tt := startTmux(t, fmt.Sprintf("%s wizard --log-dir %s", bin, l.logDir))
+	tt := startTmux(t, 80, 24, fmt.Sprintf("%s wizard --log-dir %s", bin, l.logDir))
 	tt.shot("01-start", "Load or create a hosts file")
 	tt.keys("C-u")
 	tt.text(hostsPath)
@@ -172,11 +91,11 @@ func TestWizardInTmux(t *testing.T) {
 		t.Fatal("the slow task runs but no process of the lab was found")
 	}
 	// The terminal grows: the view follows (a full-width log rule at 120 columns).
-	tt.tmux("resize-window", "-t", "w", "-x", "120", "-y", "40")
+	tt.resize(120, 40)
 	tt.shot("08b-run-120x40", strings.Repeat("─", 100), "slow switch present")
 
 	tt.keys("C-c")
-	tt.shot("09-interrupted", "interrupted")
+	tt.shot("09-interrupted", "interrupted after") // the status line: the run has returned
 	if p := processesWith(l.name); len(p) > 0 {
 		t.Errorf("processes of the lab left after Ctrl+C: %v", p)
 	}
@@ -190,7 +109,7 @@ func TestWizardInTmux(t *testing.T) {
 	if !strings.Contains(end, "hosts file: "+hostsPath) {
 		t.Errorf("no report after the wizard ended:\n%s", end)
 	}
-	tt.saveShots()
+	tt.saveShots("tmux")
 	if _, err := os.Stat(hostsPath); err != nil {
 		t.Errorf("hosts file not saved: %v", err)
 	}

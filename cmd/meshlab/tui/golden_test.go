@@ -40,7 +40,8 @@ func goldenDraft() draft.Draft {
 // test feeds the messages they would return.
 func goldenModel(t *testing.T, clk *fakeClock, w, h int) Model {
 	t.Helper()
-	m := New(Options{HostsPath: "/lab/hosts.yaml", Now: clk.now})
+	m := New(Options{HostsPath: "/lab/hosts.yaml", Now: clk.now, Next: NextFlags{
+		Up: []string{"--playbook", "kubernetes", "--bundle", "/srv/bundle"}, Down: []string{"--playbook", "kubernetes"}, Verify: []string{"--offline"}}})
 	m.path, m.draft = "/lab/hosts.yaml", goldenDraft()
 	return step(m, tea.WindowSizeMsg{Width: w, Height: h})
 }
@@ -95,6 +96,22 @@ func runEvents(clk *fakeClock) []event.Event {
 	return evs
 }
 
+// doneRun is a finished run on the golden lab whose summary phase emitted links.
+func doneRun(t *testing.T, m Model, clk *fakeClock, links []string) Model {
+	clk.t = t0
+	next, _ := m.startRun(lab(t, m))
+	m = next.(Model)
+	q := m.run.queue
+	q.Emit(event.Event{Kind: event.PhaseStart, Phase: "checks", Line: "Run checks", Done: 3, Total: 4})
+	q.Emit(event.Event{Kind: event.TaskSkip, Host: "cp1", Task: "Report the system", Line: "already done (recorded)"})
+	q.Emit(event.Event{Kind: event.TaskDone, Host: "worker1", Task: "Check root access"})
+	for _, l := range links {
+		q.Emit(event.Event{Kind: event.Log, Phase: summaryPhase, Line: l})
+	}
+	q.Emit(event.Event{Kind: event.LabDone, State: event.StateOK, Duration: 95 * time.Second})
+	return step(m, runDoneMsg{result: labrun.UpResult{LabDir: "/root/.meshlab/labs/demo", Kubeconfig: "/root/.meshlab/labs/demo/kubeconfig"}})
+}
+
 // TestGoldenViews renders every screen at 80×24 and 120×40 (ASCII colour profile, see
 // TestMain). Refresh with: go test ./cmd/meshlab/tui -run TestGoldenViews -update
 func TestGoldenViews(t *testing.T) {
@@ -144,14 +161,17 @@ func TestGoldenViews(t *testing.T) {
 			return step(m, runDoneMsg{result: labrun.UpResult{LabDir: "/root/.meshlab/labs/demo"}, err: errors.New(`phase "facts" failed`)})
 		}},
 		{"done", func(t *testing.T, m Model, clk *fakeClock) Model {
-			clk.t = t0
-			next, _ := m.startRun(lab(t, m))
-			m = next.(Model)
-			m.run.queue.Emit(event.Event{Kind: event.PhaseStart, Phase: "checks", Line: "Run checks", Done: 3, Total: 4})
-			m.run.queue.Emit(event.Event{Kind: event.TaskSkip, Host: "cp1", Task: "Report the system", Line: "already done (recorded)"})
-			m.run.queue.Emit(event.Event{Kind: event.TaskDone, Host: "worker1", Task: "Check root access"})
-			m.run.queue.Emit(event.Event{Kind: event.LabDone, State: event.StateOK, Duration: 95 * time.Second})
-			return step(m, runDoneMsg{result: labrun.UpResult{LabDir: "/root/.meshlab/labs/demo", Kubeconfig: "/root/.meshlab/labs/demo/kubeconfig"}})
+			// A stack run: its summary phase lists the lab's URLs (cluster/stack's format).
+			return doneRun(t, m, clk, []string{
+				"productpage          http://192.168.56.10:30080/productpage",
+				"tracing (zipkin)     http://192.168.56.10:30001",
+				"prometheus           http://192.168.56.10:30003",
+				"grafana              — not in the offline bundle",
+				"kubeconfig           /root/.meshlab/labs/demo/kubeconfig",
+			})
+		}},
+		{"done-cluster-only", func(t *testing.T, m Model, clk *fakeClock) Model {
+			return doneRun(t, m, clk, nil) // no stack phases: no URLs, and the summary says so
 		}},
 	}
 	for _, size := range [][2]int{{80, 24}, {120, 40}} {

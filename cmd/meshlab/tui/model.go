@@ -42,7 +42,14 @@ type Options struct {
 	Playbook       string
 	// Now is the clock for elapsed times (tests pin it).
 	Now func() time.Time
+	// Next holds the flags of the commands the end-of-run summary suggests, so that they act
+	// on this lab the way the wizard's run did (playbook, bundle, state folder).
+	Next NextFlags
 }
+
+// NextFlags are the flags after `meshlab up --hosts FILE`, `meshlab down --hosts FILE` and
+// `meshlab verify bookinfo --kubeconfig FILE` in the summary's next commands.
+type NextFlags struct{ Up, Down, Verify []string }
 
 type screen int
 

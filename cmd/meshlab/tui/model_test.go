@@ -193,3 +193,48 @@ func TestLogPaneScrolls(t *testing.T) {
 		t.Errorf("selecting worker1 still shows cp1's log:\n%s", v)
 	}
 }
+
+// TestWrapWords: long summary lines break at spaces only (never inside a flag), continuations
+// are indented, and a word wider than the line is split rather than run off the edge.
+func TestWrapWords(t *testing.T) {
+	cases := []struct {
+		line  string
+		width int
+		want  []string
+	}{
+		{"  meshlab up --hosts /lab/hosts.yaml --bundle /srv/bundle", 40,
+			[]string{"  meshlab up --hosts /lab/hosts.yaml", "      --bundle /srv/bundle"}},
+		{"kubeconfig: /a/very/long/path/without/any/space/in/it", 30,
+			[]string{"kubeconfig:", "    /a/very/long/path/without/", "    any/space/in/it"}},
+	}
+	for _, c := range cases {
+		got := wrapLines([]string{c.line}, c.width)
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("wrap %q at %d:\n got %q\nwant %q", c.line, c.width, got, c.want)
+		}
+		for _, l := range got {
+			if len(l) > c.width {
+				t.Errorf("line %q is wider than %d", l, c.width)
+			}
+		}
+	}
+}
+
+// TestPrintable: text from hosts never carries what moves a terminal's cursor behind the
+// renderer's back (the tab in kubeadm's join command scrolled the whole frame by a row).
+func TestPrintable(t *testing.T) {
+	cases := map[string]string{
+		"\tkubeadm join 10.0.0.1:6443 \\": "        kubeadm join 10.0.0.1:6443 \\",
+		"ab\tc":                           "ab      c",
+		"(Reading database ... 5%\r(Reading database ... 100%\r\n": "(Reading database ... 100%",
+		"\x1b[31mred\x1b[0m and \x1b]0;title\x07plain":             "red and plain",
+		"bell\x07 back\bspace\x7f":                                 "bell backspace",
+		"two\nlines":                                               "two lines",
+		"bad \xff byte":                                            "bad \uFFFD byte",
+	}
+	for in, want := range cases {
+		if got := printable(in); got != want {
+			t.Errorf("printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

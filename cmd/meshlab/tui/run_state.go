@@ -10,6 +10,11 @@ import (
 // maxLogLines bounds each host's log pane; the full log is in the host's log file.
 const maxLogLines = 2000
 
+// summaryPhase is the phase that ends a stack run (cluster/stack's Summary): each of its Log
+// events is one "what  where" line (productpage, the addons' UIs, the kubeconfig). The wizard
+// shows those lines rather than guessing URLs, so it lists only what the run really installed.
+const summaryPhase = "summary"
+
 // hostRun is one host's row during a run, built only from events.
 type hostRun struct {
 	name                string
@@ -31,6 +36,7 @@ type runState struct {
 	phaseIndex int
 	phaseTitle string
 	labLog     []string         // lab-wide messages (phase results, waits)
+	links      []string         // the lab's entry points, from the run's summary phase
 	labErr     *event.ErrorInfo // from lab.done
 	labState   event.State      // "" until lab.done
 	started    time.Time
@@ -49,6 +55,7 @@ func newRunState(names []string) *runState {
 
 // apply folds one event into the state.
 func (s *runState) apply(e event.Event) {
+	e = printableEvent(e)
 	h := s.byName[e.Host]
 	if e.Host != "" && h == nil { // a host the wizard did not list: show it anyway
 		h = &hostRun{name: e.Host, state: event.StatePending}
@@ -84,7 +91,14 @@ func (s *runState) apply(e event.Event) {
 		if e.Error != nil {
 			s.labLog = append(s.labLog, symFail+" "+e.Error.Message)
 		}
-	case event.Waiting, event.Log:
+	case event.Log:
+		switch {
+		case h == nil && e.Phase == summaryPhase:
+			s.links = append(s.links, e.Line)
+		case h == nil:
+			s.labLog = append(s.labLog, "… "+e.Line)
+		}
+	case event.Waiting:
 		if h == nil {
 			s.labLog = append(s.labLog, "… "+e.Line)
 		}

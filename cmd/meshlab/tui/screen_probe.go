@@ -158,7 +158,7 @@ func (m Model) viewProbe() string {
 	ok, failed, testing := p.counts()
 	fmt.Fprintf(&b, "\n%d ok, %d failed, %d testing\n", ok, failed, testing)
 	if r := p.results[p.lab.Hosts[p.cursor].Name]; r != nil && !r.OK() {
-		b.WriteString("\n" + wrap(r.Err.Error(), m.width, 4) + "\n")
+		b.WriteString("\n" + wrap(printable(r.Err.Error()), m.width, 4) + "\n")
 		if hint := probeHint(r.Reason); hint != "" {
 			b.WriteString(warnStyle.Render(wrap("hint: "+hint, m.width, 3)) + "\n")
 		}

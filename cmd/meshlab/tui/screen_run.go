@@ -218,7 +218,7 @@ func (m Model) viewRun() string {
 	var pane []string
 	title := ""
 	if r.summary {
-		title, pane = "summary", m.summaryLines()
+		title, pane = "summary", wrapLines(m.summaryLines(), m.width)
 	} else if len(s.hosts) > 0 {
 		h := s.hosts[r.selected]
 		title, pane = "log: "+h.name, append(errorLines(h.err), h.log...)

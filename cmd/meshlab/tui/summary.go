@@ -88,50 +88,89 @@ func (m Model) summaryLines() []string {
 			out = append(out, "  "+r.err.Error())
 		}
 	}
-	hosts := m.path
 	if out[len(out)-1] == "" { // errorLines ends with a blank line already
 		out = out[:len(out)-1]
 	}
-	if r.result.Kubeconfig != "" {
-		out = append(out, "", "URLs (NodePorts, on any node):")
-		out = append(out, m.urlLines()...)
-		out = append(out, "kubeconfig: "+r.result.Kubeconfig)
-	} else {
-		out = append(out, "", dimStyle.Render("No kubeconfig from this run: URLs appear after a Kubernetes run."))
-	}
+	out = append(out, m.labLines()...)
 	out = append(out, "", "Next:")
-	if r.result.Kubeconfig != "" {
-		out = append(out, "  kubectl --kubeconfig "+r.result.Kubeconfig+" get nodes",
-			"  meshlab verify bookinfo --hosts "+hosts)
+	for _, c := range m.NextCommands() {
+		out = append(out, "  "+c)
 	}
-	out = append(out, "  meshlab up --hosts "+hosts+"    (again: finished tasks are skipped)",
-		"  meshlab down --hosts "+hosts)
 	if r.result.LabDir != "" {
 		out = append(out, "Logs: "+filepath.Join(r.result.LabDir, "logs"))
 	}
 	return out
 }
 
-// urlLines lists the lab's web UIs on the first control plane's address.
-func (m Model) urlLines() []string {
-	lab := m.run.lab
-	addr := ""
-	if cps := lab.ControlPlanes(); len(cps) > 0 {
-		addr = cps[0].Address
-	}
-	c := lab.Components
+// labLines are where the lab can be reached. The URLs are the run's own summary (the stack's
+// last phase): a run that built the cluster alone has none, and then the summary says why
+// rather than listing services nobody installed.
+func (m Model) labLines() []string {
+	r := m.run
 	var out []string
-	add := func(name, comp, path string) {
-		if p, ok := c.NodePorts[comp]; ok {
-			out = append(out, fmt.Sprintf("  %-12s http://%s:%d%s", name, addr, p, path))
+	if len(r.state.links) > 0 {
+		out = append(out, "", "The lab (NodePorts on any node):")
+		for _, l := range r.state.links {
+			if !strings.HasPrefix(l, "kubeconfig ") { // printed below from the result
+				out = append(out, "  "+l)
+			}
 		}
 	}
-	if c.Bookinfo {
-		add("productpage", "gateway", "/productpage")
-	}
-	for _, a := range c.Addons {
-		name := map[string]string{"zipkin": "Zipkin", "prometheus": "Prometheus", "grafana": "Grafana", "jaeger": "Jaeger"}[a]
-		add(name, a, "")
+	switch {
+	case r.result.Kubeconfig != "":
+		if len(out) == 0 {
+			out = append(out, "")
+		}
+		out = append(out, "kubeconfig: "+r.result.Kubeconfig)
+		if c := r.lab.Components; len(r.state.links) == 0 && (c.Mesh || c.Bookinfo || len(c.Addons) > 0) {
+			out = append(out, dimStyle.Render("No URLs: this run built the cluster alone (the mesh, addons and Bookinfo need --stack)."))
+		}
+	case len(out) == 0:
+		out = append(out, "", dimStyle.Render("No kubeconfig yet: a Kubernetes run writes one once its control plane is up."))
 	}
 	return out
+}
+
+// NextCommands are the commands to try after the run, flags included: look at the cluster,
+// verify Bookinfo when the run deployed it, run again, take the lab down.
+func (m Model) NextCommands() []string {
+	var out []string
+	if m.run != nil {
+		if k := m.run.result.Kubeconfig; k != "" {
+			out = append(out, "kubectl --kubeconfig "+shellWord(k)+" get nodes")
+			if m.run.lab.Components.Bookinfo && len(m.run.state.links) > 0 {
+				out = append(out, command(append([]string{"verify", "bookinfo", "--kubeconfig", k}, m.opts.Next.Verify...)))
+			}
+		}
+	}
+	return append(out, command(append([]string{"up", "--hosts", m.path}, m.opts.Next.Up...)),
+		command(append([]string{"down", "--hosts", m.path}, m.opts.Next.Down...)))
+}
+
+// Kubeconfig is the admin kubeconfig the last run wrote ("" when none).
+func (m Model) Kubeconfig() string {
+	if m.run == nil {
+		return ""
+	}
+	return m.run.result.Kubeconfig
+}
+
+// command is a meshlab command line, each word quoted for the shell where it needs it.
+func command(args []string) string {
+	words := []string{"meshlab"}
+	for _, a := range args {
+		words = append(words, shellWord(a))
+	}
+	return strings.Join(words, " ")
+}
+
+// shellWord quotes w for a POSIX shell only when it needs it, so the common case stays
+// readable and a path with spaces still pastes correctly.
+func shellWord(w string) string {
+	if w != "" && strings.IndexFunc(w, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%~", r))
+	}) < 0 {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
