@@ -41,11 +41,14 @@ func requireLab(t *testing.T) (bundleDir string) {
 			t.Skipf("needs %s for the local lab: apt-get install -y runc debootstrap iproute2 iptables", tool)
 		}
 	}
-	if dir := os.Getenv(bundleEnv); dir != "" {
-		if _, err := bundle.Verify(dir); err != nil {
-			t.Fatalf("offline bundle %s (%s) is not usable: %v", dir, bundleEnv, err)
+	// MESHLAB_BUNDLE is what `make test` sets for every test; MESHLAB_E2E_BUNDLE overrides it here.
+	for _, env := range []string{bundleEnv, "MESHLAB_BUNDLE"} {
+		if dir := os.Getenv(env); dir != "" {
+			if _, err := bundle.Verify(dir); err != nil {
+				t.Fatalf("offline bundle %s (%s) is not usable: %v", dir, env, err)
+			}
+			return dir
 		}
-		return dir
 	}
 	// The newest complete bundle in the cache (a build in progress is skipped over).
 	found, _ := filepath.Glob(filepath.Join(bundle.DefaultCacheRoot(os.Getenv), "*", "bundle", bundle.ManifestName))

@@ -23,7 +23,7 @@ type clusterOptions struct {
 
 func (c *clusterOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&c.bundle, "bundle", "", "offline bundle folder (from `meshlab cluster bundle build`): install from it, never from the internet")
+	f.StringVar(&c.bundle, "bundle", "", "offline bundle `DIR` (made by meshlab cluster bundle build): install from it, never from the internet")
 	f.DurationVar(&c.waitTimeout, "wait-timeout", phases.DefaultWaitTimeout, "how long to wait for Ready nodes and CoreDNS")
 	f.StringSliceVar(&c.ignorePreflight, "ignore-preflight-errors", nil, "kubeadm preflight checks to ignore (comma-separated names)")
 	if cmd.Name() == "down" {
