@@ -18,11 +18,19 @@ type component struct {
 	// Cgo marks a component that cannot build with CGO_ENABLED=0; it is linked statically
 	// against glibc instead (needs gcc and libc6-dev), as upstream's own Makefile does.
 	Cgo bool
+	// Tags are extra build tags (Prometheus drops its cloud service discoveries with them).
+	Tags []string
+	// Release maps the module version to the release it is (nil: the same). Prometheus 3.x
+	// publishes its Go module as v0.3XX.Y for release v3.XX.Y.
+	Release func(moduleVersion string) string
 }
 
 type binary struct{ Name, Pkg string }
 
-const k8sVersionPkg = "k8s.io/component-base/version"
+const (
+	k8sVersionPkg  = "k8s.io/component-base/version"
+	promVersionPkg = "github.com/prometheus/common/version"
+)
 
 // components lists everything built from source. Versions live in each component's go.mod
 // (tool directives); ResolvePins reads them back and checks them against versions.Set.
@@ -82,6 +90,29 @@ func components() []component {
 			VersionVars: []string{"github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={v}"},
 		},
 		{
+			// Only Kubernetes service discovery (plus file/static, always built in): the chart
+			// scrapes pods found by kubernetes_sd_configs, and the cloud SDKs behind the other
+			// discoveries are a sixth of the packages to compile. The web UI is built by npm
+			// and not part of the Go module, so / answers 500; the HTTP API, /-/ready and
+			// /-/healthy (all that meshlab and Grafana use) work.
+			Dir: "prometheus", Module: "github.com/prometheus/prometheus",
+			Bins: []binary{{"prometheus", "github.com/prometheus/prometheus/cmd/prometheus"},
+				{"promtool", "github.com/prometheus/prometheus/cmd/promtool"}},
+			Tags: []string{"remove_all_sd", "enable_kubernetes_sd"},
+			VersionVars: []string{
+				promVersionPkg + ".Version={bare}", // Prometheus reports "3.10.0", no "v"
+				promVersionPkg + ".BuildUser=meshlab",
+			},
+			Release: prometheusRelease,
+		},
+		{
+			// Jaeger v1's all-in-one (collector with a Zipkin port, in-memory storage, query API)
+			// from the module tools/testpeers also pins, so both build from the same sources.
+			Dir: "jaeger", Module: "github.com/jaegertracing/jaeger",
+			Bins:        []binary{{"jaeger-all-in-one", "github.com/jaegertracing/jaeger/cmd/all-in-one"}},
+			VersionVars: []string{"github.com/jaegertracing/jaeger/internal/version.latestVersion={v}"},
+		},
+		{
 			Dir: "pause", Module: "", // meshlab's own; versioned by the pause image tag
 			Bins:        []binary{{"pause", "github.com/meshlab/meshlab/tools/k8sbuild/pause"}},
 			VersionVars: []string{"main.version={v}"},
@@ -89,14 +120,39 @@ func components() []component {
 	}
 }
 
-// ldflags builds the linker flags of c for module version v: stripped, with the version
-// variables set so every binary reports the pinned release.
+// prometheusRelease turns Prometheus's module version into its release: v0.310.0 is v3.10.0,
+// v0.55.1 is v2.55.1. Anything else (a pseudo-version, say) is returned unchanged, and the pin
+// check then names it.
+func prometheusRelease(mod string) string {
+	parts := strings.SplitN(strings.TrimPrefix(mod, "v"), ".", 3)
+	if len(parts) != 3 || parts[0] != "0" || strings.Contains(parts[2], "-") {
+		return mod
+	}
+	switch m := parts[1]; {
+	case len(m) == 3 && m[0] >= '3' && m[0] <= '9':
+		return "v" + m[:1] + "." + strings.TrimPrefix(m[1:], "0") + "." + parts[2]
+	case len(m) == 2 && m[0] != '0':
+		return "v2." + m + "." + parts[2]
+	}
+	return mod
+}
+
+// release is the release version of c built from module version mod.
+func (c component) release(mod string) string {
+	if c.Release == nil {
+		return mod
+	}
+	return c.Release(mod)
+}
+
+// ldflags builds the linker flags of c for release v: stripped, with the version variables set
+// so every binary reports the pinned release ({bare} is v without its leading "v").
 func (c component) ldflags(v string) string {
 	major, minor := "", ""
 	if parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3); len(parts) >= 2 {
 		major, minor = parts[0], parts[1]
 	}
-	r := strings.NewReplacer("{v}", v, "{major}", major, "{minor}", minor)
+	r := strings.NewReplacer("{v}", v, "{bare}", strings.TrimPrefix(v, "v"), "{major}", major, "{minor}", minor)
 	flags := []string{"-s", "-w"}
 	for _, x := range c.VersionVars {
 		flags = append(flags, "-X", r.Replace(x))
@@ -105,6 +161,16 @@ func (c component) ldflags(v string) string {
 		flags = append(flags, "-linkmode", "external", "-extldflags", "-static")
 	}
 	return strings.Join(flags, " ")
+}
+
+// tags are the build tags of c: its own, plus the pure-Go resolver and user lookup for a cgo
+// build, which keep a static glibc link free of NSS.
+func (c component) tags() []string {
+	var t []string
+	if c.Cgo {
+		t = append(t, "netgo", "osusergo")
+	}
+	return append(t, c.Tags...)
 }
 
 // binDir is where a component's binaries land inside the build cache.

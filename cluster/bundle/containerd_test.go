@@ -131,7 +131,7 @@ func TestPauseImageRunsInContainerd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c := component{Dir: "pause", VersionVars: []string{"main.version={v}"}}
-	if err := goBuild(ctx, src, binary{"pause", "."}, c.ldflags("3.10.1"), false, bin, os.Stderr); err != nil {
+	if err := goBuild(ctx, src, c, binary{"pause", "."}, "3.10.1", bin, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
 	ref := "registry.k8s.io/pause:3.10.1"
@@ -154,8 +154,8 @@ func TestPauseImageRunsInContainerd(t *testing.T) {
 }
 
 // TestBundleImagesRunInContainerd runs images of a bundle built with
-// `meshlab cluster bundle build --from-source`: etcd --version, and iptables in kube-proxy's
-// Debian-based layer. Set MESHLAB_BUNDLE to the bundle directory.
+// `meshlab cluster bundle build --from-source`: etcd --version, iptables in kube-proxy's
+// Debian-based layer, the addons' servers. Set MESHLAB_BUNDLE to the bundle directory.
 func TestBundleImagesRunInContainerd(t *testing.T) {
 	dir := os.Getenv("MESHLAB_BUNDLE")
 	if dir == "" {
@@ -178,6 +178,10 @@ func TestBundleImagesRunInContainerd(t *testing.T) {
 		{m.Versions["image-flannel"], []string{"/opt/bin/flanneld", "--version"}, m.Versions["flannel"]},
 		{m.Versions["image-flannel"], []string{"iptables-save", "--version"}, "nf_tables"},
 		{"registry.k8s.io/kube-apiserver:" + m.Versions["kubernetes"], []string{"kube-apiserver", "--version"}, m.Versions["kubernetes"]},
+		// The addon images, under the references the stack and the charts use.
+		{m.Versions["image-prometheus"], []string{"prometheus", "--version"}, "version " + strings.TrimPrefix(m.Versions["prometheus"], "v")},
+		{m.Versions["image-prometheus"], []string{"promtool", "--version"}, "version " + strings.TrimPrefix(m.Versions["prometheus"], "v")},
+		{m.Versions["image-jaeger"], []string{"jaeger-all-in-one", "version"}, `"gitVersion":"` + m.Versions["jaeger"]},
 	}
 	for _, c := range cases {
 		t.Run(c.image+" "+strings.Join(c.args, " "), func(t *testing.T) {

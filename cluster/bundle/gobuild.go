@@ -19,14 +19,14 @@ type resolved struct {
 }
 
 // goEnv is the environment of every go command the driver runs: static binaries, and the
-// component's own go.mod, never a go.work found further up the tree. With cgo, the pure-Go
-// resolver and user lookup (netgo, osusergo) keep a static glibc link free of NSS.
+// component's own go.mod, never a go.work found further up the tree. Build tags are passed on
+// the command line (component.tags), which would override a -tags in GOFLAGS anyway.
 func goEnv(cgo bool) []string {
-	env := append(os.Environ(), "GOWORK=off")
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false")
 	if cgo {
-		return append(env, "CGO_ENABLED=1", "GOFLAGS=-mod=readonly -buildvcs=false -tags=netgo,osusergo")
+		return append(env, "CGO_ENABLED=1")
 	}
-	return append(env, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly -buildvcs=false")
+	return append(env, "CGO_ENABLED=0")
 }
 
 // resolveModule asks the go command which version of module dir's go.mod selects.
@@ -49,13 +49,18 @@ func resolveModule(ctx context.Context, dir, module string) (resolved, error) {
 	return resolved{Version: m.Version, Dir: m.Dir}, nil
 }
 
-// goBuild builds one static binary of component dir into out, appending the go command's
-// output to logw. The Go build cache makes a repeated build cost only the link.
-func goBuild(ctx context.Context, dir string, b binary, ldflags string, cgo bool, out string, logw io.Writer) error {
-	args := []string{"build", "-trimpath", "-ldflags", ldflags, "-o", out, b.Pkg}
-	fmt.Fprintf(logw, "+ (cd %s && CGO_ENABLED=%d go %s)\n", dir, map[bool]int{false: 0, true: 1}[cgo], strings.Join(quoteArgs(args), " "))
+// goBuild builds binary b of component c, release version, from module directory dir into
+// out, appending the go command's output to logw. The Go build cache makes a repeated build
+// cost only the link.
+func goBuild(ctx context.Context, dir string, c component, b binary, version, out string, logw io.Writer) error {
+	args := []string{"build", "-trimpath", "-ldflags", c.ldflags(version)}
+	if tags := c.tags(); len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	args = append(args, "-o", out, b.Pkg)
+	fmt.Fprintf(logw, "+ (cd %s && CGO_ENABLED=%d go %s)\n", dir, map[bool]int{false: 0, true: 1}[c.Cgo], strings.Join(quoteArgs(args), " "))
 	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir, cmd.Env = dir, goEnv(cgo)
+	cmd.Dir, cmd.Env = dir, goEnv(c.Cgo)
 	var stderr bytes.Buffer
 	cmd.Stdout = logw
 	cmd.Stderr = io.MultiWriter(logw, &stderr)
@@ -78,7 +83,7 @@ func buildComponent(ctx context.Context, srcDir, cache string, c component, vers
 	}
 	dir := filepath.Join(srcDir, c.Dir)
 	for _, b := range c.Bins {
-		if err := goBuild(ctx, dir, b, c.ldflags(version), c.Cgo, filepath.Join(out, b.Name), logw); err != nil {
+		if err := goBuild(ctx, dir, c, b, version, filepath.Join(out, b.Name), logw); err != nil {
 			return fmt.Errorf("component %s: %w", c.Dir, err)
 		}
 	}

@@ -3,6 +3,7 @@ package bundle
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,12 +48,21 @@ type imageRefs struct {
 	Etcd       string
 	CoreDNS    string
 	Flannel    string // ghcr.io/flannel-io/flannel:v0.28.10
+	Prometheus string // docker.io/prom/prometheus:v3.10.0 (versions.Addons)
+	Jaeger     string // docker.io/jaegertracing/all-in-one:1.76.0 (versions.Addons)
 }
 
-// imageSpecs describes every image of the bundle. bin(name) is the host path of a built
-// binary. Static Go binaries sit FROM scratch with PATH set and an explicit entrypoint
-// (go-containerregistry images have none by default); kube-proxy and flanneld get the
-// netfilter layer underneath because they exec iptables.
+// jaegerAllInOne is the repository of Jaeger v1's all-in-one image, the binary the bundle
+// builds; the addon chart runs it with v1's flags when the pin names it.
+const jaegerAllInOne = "jaegertracing/all-in-one:"
+
+// tmpDir is a world-writable /tmp (1777) for programs that call os.TempDir.
+func tmpDir() image.Entry { return image.Entry{Path: "/tmp", Dir: true, Mode: 0o777 | fs.ModeSticky} }
+
+// imageSpecs describes every image of the bundle, the cluster's then the addons'. bin(name) is
+// the host path of a built binary. Static Go binaries sit FROM scratch with PATH set and an
+// explicit entrypoint (go-containerregistry images have none by default); kube-proxy and
+// flanneld get the netfilter layer underneath because they exec iptables.
 func imageSpecs(r imageRefs, bin func(string) string, netfilter v1.Layer) []image.Spec {
 	k8s := func(name string, base []v1.Layer) image.Spec {
 		p := "/usr/local/bin/" + name
@@ -64,7 +74,7 @@ func imageSpecs(r imageRefs, bin func(string) string, netfilter v1.Layer) []imag
 		}
 	}
 	nf := []v1.Layer{netfilter}
-	return []image.Spec{
+	cluster := []image.Spec{
 		k8s("kube-apiserver", nil),
 		k8s("kube-controller-manager", nil),
 		k8s("kube-scheduler", nil),
@@ -91,6 +101,34 @@ func imageSpecs(r imageRefs, bin func(string) string, netfilter v1.Layer) []imag
 				image.Binary("/opt/bin/install-conf", bin("install-conf")),
 			},
 			Entrypoint: []string{"/opt/bin/flanneld"},
+		},
+	}
+	return append(cluster, addonImages(r, bin)...)
+}
+
+// addonImages are the Prometheus and Jaeger images. The addon charts pass arguments only, so
+// each entrypoint is the server itself; Cmd is a default that starts it usefully without the
+// chart. Prometheus's data directory /data (the chart mounts an emptyDir there) and /tmp are
+// writable; its config comes from a ConfigMap at /etc/config.
+func addonImages(r imageRefs, bin func(string) string) []image.Spec {
+	return []image.Spec{
+		{
+			Ref: r.Prometheus,
+			Files: []image.Entry{
+				image.Binary("/bin/prometheus", bin("prometheus")),
+				image.Binary("/bin/promtool", bin("promtool")),
+				{Path: "/etc/config", Dir: true},
+				{Path: "/data", Dir: true, Mode: 0o777},
+				tmpDir(),
+			},
+			Entrypoint: []string{"/bin/prometheus"},
+			Cmd:        []string{"--config.file=/etc/config/prometheus.yml", "--storage.tsdb.path=/data"},
+			WorkingDir: "/data",
+		},
+		{
+			Ref:        r.Jaeger,
+			Files:      []image.Entry{image.Binary("/bin/jaeger-all-in-one", bin("jaeger-all-in-one")), tmpDir()},
+			Entrypoint: []string{"/bin/jaeger-all-in-one"},
 		},
 	}
 }

@@ -18,11 +18,11 @@ import (
 
 // recipe changes whenever the driver builds differently from the same inputs (flags, layout,
 // image contents), so that old cache entries are not reused.
-const recipe = "meshlab-bundle-recipe-1"
+const recipe = "meshlab-bundle-recipe-3"
 
 // pinSet holds the versions the component go.mod files resolve to.
 type pinSet struct {
-	byDir      map[string]string // component Dir → module version
+	byDir      map[string]string // component Dir → release version (the module's, mapped by Release)
 	Kubernetes string
 	Flannel    string
 	FlannelDir string // flannel's source in the module cache, for kube-flannel.yml
@@ -52,14 +52,20 @@ func (p pinSet) versionsMap(s versions.Set) map[string]string {
 		"image-etcd":          s.Images.Etcd,
 		"image-coredns":       s.Images.CoreDNS,
 		"image-flannel":       flannelImage(p.Flannel),
+		"prometheus":          p.byDir["prometheus"],
+		"jaeger":              p.byDir["jaeger"],
+		"image-prometheus":    s.Addons.Prometheus,
+		"image-jaeger":        s.Addons.Jaeger,
 		"kubernetes-platform": "linux/amd64",
 	}
 }
 
 // resolvePins reads each component's module version and checks it against the pinned set.
 // What kubeadm insists on (Kubernetes, etcd, CoreDNS) must match exactly: a mismatch is an
-// error naming both versions. Versions only meshlab's table cares about (Flannel, crictl, CNI
-// plugins) are warnings, because the module proxy may not serve the table's release.
+// error naming both versions. So must the addon images (Prometheus, Jaeger): the bundle tags
+// them with the table's reference, which would otherwise name a release they are not. Versions
+// only meshlab's table cares about (Flannel, crictl, CNI plugins) are warnings, because the
+// module proxy may not serve the table's release.
 func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []string, error) {
 	p := pinSet{byDir: map[string]string{}, Pause: tagOf(s.Images.Pause)}
 	var errs, warns []string
@@ -71,7 +77,7 @@ func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []
 		if err != nil {
 			return p, nil, fmt.Errorf("bundle: pins: %w", err)
 		}
-		p.byDir[c.Dir] = r.Version
+		p.byDir[c.Dir] = c.release(r.Version)
 		if c.Dir == "flannel" {
 			p.Flannel, p.FlannelDir = r.Version, r.Dir
 		}
@@ -91,6 +97,12 @@ func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []
 	check("kubernetes", p.Kubernetes, s.Kubernetes.Version, true)
 	check("etcd", p.byDir["etcd"], stripV(tagOf(s.Images.Etcd)), true)
 	check("coredns", p.byDir["coredns"], tagOf(s.Images.CoreDNS), true)
+	check("prometheus", p.byDir["prometheus"], "v"+strings.TrimPrefix(tagOf(s.Addons.Prometheus), "v"), true)
+	check("jaeger", p.byDir["jaeger"], "v"+strings.TrimPrefix(tagOf(s.Addons.Jaeger), "v"), true)
+	if !strings.Contains(s.Addons.Jaeger, jaegerAllInOne) {
+		errs = append(errs, fmt.Sprintf("jaeger: tools/k8sbuild builds Jaeger v1's all-in-one, so the addons.jaeger pin "+
+			"must be a %s image (the chart's v1 flags), not %s", jaegerAllInOne, s.Addons.Jaeger))
+	}
 	check("flannel", p.Flannel, s.Flannel.Version, false)
 	check("crictl", p.byDir["critools"], s.Crictl, false)
 	check("cni-plugins", p.byDir["cni"], s.CNIPlugins, false)

@@ -33,6 +33,9 @@ func TestFlannelLinksStatically(t *testing.T) {
 			if got := c.ldflags("v0.28.10"); !c.Cgo || !strings.Contains(got, "-extldflags -static") {
 				t.Errorf("flannel: cgo %v, ldflags %q; want a static cgo link", c.Cgo, got)
 			}
+			if got := strings.Join(c.tags(), ","); got != "netgo,osusergo" {
+				t.Errorf("flannel tags = %s, want the pure-Go resolver and user lookup", got)
+			}
 			return
 		}
 	}
@@ -50,7 +53,8 @@ func TestComponentsNameEveryBinaryOnce(t *testing.T) {
 		}
 	}
 	for _, need := range []string{"kubeadm", "kubelet", "kubectl", "kube-proxy", "etcd", "coredns", "flanneld",
-		"crictl", "bridge", "host-local", "loopback", "portmap", "flannel", "pause"} {
+		"crictl", "bridge", "host-local", "loopback", "portmap", "flannel", "pause",
+		"prometheus", "promtool", "jaeger-all-in-one"} {
 		if !seen[need] {
 			t.Errorf("no component builds %s", need)
 		}
@@ -81,14 +85,59 @@ func TestPinsMatchVersionsTable(t *testing.T) {
 	for _, w := range warns {
 		t.Logf("warning: %s", w)
 	}
-	if p.Kubernetes != "v1.34.2" || p.byDir["etcd"] != "v3.6.5" || p.byDir["coredns"] != "v1.12.1" {
+	if p.Kubernetes != "v1.34.2" || p.byDir["etcd"] != "v3.6.5" || p.byDir["coredns"] != "v1.12.1" ||
+		p.byDir["prometheus"] != "v3.10.0" || p.byDir["jaeger"] != "v1.76.0" {
 		t.Errorf("pins = %+v", p)
 	}
-	bad := versions.Default()
-	bad.Kubernetes.Version = "v1.33.0"
-	if _, _, err := resolvePins(ctx, "../../tools/k8sbuild", bad); err == nil || !strings.Contains(err.Error(), "v1.33.0") {
-		t.Errorf("a mismatched Kubernetes pin gave %v", err)
+	for _, bad := range []struct {
+		what string
+		edit func(*versions.Set)
+		want string
+	}{
+		{"kubernetes", func(s *versions.Set) { s.Kubernetes.Version = "v1.33.0" }, "v1.33.0"},
+		{"prometheus", func(s *versions.Set) { s.Addons.Prometheus = "docker.io/prom/prometheus:v3.9.1" }, "builds v3.10.0"},
+		{"jaeger release", func(s *versions.Set) { s.Addons.Jaeger = "docker.io/jaegertracing/all-in-one:1.75.0" }, "v1.75.0"},
+		// A v2 image would get the chart's v2 config file, which the all-in-one cannot read.
+		{"jaeger v2 image", func(s *versions.Set) { s.Addons.Jaeger = "docker.io/jaegertracing/jaeger:1.76.0" }, "all-in-one"},
+	} {
+		s := versions.Default()
+		bad.edit(&s)
+		if _, _, err := resolvePins(ctx, "../../tools/k8sbuild", s); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("a mismatched %s pin gave %v, want an error naming %q", bad.what, err, bad.want)
+		}
 	}
+}
+
+func TestPrometheusRelease(t *testing.T) {
+	for mod, want := range map[string]string{
+		"v0.310.0": "v3.10.0", "v0.300.1": "v3.0.1", "v0.316.0": "v3.16.0", "v0.305.2": "v3.5.2",
+		"v0.55.1":                            "v2.55.1", // Prometheus 2.x used two-digit minors
+		"v0.310.0-rc.0":                      "v0.310.0-rc.0",
+		"v0.0.0-20250101000000-abcdefabcdef": "v0.0.0-20250101000000-abcdefabcdef",
+		"v1.8.2":                             "v1.8.2",
+	} {
+		if got := prometheusRelease(mod); got != want {
+			t.Errorf("prometheusRelease(%s) = %s, want %s", mod, got, want)
+		}
+	}
+}
+
+// TestPrometheusBuildKeepsKubernetesDiscovery checks the build tags and version flags of the
+// Prometheus component: only Kubernetes discovery among the plugins, version without "v".
+func TestPrometheusBuildKeepsKubernetesDiscovery(t *testing.T) {
+	for _, c := range components() {
+		if c.Dir != "prometheus" {
+			continue
+		}
+		if got := strings.Join(c.tags(), ","); got != "remove_all_sd,enable_kubernetes_sd" {
+			t.Errorf("tags = %s", got)
+		}
+		if got := c.ldflags(c.release("v0.310.0")); !strings.Contains(got, "common/version.Version=3.10.0 ") {
+			t.Errorf("ldflags %q do not set Version=3.10.0", got)
+		}
+		return
+	}
+	t.Fatal("no prometheus component")
 }
 
 func TestCacheKeyFollowsInputs(t *testing.T) {

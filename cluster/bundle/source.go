@@ -138,7 +138,8 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, 
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 	refs := imageRefs{Kubernetes: p.Kubernetes, Pause: o.Versions.Images.Pause, Etcd: o.Versions.Images.Etcd,
-		CoreDNS: o.Versions.Images.CoreDNS, Flannel: flannelImage(p.Flannel)}
+		CoreDNS: o.Versions.Images.CoreDNS, Flannel: flannelImage(p.Flannel),
+		Prometheus: o.Versions.Addons.Prometheus, Jaeger: o.Versions.Addons.Jaeger}
 	start := time.Now()
 	images, err := buildImages(imageSpecs(refs, bin, nf), bundleDir, work)
 	if err != nil {
@@ -181,6 +182,8 @@ func placeFiles(bundleDir string, bin func(string) string, debDir string, runtim
 			return err
 		}
 	}
+	// promtool stays in the Prometheus image only: bin/ is uploaded to every host, and no host
+	// needs 57 MiB of config checker.
 	for _, n := range []string{"kubeadm", "kubelet", "kubectl", "crictl"} {
 		if err := copyFile(bin(n), filepath.Join(bundleDir, DirBin, n), 0o755); err != nil {
 			return err

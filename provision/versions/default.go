@@ -44,11 +44,17 @@ func Default() Set {
 			CoreDNS: "registry.k8s.io/coredns/coredns:v1.12.1",
 		},
 		Addons: Addons{
-			// The images Istio's samples/addons use (reference/bookinfo.md §4).
+			// The images Istio's samples/addons use (reference/bookinfo.md §4), except Jaeger.
+			// The offline bundle builds Prometheus and Jaeger from these releases
+			// (tools/k8sbuild/prometheus, tools/k8sbuild/jaeger) and tags the images with these
+			// exact references, so a change here needs the go.mod there to follow.
 			Zipkin:     "docker.io/openzipkin/zipkin-slim:3.4.0",
 			Prometheus: "docker.io/prom/prometheus:v3.10.0",
 			Grafana:    "docker.io/grafana/grafana:12.0.1",
-			Jaeger:     "docker.io/jaegertracing/jaeger:2.17.0",
+			// Jaeger v1's all-in-one at the release tools/testpeers also pins: the bundle builds
+			// it from github.com/jaegertracing/jaeger v1.76.0, and the chart runs a 1.x tag with
+			// v1's flags (addons.Settings.Values).
+			Jaeger: "docker.io/jaegertracing/all-in-one:1.76.0",
 		},
 		Bookinfo: Bookinfo{
 			// Istio moved these to registry.istio.io/release in 2026-03; the same 1.20.3 tags
