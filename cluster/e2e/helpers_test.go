@@ -141,7 +141,8 @@ func (c *cli) run(ctx context.Context, onEvent func(event.Event), args ...string
 }
 
 func (c *cli) up(ctx context.Context, onEvent func(event.Event)) ([]event.Event, time.Duration, error) {
-	return c.run(ctx, onEvent, "up", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook, "--bundle", c.bundle)
+	// The cluster alone: these tests are about Kubernetes (TestUpWholeLab runs the stack).
+	return c.run(ctx, onEvent, "up", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook, "--bundle", c.bundle, "--stack=false")
 }
 
 func (c *cli) down(ctx context.Context, extra ...string) error {

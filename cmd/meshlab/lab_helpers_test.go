@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,6 +107,11 @@ func meshlab(ctx context.Context, args ...string) result {
 }
 
 // run runs `meshlab <action>` on the lab with extra flags.
+// run runs an action on the lab; these sshd hosts are not machines, so the sample playbook is
+// the default here (the product's default is the kubernetes playbook).
 func (l *testLab) run(ctx context.Context, action string, flags ...string) result {
+	if !slices.Contains(flags, "--playbook") {
+		flags = append(flags, "--playbook", "sample")
+	}
 	return meshlab(ctx, append([]string{action, "--hosts", l.hosts, "--log-dir", l.logDir}, flags...)...)
 }

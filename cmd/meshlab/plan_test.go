@@ -38,12 +38,22 @@ func TestPlanTouchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	logDir := filepath.Join(dir, "state")
-	r := meshlab(context.Background(), "plan", "--hosts", hosts, "--log-dir", logDir)
+	r := meshlab(context.Background(), "plan", "--hosts", hosts, "--log-dir", logDir, "--playbook", "sample")
 	if r.code != exitOK {
 		t.Fatalf("plan exit %d: %s", r.code, r.stderr)
 	}
 	if n := strings.Count(r.stdout, "  would run"); n != 2*sampleTasks-1 {
 		t.Errorf("plan lines = %d, want %d:\n%s", n, 2*sampleTasks-1, r.stdout)
+	}
+	// The default: the kubernetes playbook and the whole stack after it.
+	r = meshlab(context.Background(), "plan", "--hosts", hosts, "--log-dir", logDir)
+	if r.code != exitOK {
+		t.Fatalf("plan (default playbook) exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"kubeadm", "meshlab verify bookinfo", "productpage"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the default plan does not mention %q:\n%s", want, r.stdout)
+		}
 	}
 	if _, err := os.Stat(logDir); !os.IsNotExist(err) {
 		t.Errorf("plan created %s (stat: %v)", logDir, err)

@@ -13,9 +13,10 @@ import (
 	"github.com/meshlab/meshlab/provision/playbook"
 )
 
-// The --stack flags of `meshlab up` (and `meshlab plan`): after the cluster, the mesh, addons,
-// Bookinfo, a quick verify and a summary (cluster/stack). Opt-in, so `up --playbook kubernetes`
-// is unchanged without it.
+// The --stack flags of `meshlab up` (and `meshlab plan`, and the wizard): after the cluster,
+// the mesh, addons, Bookinfo, `meshlab verify bookinfo` and a summary (cluster/stack). On by
+// default with the kubernetes playbook; --stack=false stops after the cluster. What the stack
+// installs is the hosts file's components.
 //
 // Wiring (two hook lines the command files call):
 //
@@ -30,22 +31,30 @@ const (
 // bindStackFlags adds --stack and its timeout to an action command.
 func bindStackFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.Bool(stackFlag, false, "after the cluster, install the mesh, the addons and Bookinfo, verify them and print the lab's URLs (needs --playbook kubernetes)")
+	f.Bool(stackFlag, true, "after the cluster, install the mesh, the addons and Bookinfo (the hosts file's components), verify them and print the lab's URLs; --stack=false stops after the cluster")
 	f.Duration(stackTimeoutFlag, stack.DefaultWaitTimeout, "with --stack: how long each rollout or addon may take to become ready")
 	f.String(verifyFlag, string(stack.VerifyFull), "with --stack: run `meshlab verify bookinfo` at the end: full, quick (smoke checks) or off")
 }
 
-// appendStack appends the stack phases to the cluster's when --stack is set; otherwise (or on
-// a command without the flag) it returns ps unchanged.
+// appendStack appends the stack phases to the cluster's when --stack is on (the default) and the
+// playbook is the kubernetes one; otherwise (or on a command without the flag) it returns ps
+// unchanged. An explicit --stack with another playbook is an error, a defaulted one is not.
 func appendStack(cmd *cobra.Command, ps engine.Phases, pb *playbook.Playbook, lab *inventory.Lab, baseDir, bundleDir string) (engine.Phases, error) {
 	if on, _ := cmd.Flags().GetBool(stackFlag); !on { // also false on a command without the flag
 		return ps, nil
 	}
+	explicit := cmd.Flags().Changed(stackFlag)
 	if cmd.Name() == "down" {
-		return nil, fmt.Errorf("--stack is for up and plan: down resets the whole cluster, stack included")
+		if explicit {
+			return nil, fmt.Errorf("--stack is for up and plan: down resets the whole cluster, stack included")
+		}
+		return ps, nil
 	}
 	if pb.Name != phases.Playbook {
-		return nil, fmt.Errorf("--stack builds on the Kubernetes cluster: add --playbook %s", phases.Playbook)
+		if explicit {
+			return nil, fmt.Errorf("--stack builds on the Kubernetes cluster: add --playbook %s", phases.Playbook)
+		}
+		return ps, nil
 	}
 	timeout, _ := cmd.Flags().GetDuration(stackTimeoutFlag)
 	if timeout <= 0 {

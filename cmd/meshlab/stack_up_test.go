@@ -36,16 +36,16 @@ func TestAppendStack(t *testing.T) {
 	base := engine.UpPhases(k8s)
 	dir := t.TempDir()
 
-	same, err := appendStack(stackCmd(t, "up"), base, k8s, lab, dir, "")
+	same, err := appendStack(stackCmd(t, "up", "--stack=false"), base, k8s, lab, dir, "")
 	if err != nil || len(same) != len(base) {
-		t.Fatalf("without --stack: %d phases (want %d), %v", len(same), len(base), err)
+		t.Fatalf("--stack=false: %d phases (want %d), %v", len(same), len(base), err)
 	}
 	// A command without the flags at all (down, plan before wiring) is left alone too.
 	if same, err = appendStack(&cobra.Command{Use: "down"}, base, k8s, lab, dir, ""); err != nil || len(same) != len(base) {
 		t.Fatalf("command without the flag: %d phases, %v", len(same), err)
 	}
 
-	all, err := appendStack(stackCmd(t, "up", "--stack"), base, k8s, lab, dir, "")
+	all, err := appendStack(stackCmd(t, "up"), base, k8s, lab, dir, "") // on by default
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +60,16 @@ func TestAppendStack(t *testing.T) {
 	}
 	if _, err := appendStack(stackCmd(t, "up", "--stack"), base, sample, lab, dir, ""); err == nil || !strings.Contains(err.Error(), "--playbook kubernetes") {
 		t.Fatalf("sample playbook with --stack: %v", err)
+	}
+	// The defaulted --stack leaves another playbook, and down, alone.
+	if same, err := appendStack(stackCmd(t, "up"), base, sample, lab, dir, ""); err != nil || len(same) != len(base) {
+		t.Fatalf("sample playbook, --stack defaulted: %d phases, %v", len(same), err)
+	}
+	if same, err := appendStack(stackCmd(t, "down"), base, k8s, lab, dir, ""); err != nil || len(same) != len(base) {
+		t.Fatalf("down, --stack defaulted: %d phases, %v", len(same), err)
+	}
+	if _, err := appendStack(stackCmd(t, "down", "--stack"), base, k8s, lab, dir, ""); err == nil {
+		t.Fatal("down --stack was accepted")
 	}
 	if _, err := appendStack(stackCmd(t, "up", "--stack", "--stack-wait-timeout", "0s"), base, k8s, lab, dir, ""); err == nil {
 		t.Fatal("a zero timeout was accepted")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshlab/meshlab/cluster/phases"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/connect"
 	"github.com/meshlab/meshlab/provision/engine"
@@ -35,9 +36,9 @@ type actionOptions struct {
 	cluster     clusterOptions // --bundle and friends (cluster_up.go)
 }
 
-// DefaultPlaybook is what up, down and plan run without --playbook. It becomes the Kubernetes
-// playbook once that exists.
-const defaultPlaybook = "sample"
+// DefaultPlaybook is what up, down and plan run without --playbook: the Kubernetes cluster,
+// after which up (and plan) add the stack (see stack_up.go).
+const defaultPlaybook = phases.Playbook
 
 func (o *actionOptions) bind(cmd *cobra.Command) {
 	f := cmd.Flags()

@@ -48,7 +48,7 @@ func TestWizardInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tt := startTmux(t, 80, 24, fmt.Sprintf("%s wizard --log-dir %s", bin, l.logDir))
+	tt := startTmux(t, 80, 24, fmt.Sprintf("%s wizard --log-dir %s --playbook sample", bin, l.logDir))
 	tt.shot("01-start", "Load or create a hosts file")
 	tt.keys("C-u")
 	tt.text(hostsPath)

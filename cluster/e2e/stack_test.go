@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshlab/meshlab/bookinfo/verify"
+	"github.com/meshlab/meshlab/cluster/phases"
+	"github.com/meshlab/meshlab/provision/event"
+)
+
+// TestUpWholeLab is the main job end to end (issue 7) and the mesh's proof on a real cluster
+// (issue 5): one `meshlab up` from bare lab hosts through cluster, mesh, addons and Bookinfo to
+// `meshlab verify bookinfo` passing; then Istio's networking samples applied with kubectl, the
+// walk-through's RouteRule, and the control plane killed and restarted.
+func TestUpWholeLab(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+	start := time.Now()
+	c := setup(t, ctx, "e2es", 3)
+	created := time.Since(start)
+
+	events, took, err := c.run(ctx, nil, c.stackArgs("full")...)
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, verifyRows(events))
+	}
+	t.Logf("MEASURE whole lab (3 nodes): lab create %s + up (cluster, mesh, addons, Bookinfo, full verify) %s",
+		created.Round(time.Second), took.Round(time.Second))
+	t.Logf("verify rows of the up:\n%s", verifyRows(events))
+	checkVerified(t, events)
+	t.Logf("summary:\n%s", summaryLines(events))
+
+	k := c.kubectl(t)
+	b := verify.Browser{BaseURL: "http://" + c.lab.Machines[0].Address + ":30080"}
+
+	t.Run("networking samples applied with kubectl", func(t *testing.T) {
+		samples := filepath.Join(moduleRoot(t), "mesh", "config", "testdata", "istio-samples")
+		k.run(ctx, t, "apply", "-n", "bookinfo", "-f", filepath.Join(samples, "destination-rule-all.yaml"))
+		for _, s := range verify.Scenarios() {
+			var files []string
+			for _, f := range s.Samples {
+				files = append(files, "-f", filepath.Join(samples, f))
+			}
+			applied := time.Now()
+			k.run(ctx, t, append([]string{"apply", "-n", "bookinfo"}, files...)...)
+			in := settle(ctx, t, b, s)
+			o, err := s.Observe(ctx, b)
+			if err != nil {
+				t.Errorf("%s: expected %s, observed %s: %v", s.Name, s.Expected, o.Observed, err)
+			}
+			t.Logf("MEASURE %s: in effect %.1fs after kubectl apply; observed %s", s.Name, in.Sub(applied).Seconds(), o.Observed)
+			k.run(ctx, t, append([]string{"delete", "-n", "bookinfo", "--ignore-not-found"}, files...)...)
+		}
+		// No route left: the mix of versions comes back.
+		removed := time.Now()
+		mix := untilMix(ctx, t, b)
+		t.Logf("MEASURE routes deleted: all three versions again %.1fs later (%v)", time.Since(removed).Seconds(), mix)
+		k.run(ctx, t, "delete", "-n", "bookinfo", "-f", filepath.Join(samples, "destination-rule-all.yaml"))
+	})
+
+	t.Run("the walk-through's RouteRule gives only v1", func(t *testing.T) {
+		rule := filepath.Join(t.TempDir(), "reviews-default.yaml")
+		all, err := os.ReadFile(filepath.Join(moduleRoot(t), "mesh", "config", "testdata", "legacy-routerules.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(string(all), "\n---\n") // reviews-default, as written
+		if err := os.WriteFile(rule, []byte(first), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		applied := time.Now()
+		k.run(ctx, t, "apply", "-n", "bookinfo", "-f", rule)
+		counts := untilOnly(ctx, t, b, "v1")
+		t.Logf("MEASURE RouteRule reviews-default: only v1 %.1fs after kubectl apply (%v)", time.Since(applied).Seconds(), counts)
+		k.run(ctx, t, "delete", "-n", "bookinfo", "-f", rule)
+		untilMix(ctx, t, b)
+	})
+
+	t.Run("control plane killed, then restarted", func(t *testing.T) {
+		samples := filepath.Join(moduleRoot(t), "mesh", "config", "testdata", "istio-samples")
+		routing := []string{"-n", "bookinfo", "-f", filepath.Join(samples, "destination-rule-all.yaml"),
+			"-f", filepath.Join(samples, "virtual-service-all-v1.yaml")}
+		k.run(ctx, t, append([]string{"apply"}, routing...)...)
+		untilOnly(ctx, t, b, "v1")
+		k.run(ctx, t, "-n", "meshlab-system", "scale", "deployment/meshlab-pilot", "--replicas=0")
+		k.run(ctx, t, "-n", "meshlab-system", "wait", "--for=delete", "pod", "-l", "app=meshlab-pilot", "--timeout=3m")
+		if counts, err := b.Count(ctx, nil, 20); err != nil || counts["v1"] != 20 {
+			t.Errorf("without the control plane: %v, %v; want 20 pages from v1 on the last config", counts, err)
+		}
+		k.run(ctx, t, "-n", "meshlab-system", "scale", "deployment/meshlab-pilot", "--replicas=1")
+		k.run(ctx, t, "-n", "meshlab-system", "rollout", "status", "deployment/meshlab-pilot", "--timeout=3m")
+		back := time.Now()
+		status := c.untilSynced(ctx, t, 6)
+		t.Logf("MEASURE control plane restarted: 6 proxies SYNCED %.1fs after its rollout\n%s", time.Since(back).Seconds(), status)
+		k.run(ctx, t, append([]string{"delete"}, routing...)...)
+	})
+
+	t.Run("meshlab verify bookinfo", func(t *testing.T) {
+		kc := filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)
+		out, err := exec.CommandContext(ctx, c.bin, "verify", "bookinfo", "--kubeconfig", kc, "--offline").CombinedOutput()
+		t.Logf("meshlab verify bookinfo --offline:\n%s", out)
+		if err != nil {
+			t.Fatalf("verify bookinfo: %v", err)
+		}
+	})
+
+	t.Run("second up changes nothing", func(t *testing.T) {
+		events, again, err := c.run(ctx, nil, c.stackArgs("quick")...)
+		if err != nil {
+			t.Fatalf("second up: %v", err)
+		}
+		t.Logf("MEASURE second up (quick verify): %s", again.Round(time.Second))
+		var changed []string
+		for _, d := range changedTasks(events) {
+			if _, pt, _ := strings.Cut(d, " "); !strings.HasPrefix(pt, "verify/") {
+				changed = append(changed, d)
+			}
+		}
+		if len(changed) > 0 {
+			t.Errorf("the second up changed things: %v", changed)
+		}
+	})
+}
+
+func (c *cli) stackArgs(verifyMode string) []string {
+	return []string{"up", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook, "--bundle", c.bundle,
+		"--stack", "--verify", verifyMode}
+}
+
+// checkVerified: every check of the up's verify phase passed, but those whose image cannot be
+// in an offline bundle (Grafana's), which must say so and never pass.
+func checkVerified(t *testing.T, events []event.Event) {
+	t.Helper()
+	seen := 0
+	for _, e := range events {
+		if e.Phase != "verify" {
+			continue
+		}
+		switch e.Kind {
+		case event.TaskFail:
+			t.Errorf("verify %s failed: %s", e.Task, e.Error.Message)
+		case event.TaskDone:
+			seen++
+		case event.TaskSkip:
+			seen++
+			if !strings.HasPrefix(e.Task, "grafana/") || !strings.Contains(e.Line, "not in the offline bundle") {
+				t.Errorf("verify %s skipped: %s (only Grafana may be absent offline)", e.Task, e.Line)
+			}
+		}
+	}
+	if seen < 15 {
+		t.Errorf("verify reported %d checks; the full checklist has more", seen)
+	}
+}
+
+func verifyRows(events []event.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		if e.Phase == "verify" && (e.Kind == event.TaskDone || e.Kind == event.TaskSkip || e.Kind == event.TaskFail) {
+			line := e.Line
+			if e.Error != nil {
+				line = e.Error.Message
+			}
+			fmt.Fprintf(&b, "  %-9s %-40s %s\n", strings.TrimPrefix(string(e.Kind), "task."), e.Task, line)
+		}
+	}
+	return b.String()
+}
+
+func summaryLines(events []event.Event) string {
+	var out []string
+	for _, e := range events {
+		if e.Phase == "summary" && e.Kind == event.Log {
+			out = append(out, "  "+e.Line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// kubectl is the bundle's kubectl on the lab's kubeconfig: the user's own tool.
+type kubectl struct{ bin, kubeconfig string }
+
+func (c *cli) kubectl(t *testing.T) kubectl {
+	return kubectl{bin: filepath.Join(c.bundle, "bin", "kubectl"), kubeconfig: filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)}
+}
+
+func (k kubectl) run(ctx context.Context, t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, k.bin, append([]string{"--kubeconfig", k.kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// settle polls a scenario's condition until it holds and returns when it first did.
+func settle(ctx context.Context, t *testing.T, b verify.Browser, s verify.Scenario) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(verify.SettleTimeout)
+	for {
+		ok, err := s.Settle(ctx, b)
+		if ok {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not in effect %s after kubectl apply (last error %v)", s.Name, verify.SettleTimeout, err)
+		}
+		sleep(ctx, t, 200*time.Millisecond)
+	}
+}
+
+// untilOnly polls until 10 pages in a row come from version.
+func untilOnly(ctx context.Context, t *testing.T, b verify.Browser, version string) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(verify.SettleTimeout)
+	for {
+		c, err := b.Count(ctx, nil, 10)
+		if err == nil && c[version] == 10 {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not only %s after %s: %v %v", version, verify.SettleTimeout, c, err)
+		}
+		sleep(ctx, t, 200*time.Millisecond)
+	}
+}
+
+// untilMix polls until v1, v2 and v3 all appear among 30 pages (no routing: round robin).
+func untilMix(ctx context.Context, t *testing.T, b verify.Browser) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(verify.SettleTimeout)
+	for {
+		c, err := b.Count(ctx, nil, 30)
+		if err == nil && c["v1"] > 0 && c["v2"] > 0 && c["v3"] > 0 {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mix of versions did not come back within %s: %v %v", verify.SettleTimeout, c, err)
+		}
+		sleep(ctx, t, 200*time.Millisecond)
+	}
+}
+
+// untilSynced polls `meshlab mesh status --kubeconfig` until n proxies are listed, all SYNCED.
+func (c *cli) untilSynced(ctx context.Context, t *testing.T, n int) string {
+	t.Helper()
+	kc := filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, err := exec.CommandContext(ctx, c.bin, "mesh", "status", "--kubeconfig", kc).CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		synced := 0
+		for _, l := range lines[1:] {
+			if slices.Contains(strings.Fields(l), "SYNCED") {
+				synced++
+			}
+		}
+		if err == nil && synced == n && len(lines) == n+1 {
+			return string(out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxies not all SYNCED after the control plane came back: %v\n%s", err, out)
+		}
+		sleep(ctx, t, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, t *testing.T, d time.Duration) {
+	select {
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	case <-time.After(d):
+	}
+}
