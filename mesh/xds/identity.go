@@ -17,7 +17,20 @@ const (
 	EnvPodIPAlt     = "POD_IP"
 	EnvWorkload     = "WORKLOAD_NAME"
 	EnvLabels       = "POD_LABELS" // k=v,k=v
+	// EnvZipkinURL overrides where a sidecar on Kubernetes sends its spans (KubeZipkinURL).
+	EnvZipkinURL = "ZIPKIN_URL"
 )
+
+// KubeZipkinURL is where a sidecar on Kubernetes reports spans unless told otherwise: the
+// zipkin Service of meshlab's addons (namespace meshlab-system; the Zipkin chart, or Jaeger's
+// Zipkin receiver behind the same name). Istio's default mesh config does the same with
+// zipkin.istio-system:9411. With no such Service the spans are dropped and counted, never
+// blocking traffic.
+const KubeZipkinURL = "http://zipkin.meshlab-system:9411/api/v2/spans"
+
+// kubeSamplePercent samples every request a sidecar starts a trace for, as Istio's demo
+// profile does: a lab is for watching traffic. Requests arriving with a decision keep it.
+const kubeSamplePercent = 100
 
 // Identity is who a sidecar is, for the control plane.
 type Identity struct {
@@ -84,8 +97,27 @@ func LoadIdentity(files []string, getenv func(string) string, labels string) (Id
 			p.Labels[k] = v
 		}
 	}
+	if len(files) == 0 && getenv(EnvPodNamespace) != "" { // on Kubernetes, no Proxy document
+		p.Workload = workloadOf(p.Workload, p.Labels)
+		id.Tracing = config.Tracing{ZipkinURL: KubeZipkinURL, SamplePercent: kubeSamplePercent}
+		if u := getenv(EnvZipkinURL); u != "" {
+			id.Tracing.ZipkinURL = u
+		}
+	}
 	if p.ID == "" {
 		return id, fmt.Errorf("xds: the proxy has no identity: give a Proxy document with --config, or set %s (and %s, %s)", EnvPodName, EnvPodNamespace, EnvPodIP)
 	}
 	return id, nil
+}
+
+// workloadOf turns a Deployment's pod name into the Deployment's name, as Istio names
+// workloads (the source_workload and destination_workload of its metrics): the pod of
+// reviews-v1 is reviews-v1-<pod-template-hash>-<suffix>. Other names are kept.
+func workloadOf(name string, labels map[string]string) string {
+	if h := labels["pod-template-hash"]; h != "" {
+		if i := strings.LastIndex(name, "-"+h+"-"); i > 0 {
+			return name[:i]
+		}
+	}
+	return name
 }

@@ -23,6 +23,30 @@ func TestLoadIdentity(t *testing.T) {
 		t.Fatalf("from the Proxy document with --labels: %+v", id.Proxy)
 	}
 
+	if id.Tracing.ZipkinURL != "" {
+		t.Errorf("a Proxy document without tracing got %+v", id.Tracing)
+	}
+
+	// A Deployment's pod on Kubernetes: the workload is the Deployment, spans go to the addons'
+	// zipkin Service unless ZIPKIN_URL says otherwise.
+	env = map[string]string{EnvPodName: "reviews-v1-848b88cfcb-lt9xc", EnvPodNamespace: "bookinfo", EnvPodIP: "10.244.2.4",
+		EnvLabels: "app=reviews,version=v1,pod-template-hash=848b88cfcb"}
+	id, err = LoadIdentity(nil, func(k string) string { return env[k] }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Proxy.Workload != "reviews-v1" || id.Proxy.ID != "reviews-v1-848b88cfcb-lt9xc.bookinfo" {
+		t.Errorf("deployment pod: workload %q, id %q", id.Proxy.Workload, id.Proxy.ID)
+	}
+	if id.Tracing.ZipkinURL != KubeZipkinURL || id.Tracing.SamplePercent != 100 {
+		t.Errorf("tracing on Kubernetes: %+v", id.Tracing)
+	}
+	env[EnvZipkinURL] = "http://jaeger.tracing:9411/api/v2/spans"
+	env[EnvWorkload] = "reviews"
+	if id, _ = LoadIdentity(nil, func(k string) string { return env[k] }, ""); id.Tracing.ZipkinURL != env[EnvZipkinURL] || id.Proxy.Workload != "reviews" {
+		t.Errorf("ZIPKIN_URL and WORKLOAD_NAME not honoured: %+v %q", id.Tracing, id.Proxy.Workload)
+	}
+
 	if _, err := LoadIdentity(nil, func(string) string { return "" }, ""); err == nil {
 		t.Fatal("no identity at all was accepted")
 	}
