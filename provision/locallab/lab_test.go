@@ -22,6 +22,7 @@ import (
 
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/state"
 )
 
 // needLabHost skips unless this host can run a lab: root, and the tools create needs.
@@ -198,10 +199,28 @@ func TestDestroyHalfCreated(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = m.Destroy(context.Background(), name) })
 	leaveHalfCreatedLab(t, ctx, m, name)
+	// What `meshlab up` recorded about these machines, and a run log that must stay.
+	labDir := filepath.Dir(m.paths(name).dir)
+	for _, f := range []string{state.FileName, "kubeconfig", "meshlab-image-0123.tar", "logs/meshlab.log"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(labDir, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(labDir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := m.Destroy(ctx, name); err != nil {
 		t.Fatalf("destroy a half-created lab: %v", err)
 	}
 	assertNoTrace(t, m, name, nil)
+	for _, f := range []string{state.FileName, "kubeconfig", "meshlab-image-0123.tar"} {
+		if _, err := os.Stat(filepath.Join(labDir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s survived destroy: a lab created again would skip its set-up as recorded", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(labDir, "logs", "meshlab.log")); err != nil {
+		t.Errorf("destroy removed the run logs: %v", err)
+	}
 }
 
 // leaveHalfCreatedLab makes the pieces an interrupted create leaves: the lab folder with an
