@@ -1,8 +1,12 @@
 package xds
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/meshlab/meshlab/mesh/config"
@@ -19,6 +23,9 @@ const (
 	EnvLabels       = "POD_LABELS" // k=v,k=v
 	// EnvZipkinURL overrides where a sidecar on Kubernetes sends its spans (KubeZipkinURL).
 	EnvZipkinURL = "ZIPKIN_URL"
+	// EnvPodInfoDir is the injector's downward-API volume; its "labels" file holds every pod
+	// label (env vars can carry only named ones), read when POD_LABELS is not set.
+	EnvPodInfoDir = "MESHLAB_PODINFO_DIR"
 )
 
 // KubeZipkinURL is where a sidecar on Kubernetes reports spans unless told otherwise: the
@@ -87,6 +94,13 @@ func LoadIdentity(files []string, getenv func(string) string, labels string) (Id
 	if labels == "" {
 		labels = getenv(EnvLabels)
 	}
+	if labels == "" && getenv(EnvPodInfoDir) != "" {
+		l, err := podInfoLabels(filepath.Join(getenv(EnvPodInfoDir), "labels"))
+		if err != nil {
+			return id, err
+		}
+		labels = l
+	}
 	if labels != "" {
 		p.Labels = map[string]string{}
 		for _, kv := range strings.Split(labels, ",") {
@@ -120,4 +134,29 @@ func workloadOf(name string, labels map[string]string) string {
 		}
 	}
 	return name
+}
+
+// podInfoLabels reads a downward-API labels file (one key="value" per line, the value quoted as
+// a Go string) into the k=v,k=v form. A missing file is no labels.
+func podInfoLabels(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("xds: pod labels: %w", err)
+	}
+	var kvs []string
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		k, q, ok := strings.Cut(line, "=")
+		v, err := strconv.Unquote(q)
+		if !ok || err != nil {
+			return "", fmt.Errorf("xds: pod labels: %s:%d: want key=\"value\", got %q", path, i+1, line)
+		}
+		kvs = append(kvs, k+"="+v)
+	}
+	return strings.Join(kvs, ","), nil
 }

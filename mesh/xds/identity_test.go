@@ -1,6 +1,9 @@
 package xds
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,6 +48,22 @@ func TestLoadIdentity(t *testing.T) {
 	env[EnvWorkload] = "reviews"
 	if id, _ = LoadIdentity(nil, func(k string) string { return env[k] }, ""); id.Tracing.ZipkinURL != env[EnvZipkinURL] || id.Proxy.Workload != "reviews" {
 		t.Errorf("ZIPKIN_URL and WORKLOAD_NAME not honoured: %+v %q", id.Tracing, id.Proxy.Workload)
+	}
+
+	// The labels from the injector's podinfo volume, as the kubelet writes them.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "labels"), []byte("app=\"reviews\"\npod-template-hash=\"848b88cfcb\"\nversion=\"v1\""), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env = map[string]string{EnvPodName: "reviews-v1-848b88cfcb-lt9xc", EnvPodNamespace: "bookinfo", EnvPodInfoDir: dir}
+	if id, err = LoadIdentity(nil, func(k string) string { return env[k] }, ""); err != nil || id.Proxy.Workload != "reviews-v1" || id.Proxy.Labels["version"] != "v1" {
+		t.Errorf("from the podinfo volume: %+v %v", id.Proxy, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "labels"), []byte("app=reviews"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = LoadIdentity(nil, func(k string) string { return env[k] }, ""); err == nil || !strings.Contains(err.Error(), "labels:1") {
+		t.Errorf("an unquoted label value: %v", err)
 	}
 
 	if _, err := LoadIdentity(nil, func(string) string { return "" }, ""); err == nil {
