@@ -44,9 +44,9 @@ bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by v
 peers: ## real test peers built from pinned modules (Jaeger), cached by version
 	tools/testpeers/build.sh
 
-up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle (root)
+up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle: cluster, mesh, addons, Bookinfo, verify (root)
 	$(BIN) lab create --name $(LAB) --nodes 3 --control-planes 1 --out $(LAB_HOSTS)
-	$(BIN) up --hosts $(LAB_HOSTS) --playbook kubernetes --bundle $(BUNDLE_DIR)
+	$(BIN) up --hosts $(LAB_HOSTS) --bundle $(BUNDLE_DIR)
 
 down: build ## undo `make up`: reset the lab's hosts and destroy the local machines
 	-$(BIN) down --hosts $(LAB_HOSTS) --playbook kubernetes
