@@ -19,8 +19,9 @@ help: ## list targets
 deps: ## install the Debian packages the lab and the tests use (root; no-op when installed)
 	tools/install-deps.sh
 
-build: ## build bin/meshlab (static)
+build: ## build bin/meshlab and bin/meshlab-proxy, the slim sidecar the meshlab image carries (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))meshlab-proxy ./cmd/meshlab-proxy
 
 test: deps build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
 	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) tools/gotest.sh -count=1 -timeout 75m $(PKGS)
@@ -36,7 +37,7 @@ lint: ## gofmt, go vet, staticcheck
 bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy (root, ~4 min)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/transport/ ./mesh/telemetry/ ./mesh/proxy/
 	$(GO) test -run '^$$' -bench BenchmarkUpSample -benchtime 1x ./cmd/meshlab/
-	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 30m -run '^TestDataPlaneBenchmark$$' -v .
+	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) MESHLAB_PROXY_BIN=$(abspath $(dir $(BIN))meshlab-proxy) $(GO) test -count=1 -timeout 30m -run '^TestDataPlaneBenchmark$$' -v .
 
 bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by version; cold: tens of minutes)
 	tools/k8sbuild/build.sh $(BUNDLE_DIR)

@@ -20,6 +20,7 @@ func setup(t *testing.T, ctx context.Context, name string, nodes int) *cli {
 	bundleDir := requireLab(t)
 	base := t.TempDir()
 	bin := buildStatic(t, "./cmd/meshlab", filepath.Join(base, "meshlab"))
+	buildStatic(t, "./cmd/meshlab-proxy", filepath.Join(base, "meshlab-proxy")) // the image's sidecar, found beside meshlab
 	mgr, lab := newLab(t, ctx, base, name, nodes)
 	return &cli{t: t, bin: bin, base: base, bundle: bundleDir, lab: lab, mgr: mgr}
 }

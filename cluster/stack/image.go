@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,8 +38,8 @@ func (i *Image) Run(ctx context.Context, r *engine.Run) error {
 	if err != nil || built {
 		return err
 	}
-	t.Begin(bin)
-	if err := BuildImage(ctx, bin, i.plan.image(), i.plan.CacheDir, tar); err != nil {
+	t.Begin(bin + " + " + i.plan.proxyBinary)
+	if err := BuildImage(ctx, bin, i.plan.proxyBinary, i.plan.image(), i.plan.CacheDir, tar); err != nil {
 		return t.fail("the netfilter layer needs apt-get and dpkg-deb on this machine (Debian's archive)", err)
 	}
 	t.Done(fmt.Sprintf("%s → %s", i.plan.image(), tar))
@@ -55,10 +56,11 @@ func (i *Image) DryRun(_ context.Context, r *engine.Run) error {
 	return nil
 }
 
-// BuildImage writes the meshlab image (ref) with binary at /usr/local/bin/meshlab on the
-// Debian netfilter layer (built in cacheDir) to tarPath, atomically: a failed build leaves no
-// tarball behind for the guard to mistake as finished.
-func BuildImage(ctx context.Context, binary, ref, cacheDir, tarPath string) error {
+// BuildImage writes the meshlab image (ref) with binary at /usr/local/bin/meshlab and the sidecar
+// binary proxy at /usr/local/bin/meshlab-proxy on the Debian netfilter layer (built in
+// cacheDir) to tarPath, atomically: a failed build leaves no tarball behind for the guard to
+// mistake as finished.
+func BuildImage(ctx context.Context, binary, proxy, ref, cacheDir, tarPath string) error {
 	nf, err := bundle.NetfilterLayer(ctx, cacheDir)
 	if err != nil {
 		return err
@@ -69,7 +71,7 @@ func BuildImage(ctx context.Context, binary, ref, cacheDir, tarPath string) erro
 	}
 	defer os.RemoveAll(work)
 	tmp := filepath.Join(work, "image.tar")
-	if err := install.BuildImage(install.ImageSpec{Binary: binary, Ref: ref, TarPath: tmp, WorkDir: work, Base: []v1.Layer{nf}}); err != nil {
+	if err := install.BuildImage(install.ImageSpec{Binary: binary, ProxyBinary: proxy, Ref: ref, TarPath: tmp, WorkDir: work, Base: []v1.Layer{nf}}); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, tarPath); err != nil {
@@ -78,8 +80,11 @@ func BuildImage(ctx context.Context, binary, ref, cacheDir, tarPath string) erro
 	return nil
 }
 
-// imageTarball returns the binary to package and the tarball it becomes, named by the binary's
-// digest (computed once per run).
+// proxyBinaryName is the sidecar binary (cmd/meshlab-proxy) the image carries next to meshlab.
+const proxyBinaryName = "meshlab-proxy"
+
+// imageTarball returns the binary to package and the tarball it becomes, named by the digest of
+// both binaries (computed once per run).
 func (p *plan) imageTarball() (binary, tar string, err error) {
 	if p.tar != "" {
 		return p.binary, p.tar, nil
@@ -90,18 +95,48 @@ func (p *plan) imageTarball() (binary, tar string, err error) {
 			return "", "", fmt.Errorf("meshlab image: find this binary: %w", err)
 		}
 	}
-	f, err := os.Open(bin)
+	proxy, err := p.findProxyBinary(bin)
 	if err != nil {
-		return "", "", fmt.Errorf("meshlab image: %w", err)
+		return "", "", err
 	}
-	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", "", fmt.Errorf("meshlab image: read %s: %w", bin, err)
+	for _, f := range []string{bin, proxy} {
+		if err := hashFile(h, f); err != nil {
+			return "", "", err
+		}
 	}
-	p.binary, p.digest = bin, hex.EncodeToString(h.Sum(nil))[:16]
+	p.binary, p.proxyBinary, p.digest = bin, proxy, hex.EncodeToString(h.Sum(nil))[:16]
 	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+p.digest+".tar")
 	return p.binary, p.tar, nil
+}
+
+// findProxyBinary: Options.ProxyExecutable, else meshlab-proxy beside the meshlab binary (as
+// `make build` leaves them), else on PATH.
+func (p *plan) findProxyBinary(meshlab string) (string, error) {
+	if p.ProxyExecutable != "" {
+		return p.ProxyExecutable, nil
+	}
+	next := filepath.Join(filepath.Dir(meshlab), proxyBinaryName)
+	if _, err := os.Stat(next); err == nil {
+		return next, nil
+	}
+	if path, err := exec.LookPath(proxyBinaryName); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("meshlab image: the sidecar binary %s is neither next to %s nor on PATH: "+
+		"build both with `make build` (or go build -o %s ./cmd/meshlab-proxy)", proxyBinaryName, meshlab, next)
+}
+
+func hashFile(h io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("meshlab image: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("meshlab image: read %s: %w", path, err)
+	}
+	return nil
 }
 
 // image is the meshlab image's ref. Its tag carries the binary's digest after the version: a

@@ -87,11 +87,11 @@ func TestImageOnTheNetfilterLayer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ref := inject.Image("test")
-	if err := BuildImage(ctx, self, ref, cache, out); err != nil {
+	if err := BuildImage(ctx, self, self, ref, cache, out); err != nil {
 		t.Fatal(err)
 	}
 	files, img := layerFiles(t, out, ref)
-	for _, want := range []string{"usr/local/bin/meshlab", "usr/sbin/iptables-restore", "usr/sbin/ip6tables-restore", "usr/sbin/xtables-nft-multi"} {
+	for _, want := range []string{"usr/local/bin/meshlab", "usr/local/bin/meshlab-proxy", "usr/sbin/iptables-restore", "usr/sbin/ip6tables-restore", "usr/sbin/xtables-nft-multi"} {
 		if !files[want] {
 			t.Errorf("image lacks /%s", want)
 		}

@@ -35,6 +35,9 @@ type Options struct {
 	Version string
 	// Executable is the meshlab binary put in the image (default os.Executable()).
 	Executable string
+	// ProxyExecutable is the sidecar binary put in the image (default: meshlab-proxy next to
+	// Executable, else on PATH; `make build` builds both).
+	ProxyExecutable string
 	// CacheDir holds the netfilter .debs and layer (default <bundle cache root>/netfilter).
 	CacheDir string
 	// Verify is how much of the Bookinfo checklist the verify phase runs (default VerifyFull).
@@ -53,6 +56,7 @@ type plan struct {
 	bundleImages map[string]string // nil online
 	clients      *Clients          // opened once, by the first phase that needs the cluster
 	binary, tar  string            // the meshlab binary and its image tarball (imageTarball)
+	proxyBinary  string            // the sidecar binary (imageTarball)
 	digest       string            // the binary's sha256 prefix, set with tar
 	noRetry      bool              // tests: verify checks fail at once instead of retrying
 	markerPath   string            // tests: the side-load marker instead of ImageMarker

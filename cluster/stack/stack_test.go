@@ -24,8 +24,10 @@ func newTestPlan(t *testing.T, lab func(o *Options)) (engine.Phases, *plan, *fak
 	fc := newFakeCluster(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "meshlab")
-	if err := os.WriteFile(bin, []byte("not really meshlab"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{bin, filepath.Join(dir, proxyBinaryName)} { // as `make build` leaves them
+		if err := os.WriteFile(f, []byte("not really "+filepath.Base(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	o := Options{Lab: testLab(), LabDir: dir, Version: "v9", Executable: bin,
 		Connect: func(string) (*Clients, error) { return fc.clients, nil }}
@@ -375,5 +377,29 @@ func TestVerifyModes(t *testing.T) {
 	}
 	if _, err := ParseVerifyMode("fast"); err == nil || !strings.Contains(err.Error(), "full, quick or off") {
 		t.Errorf("ParseVerifyMode(fast): %v", err)
+	}
+}
+
+// TestImageNeedsTheSidecarBinary: without meshlab-proxy beside meshlab (or on PATH) the image
+// phase fails saying how to build it, and a changed sidecar binary is a new image.
+func TestImageNeedsTheSidecarBinary(t *testing.T) {
+	ps, p, _ := newTestPlan(t, nil)
+	before := p.image()
+	proxy := filepath.Join(filepath.Dir(p.binary), proxyBinaryName)
+	if err := os.WriteFile(proxy, []byte("another build"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p.tar = "" // a new run
+	if after := p.image(); after == before {
+		t.Errorf("a changed sidecar binary kept the image ref %s", after)
+	}
+	if err := os.Remove(proxy); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	p.tar = ""
+	err := engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[0]})
+	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), proxyBinaryName) {
+		t.Fatalf("no sidecar binary: %v", err)
 	}
 }

@@ -1,137 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/netip"
-	"os"
-	"os/signal"
-	"syscall"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/proxy"
-	"github.com/meshlab/meshlab/mesh/telemetry"
-	"github.com/meshlab/meshlab/mesh/xds"
+	"github.com/meshlab/meshlab/mesh/proxy/sidecarcmd"
 )
 
+// `meshlab mesh proxy` and `meshlab mesh init` are built by sidecarcmd, which the slim sidecar
+// binary (cmd/meshlab-proxy) uses too, so both binaries take exactly the same flags.
 func init() {
-	registerIn("mesh", newMeshProxyCmd)
-}
-
-// newMeshProxyCmd is `meshlab mesh proxy`: the sidecar.
-func newMeshProxyCmd(g *globalOptions) *cobra.Command {
-	var (
-		opts        proxy.Options
-		allowRoot   bool
-		dump        bool
-		originalDst string
-		xdsAddr     string
-		podLabels   string
-	)
-	cmd := &cobra.Command{
-		Use:   "proxy --config FILE [--config FILE...]",
-		Short: "Run the sidecar proxy (outbound 15001, inbound 15006, health 15021, metrics 15090)",
-		Long: `Runs meshlab's sidecar. Its routing comes from the --config files, loaded in order: a meshlab
-Proxy document (who this sidecar is), a Registry document (services, VIPs, endpoints) and Istio
-VirtualService/DestinationRule (or legacy RouteRule) documents as they are. The files are
-watched; a change is applied atomically, or rejected with a log line keeping the old config.
-docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the capture rules exempt.`,
-		Example: `  meshlab mesh proxy --config proxy.yaml --config registry.yaml --config virtual-service-all-v1.yaml
-  meshlab mesh proxy --config registry.yaml --config routes.yaml --dump`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(opts.ConfigFiles) == 0 && xdsAddr == "" {
-				return badInput(errors.New("at least one --config file (or --xds ADDR) is required"))
-			}
-			if dump {
-				return dumpProxyConfig(cmd, opts.ConfigFiles)
-			}
-			if err := proxy.CheckIdentity(allowRoot); err != nil {
-				return badInput(err)
-			}
-			if originalDst != "" {
-				ap, err := netip.ParseAddrPort(originalDst)
-				if err != nil {
-					return badInput(fmt.Errorf("--original-dst: %w", err))
-				}
-				opts.OriginalDst = func(*net.TCPConn) (netip.AddrPort, error) { return ap, nil }
-			}
-			level := slog.LevelInfo
-			if g.verbose > 0 {
-				level = slog.LevelDebug
-			}
-			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			reg := prometheus.NewRegistry()
-			m, err := telemetry.NewMetrics(reg)
-			if err != nil {
-				return fmt.Errorf("mesh proxy: metrics: %w", err)
-			}
-			opts.Telemetry = proxy.NewTelemetry(m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			var ident xds.Identity
-			if xdsAddr != "" {
-				if ident, err = xds.LoadIdentity(opts.ConfigFiles, os.Getenv, podLabels); err != nil {
-					return badInput(err)
-				}
-				opts.External = true
-			}
-			p, err := proxy.New(opts)
-			if err != nil {
-				return badInput(err)
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			if xdsAddr != "" {
-				return runWithXDS(ctx, p, xds.Options{Addr: xdsAddr, Proxy: ident.Proxy, Tracing: ident.Tracing, Apply: p.ApplySnapshot, Logger: opts.Logger})
-			}
-			return p.Run(ctx)
-		},
-	}
-	fl := cmd.Flags()
-	fl.StringArrayVar(&opts.ConfigFiles, "config", nil, "routing config file (repeatable; later files override earlier ones)")
-	fl.BoolVar(&dump, "dump", false, "print the compiled routing table and exit")
-	fl.StringVar(&xdsAddr, "xds", "", "take the routing config from the control plane at ADDR (host:15010) instead of the files; the files (if any) then give only the Proxy identity, else POD_NAME, POD_NAMESPACE, INSTANCE_IP do")
-	fl.StringVar(&podLabels, "labels", "", "with --xds: the pod's labels as k=v,k=v (default $POD_LABELS)")
-	fl.BoolVar(&allowRoot, "allow-root", false, "allow running as root (tests without capture rules only)")
-	fl.StringVar(&opts.OutboundAddr, "outbound", proxy.DefaultOutboundAddr, "outbound listener address")
-	fl.StringVar(&opts.InboundAddr, "inbound", proxy.DefaultInboundAddr, "inbound listener address")
-	fl.StringVar(&opts.HealthAddr, "health", proxy.DefaultHealthAddr, "readiness listener address (/healthz/ready)")
-	fl.StringVar(&opts.MetricsAddr, "metrics", proxy.DefaultMetricsAddr, "Prometheus listener address (/stats/prometheus)")
-	fl.DurationVar(&opts.DrainTimeout, "drain-timeout", 5*time.Second, "how long in-flight requests may finish after SIGTERM")
-	fl.DurationVar(&opts.SniffTimeout, "sniff-timeout", time.Second, "how long to wait for a client's first bytes before treating a connection as TCP")
-	fl.DurationVar(&opts.ReloadInterval, "reload-interval", time.Second, "how often the config files are checked for changes")
-	fl.IntVar(&opts.MaxConnections, "max-connections", 16384, "open downstream connections per listener beyond which new ones are refused")
-	fl.StringVar(&originalDst, "original-dst", "", "treat every accepted connection as sent to ADDR:PORT instead of asking SO_ORIGINAL_DST (benchmarks and tests without iptables)")
-	_ = fl.MarkHidden("original-dst")
-	return cmd
-}
-
-func dumpProxyConfig(cmd *cobra.Command, files []string) error {
-	snap, err := config.Load(files...)
-	if err != nil {
-		return badInput(err)
-	}
-	t, err := config.Compile(snap)
-	if err != nil {
-		return badInput(err)
-	}
-	return t.Dump(cmd.OutOrStdout())
-}
-
-// runWithXDS runs the proxy and its xDS client together; the client stops with the proxy.
-func runWithXDS(ctx context.Context, p *proxy.Proxy, o xds.Options) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- xds.Run(ctx, o) }()
-	err := p.Run(ctx)
-	cancel()
-	return errors.Join(err, <-done)
+	registerIn("mesh", func(g *globalOptions) *cobra.Command {
+		return sidecarcmd.ProxyCommand(sidecarcmd.Wiring{Verbose: &g.verbose, BadInput: badInput})
+	})
 }

@@ -15,10 +15,16 @@ import (
 // buildMeshlab builds the real binary once for the test.
 func buildMeshlab(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "meshlab")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "meshlab")
+	// Static, as `make build` makes them: the stack puts both into the meshlab image (scratch,
+	// no libc); the sidecar binary beside meshlab, where the stack looks for it.
+	for out, pkg := range map[string]string{bin: ".", filepath.Join(dir, "meshlab-proxy"): "../meshlab-proxy"} {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
 	}
 	return bin
 }

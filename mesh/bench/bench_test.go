@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,9 +18,14 @@ import (
 	"time"
 )
 
-// meshlabBinary and helperBinary are prepared by TestMain for the benchmark: both run inside
-// the pods as other users, so they live in a directory everyone can read.
-var meshlabBinary, helperBinary string
+// sidecarCommand and helperBinary are prepared by TestMain for the benchmark: both run inside
+// the pods as other users, so they live in a directory everyone can read. sidecarCommand is the
+// argv prefix of the sidecar's `proxy` and `init` commands: the slim binary alone
+// (meshlab-proxy) or the full binary with its "mesh" group.
+var (
+	sidecarCommand []string
+	helperBinary   string
+)
 
 func TestMain(m *testing.M) {
 	if HelperRole() != "" {
@@ -63,31 +69,54 @@ func prepareBinaries(dir string) error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	meshlabBinary = filepath.Join(dir, "meshlab")
-	if prebuilt := os.Getenv("MESHLAB_BIN"); prebuilt != "" {
-		// `make bench` passes the binary its build target made.
-		if err := copyFile(prebuilt, meshlabBinary); err != nil {
+	// MESHLAB_PROXY_BIN (the slim sidecar binary, what injected pods run) wins over MESHLAB_BIN
+	// (the full binary, `meshlab mesh proxy`); with neither, the slim binary is built.
+	slim, full := os.Getenv("MESHLAB_PROXY_BIN"), os.Getenv("MESHLAB_BIN")
+	switch {
+	case slim != "":
+		bin := filepath.Join(dir, "meshlab-proxy")
+		if err := copyFile(slim, bin); err != nil {
 			return err
 		}
-	} else {
+		sidecarCommand = []string{bin}
+	case full != "":
+		bin := filepath.Join(dir, "meshlab")
+		if err := copyFile(full, bin); err != nil {
+			return err
+		}
+		sidecarCommand = []string{bin, "mesh"}
+	default:
 		// The parent module's main package; this module does not import it, it runs it.
-		build := exec.Command("go", "build", "-o", meshlabBinary, "./cmd/meshlab")
+		bin := filepath.Join(dir, "meshlab-proxy")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/meshlab-proxy")
 		build.Dir = "../.."
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build meshlab (or set MESHLAB_BIN to a built one): %w\n%s", err, out)
+			return fmt.Errorf("build meshlab-proxy (or set MESHLAB_PROXY_BIN or MESHLAB_BIN): %w\n%s", err, out)
 		}
+		sidecarCommand = []string{bin}
 	}
 	helperBinary = filepath.Join(dir, "bench-helper")
 	return copyFile(os.Args[0], helperBinary)
 }
 
-func copyFile(from, to string) error {
-	data, err := os.ReadFile(from)
+// copyFile copies an executable in 32 KiB writes, as containerd writes a binary when it unpacks
+// an image layer. How a file was written shapes its page cache (one 40 MiB write makes large
+// folios, and the kernel maps a whole folio on a fault), and so the file-backed part of the RSS
+// the benchmark reports: copying the way a node gets the sidecar binary measures what a node sees.
+func copyFile(from, to string) (err error) {
+	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o755)
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 32<<10))
+	return err
 }
 
 // loadDuration is MESHLAB_BENCH_DURATION (default 60s, Istio's recipe needs at least that for the
@@ -119,8 +148,8 @@ func TestDataPlaneBenchmark(t *testing.T) {
 			t.Skipf("needs %s (apt packages iproute2, iptables, util-linux, haproxy)", tool)
 		}
 	}
-	if meshlabBinary == "" {
-		t.Skip("run it by name (-run TestDataPlaneBenchmark) so that TestMain builds meshlab")
+	if sidecarCommand == nil {
+		t.Skip("run it by name (-run TestDataPlaneBenchmark) so that TestMain builds meshlab-proxy")
 	}
 	dir, err := os.MkdirTemp("", "meshlab-bench-")
 	if err != nil {
@@ -142,7 +171,7 @@ func TestDataPlaneBenchmark(t *testing.T) {
 	}
 	d := loadDuration(t)
 	h := &Harness{
-		Lab: lab, Meshlab: meshlabBinary, Helper: []string{helperBinary}, Dir: dir,
+		Lab: lab, Sidecar: sidecarCommand, ProxyArgs: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ARGS")), Helper: []string{helperBinary}, Dir: dir,
 		Load:   LoadOptions{QPS: 1000, Connections: 16, Duration: d},
 		Warmup: min(5*time.Second, d/4),
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +18,13 @@ import (
 // Harness runs the three cases in one lab, one after another, so that they share the pods, the
 // echo server and the machine's state.
 type Harness struct {
-	Lab     *Lab
-	Meshlab string // the meshlab binary (sidecars and `mesh init`)
+	Lab *Lab
+	// Sidecar is the argv prefix of the sidecar commands `proxy` and `init`:
+	// {"/path/meshlab-proxy"} or {"/path/meshlab", "mesh"}.
+	Sidecar []string
+	// ProxyArgs are extra flags for the sidecar proxies (MESHLAB_BENCH_PROXY_ARGS), such as
+	// --concurrency 1, to compare settings.
+	ProxyArgs []string
 	// Helper is the argv of a program that calls RunHelper (the test binary, in practice). It
 	// runs inside the pods as UID 65534, so it must be readable and executable by that user.
 	Helper []string
@@ -53,7 +59,7 @@ func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 	results = append(results, direct)
 
 	// From here on both pods capture traffic exactly as injected pods do.
-	if err := l.Capture(ctx, h.Meshlab); err != nil {
+	if err := l.Capture(ctx, h.Sidecar); err != nil {
 		return results, err
 	}
 	mesh, err := h.meshlabCase(ctx)
@@ -91,7 +97,7 @@ func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 		p, err := h.start("meshlab "+side.pod+"-side", side.pod, ProxyUID,
-			[]string{h.Meshlab, "mesh", "proxy", "--config", doc, "--config", reg}, nil)
+			append(append(slices.Clip(h.Sidecar), "proxy", "--config", doc, "--config", reg), h.ProxyArgs...), nil)
 		if err != nil {
 			return Result{}, err
 		}

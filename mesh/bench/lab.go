@@ -94,10 +94,12 @@ func (l *Lab) Down(ctx context.Context) {
 	_ = run(ctx, "ip", "link", "del", l.bridge())
 }
 
-// Capture installs meshlab's capture rules (`meshlab mesh init`) in both pods.
-func (l *Lab) Capture(ctx context.Context, meshlab string) error {
+// Capture installs meshlab's capture rules (`meshlab mesh init` or `meshlab-proxy init`: sidecar
+// is the argv prefix before "init") in both pods.
+func (l *Lab) Capture(ctx context.Context, sidecar []string) error {
 	for _, pod := range []string{"client", "server"} {
-		if err := run(ctx, "ip", "netns", "exec", l.Netns(pod), meshlab, "mesh", "init"); err != nil {
+		argv := append([]string{"ip", "netns", "exec", l.Netns(pod)}, sidecar...)
+		if err := run(ctx, append(argv, "init")...); err != nil {
 			return fmt.Errorf("bench lab: capture in pod %s: %w", pod, err)
 		}
 	}

@@ -23,7 +23,7 @@ var captureAnnotations = []struct {
 	{ExcludeOutboundPortsAnnotation, func(f *capture.Flags, v string) { f.ExcludeOutboundPorts = v }},
 }
 
-// captureFlags builds the `meshlab mesh init` flags for a pod from its annotations and checks
+// captureFlags builds the `meshlab-proxy init` flags for a pod from its annotations and checks
 // them with the same parser `mesh init` uses, so a bad annotation is refused at injection time
 // (naming the annotation) instead of crash-looping the init container.
 func captureFlags(annotations map[string]string) (capture.Flags, error) {
@@ -55,7 +55,7 @@ func captureFlags(annotations map[string]string) (capture.Flags, error) {
 // so an injected pod's init container reads like Istio's.
 func initArgs(f capture.Flags) []string {
 	return []string{
-		"mesh", "init",
+		"init",
 		"-p", f.OutboundPort,
 		"-z", f.InboundPort,
 		"-u", f.ProxyUID,

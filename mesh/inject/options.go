@@ -23,6 +23,10 @@ const (
 	ImageRepository = "meshlab.local/meshlab"
 	// BinaryPath is the meshlab binary inside that image.
 	BinaryPath = "/usr/local/bin/meshlab"
+	// ProxyBinaryPath is the slim sidecar binary (cmd/meshlab-proxy: only `proxy` and `init`,
+	// with meshlab mesh proxy/init's flags) in the same image. The injected proxy and init
+	// containers run it: it maps a third of the full binary's memory per sidecar.
+	ProxyBinaryPath = "/usr/local/bin/meshlab-proxy"
 	// DefaultXDSAddress is the control plane's xDS address as the proxy will dial it in a cluster
 	// (`meshlab mesh proxy --xds ADDR`). It is the one template value the control-plane work fills.
 	DefaultXDSAddress = "meshlab-pilot.meshlab-system.svc:15010"
@@ -53,7 +57,8 @@ const (
 type Options struct {
 	Image           string
 	ImagePullPolicy corev1.PullPolicy
-	Binary          string // the meshlab binary's path inside Image
+	Binary          string // the meshlab binary's path inside Image (the postStart `mesh wait`)
+	ProxyBinary     string // the sidecar binary's path inside Image (proxy and init containers)
 	XDSAddress      string // passed to the proxy as --xds
 
 	// NativeSidecar injects the proxy as an init container with restartPolicy: Always, so the
@@ -72,6 +77,7 @@ func DefaultOptions(v string) Options {
 		Image:           Image(v),
 		ImagePullPolicy: corev1.PullIfNotPresent,
 		Binary:          BinaryPath,
+		ProxyBinary:     ProxyBinaryPath,
 		XDSAddress:      DefaultXDSAddress,
 		NativeSidecar:   true,
 		// Istio's defaults for its sidecar: requests 100m/128Mi, limits 2000m/1024Mi.

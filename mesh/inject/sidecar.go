@@ -25,14 +25,14 @@ import (
 //     user init containers run before any proxy exists, so their outbound TCP is captured but
 //     unserved (exclude their destinations or run them as UID 1337).
 
-// initContainer is the capture init container: `meshlab mesh init` with the pod's exclusions,
+// initContainer is the capture init container: `meshlab-proxy init` with the pod's exclusions,
 // root with NET_ADMIN and NET_RAW only (iptables needs both), everything else dropped.
 func initContainer(o Options, f capture.Flags) corev1.Container {
 	return corev1.Container{
 		Name:            InitContainerName,
 		Image:           o.Image,
 		ImagePullPolicy: o.ImagePullPolicy,
-		Command:         []string{o.Binary},
+		Command:         []string{o.ProxyBinary},
 		Args:            initArgs(f),
 		Resources:       o.InitResources,
 		SecurityContext: &corev1.SecurityContext{
@@ -68,8 +68,8 @@ func proxyContainer(o Options, appContainers []string) corev1.Container {
 		Name:            ProxyContainerName,
 		Image:           o.Image,
 		ImagePullPolicy: o.ImagePullPolicy,
-		Command:         []string{o.Binary},
-		Args:            []string{"mesh", "proxy", "--xds", o.XDSAddress},
+		Command:         []string{o.ProxyBinary},
+		Args:            []string{"proxy", "--xds", o.XDSAddress},
 		Ports: []corev1.ContainerPort{
 			{Name: "http-envoy-prom", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 			{Name: "http-health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},

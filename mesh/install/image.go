@@ -21,6 +21,9 @@ import (
 // ImageSpec says what BuildImage builds and where the tarball goes.
 type ImageSpec struct {
 	Binary  string // the static meshlab binary (CGO_ENABLED=0): the image has no libc
+	// ProxyBinary is the static slim sidecar binary (cmd/meshlab-proxy), at
+	// inject.ProxyBinaryPath: the injected proxy and init containers run it.
+	ProxyBinary string
 	Ref     string // the tag, inject.Image(version)
 	TarPath string // where the docker-save archive `ctr images import` reads is written
 	WorkDir string // for the layer file; must outlive the call
@@ -31,9 +34,13 @@ type ImageSpec struct {
 }
 
 // BuildImage builds the meshlab image in-process: the base layers (none: FROM scratch), the
-// meshlab binary at inject.BinaryPath as entrypoint, linux/amd64 — the image of the control
-// plane and of every injected sidecar and init container.
+// meshlab binary at inject.BinaryPath as entrypoint and the sidecar binary at
+// inject.ProxyBinaryPath, linux/amd64 — the image of the control plane and of every injected
+// sidecar and init container.
 func BuildImage(s ImageSpec) error {
+	if s.ProxyBinary == "" {
+		return errors.New("install: meshlab image: no sidecar binary (cmd/meshlab-proxy)")
+	}
 	img, err := image.Build(image.Spec{
 		Ref:  s.Ref,
 		OS:   "linux",
@@ -41,7 +48,7 @@ func BuildImage(s ImageSpec) error {
 		Base: s.Base,
 		// /tmp exists in every image a process may use os.TempDir in (the gateway writes its
 		// translated config there); scratch has none.
-		Files: []image.Entry{image.Binary(inject.BinaryPath, s.Binary),
+		Files: []image.Entry{image.Binary(inject.BinaryPath, s.Binary), image.Binary(inject.ProxyBinaryPath, s.ProxyBinary),
 			{Path: "/tmp", Dir: true, Mode: 0o777 | fs.ModeSticky}},
 		Entrypoint: []string{inject.BinaryPath},
 		Labels:     map[string]string{"org.opencontainers.image.title": "meshlab"},

@@ -24,7 +24,7 @@ func buildTestImage(t *testing.T) string {
 	}
 	dir := t.TempDir()
 	tarPath := filepath.Join(dir, "meshlab.tar")
-	if err := install.BuildImage(install.ImageSpec{Binary: self, Ref: inject.Image("test"), TarPath: tarPath, WorkDir: dir}); err != nil {
+	if err := install.BuildImage(install.ImageSpec{Binary: self, ProxyBinary: self, Ref: inject.Image("test"), TarPath: tarPath, WorkDir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	return tarPath
@@ -57,6 +57,7 @@ func TestBuildImage(t *testing.T) {
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	var tmpMode int64 = -1
+	proxy := false
 	for {
 		h, err := tr.Next()
 		if err != nil {
@@ -65,6 +66,10 @@ func TestBuildImage(t *testing.T) {
 		if h.Name == "tmp/" {
 			tmpMode = h.Mode
 		}
+		proxy = proxy || h.Name == strings.TrimPrefix(inject.ProxyBinaryPath, "/")
+	}
+	if !proxy {
+		t.Errorf("the image has no %s: injected sidecars could not start", inject.ProxyBinaryPath)
 	}
 	if tmpMode != 0o1777 {
 		t.Fatalf("/tmp mode %o in the image, want 1777 (processes use os.TempDir)", tmpMode)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,10 +24,12 @@ type connInfo struct {
 // Close that releases the listener's connection slot exactly once.
 type proxyConn struct {
 	*net.TCPConn
+	raw     *rawSocket    // Read and Write go through it (rawio.go); nil: through TCPConn
 	br      *bufio.Reader // holds sniffed bytes; nil when nothing was read ahead
 	info    connInfo
 	release func()
 	once    sync.Once
+	fast    atomic.Bool // served by serveH1 (h1server.go), not net/http
 }
 
 func (c *proxyConn) Read(b []byte) (int, error) {
@@ -36,7 +39,17 @@ func (c *proxyConn) Read(b []byte) (int, error) {
 		}
 		c.br = nil // drained: read the socket directly from now on
 	}
+	if c.raw != nil {
+		return c.raw.Read(b)
+	}
 	return c.TCPConn.Read(b)
+}
+
+func (c *proxyConn) Write(b []byte) (int, error) {
+	if c.raw != nil {
+		return c.raw.Write(b)
+	}
+	return c.TCPConn.Write(b)
 }
 
 // WriteTo sends the sniffed bytes, then lets the socket's own WriteTo splice the rest (io.Copy

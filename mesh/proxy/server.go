@@ -38,10 +38,12 @@ type server struct {
 	httpLn *chanListener
 	log    *slog.Logger
 
-	ctx    context.Context // canceled when draining ends: stops TCP dials and hand-offs
-	cancel context.CancelFunc
-	active atomic.Int64 // open downstream connections
-	wg     sync.WaitGroup
+	ctx      context.Context // canceled when draining ends: stops TCP dials and hand-offs
+	cancel   context.CancelFunc
+	active   atomic.Int64 // open downstream connections
+	draining atomic.Bool  // shutdown has begun: fast-path connections close between requests
+	fastReqs atomic.Int64 // requests served by serveH1, for tests and debugging
+	wg       sync.WaitGroup
 
 	mu    sync.Mutex
 	conns map[*proxyConn]struct{} // every open downstream connection, closed at the drain deadline
@@ -99,6 +101,9 @@ func (s *server) serve() {
 			continue
 		}
 		pc := &proxyConn{TCPConn: tc}
+		if raw, err := newRawSocket(tc); err == nil {
+			pc.raw = raw
+		}
 		s.mu.Lock()
 		s.conns[pc] = struct{}{}
 		s.mu.Unlock()
@@ -156,6 +161,9 @@ func (s *server) handle(c *proxyConn) {
 	default:
 		isHTTP = true
 	}
+	if isHTTP && !s.serveH1(c) {
+		return // served on the fast path until it closed
+	}
 	if isHTTP && s.httpLn.push(s.ctx, c) {
 		return // the HTTP server owns c now
 	}
@@ -176,6 +184,16 @@ func (s *server) isSelf(dst netip.AddrPort) bool {
 // ends, then closes whatever is left and waits for every handler goroutine.
 func (s *server) shutdown(ctx context.Context) error {
 	s.ln.Close()
+	// Fast-path connections: idle ones wake up and close now, busy ones after their response
+	// (serveH1 checks draining before it waits for another request).
+	s.draining.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		if c.fast.Load() {
+			_ = c.TCPConn.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+	s.mu.Unlock()
 	err := s.http.Shutdown(ctx) // closes idle HTTP connections, waits for active ones
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("proxy: HTTP drain", "err", err)

@@ -18,11 +18,13 @@ const (
 	defaultIdleTimeout = 90 * time.Second
 )
 
-// pools are the upstream connection pools of one cluster: HTTP/1.1 and h2c (prior knowledge, for
-// HTTP/2 and gRPC clients). Endpoints are told apart by the request URL's host, so one transport
-// serves every endpoint of the cluster.
+// pools are the upstream connection pools of one cluster: HTTP/1.1 (h1client.go, falling back to
+// the standard Transport for what it does not handle) and h2c (prior knowledge, for HTTP/2 and
+// gRPC clients). Endpoints are told apart by the request URL's host, so one transport serves
+// every endpoint of the cluster.
 type pools struct {
-	h1, h2 *http.Transport
+	h1 *h1Transport
+	h2 *http.Transport
 }
 
 // newPools builds the transports; source, when set, picks the address to connect from.
@@ -68,10 +70,10 @@ func newPools(p config.Pool, source func(dst string) *net.TCPAddr) *pools {
 			MaxResponseHeaderBytes: 1 << 20,
 		}
 	}
-	return &pools{h1: mk(false), h2: mk(true)}
+	return &pools{h1: newH1Transport(dial, mk(false), idle), h2: mk(true)}
 }
 
-func (p *pools) transport(h2 bool) *http.Transport {
+func (p *pools) transport(h2 bool) http.RoundTripper {
 	if h2 {
 		return p.h2
 	}
@@ -79,6 +81,6 @@ func (p *pools) transport(h2 bool) *http.Transport {
 }
 
 func (p *pools) close() {
-	p.h1.CloseIdleConnections()
+	p.h1.close()
 	p.h2.CloseIdleConnections()
 }
