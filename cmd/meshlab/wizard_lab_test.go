@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
-	"github.com/meshlab/meshlab/cmd/meshlab/tui/draft"
-	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/locallab"
 )
 
@@ -48,7 +46,7 @@ func TestWizardOnLocalLab(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tt := startTmux(t, 80, 24, fmt.Sprintf("%s wizard --log-dir %s --hosts %s --playbook kubernetes --bundle %s",
+	tt := startTmux(t, 80, 24, fmt.Sprintf("%s wizard --log-dir %s --hosts %s --bundle %s --verify quick",
 		bin, base, hostsPath, bundleDir))
 	tt.failOn = []string{"up failed on lab"}
 	t.Cleanup(func() { logShots(t, tt) })
@@ -58,26 +56,14 @@ func TestWizardOnLocalLab(t *testing.T) {
 	tt.keys("Enter")
 	tt.shot("01-connect", "3 ok, 0 failed, 0 testing")
 
-	// The cluster alone: every component unticked (the run stays inside the test's minutes).
+	// The components as the wizard proposes them (mesh, Bookinfo, the default addons): the run
+	// is the whole lab, ending with verify's smoke checks (--verify quick keeps it in minutes).
 	tt.keys("Enter")
 	tt.waitFor("Versions and components")
-	tt.keys("Down", "Space", "Down", "Space") // mesh, Bookinfo
-	for _, a := range draft.Addons() {
-		tt.keys("Down")
-		if slices.Contains(inventory.DefaultAddons(), a) {
-			tt.keys("Space")
-		}
-	}
-	// Keys are handled in order: once the cursor is on the last row, every toggle was applied.
-	if s := tt.waitFor("> [ ] jaeger"); strings.Contains(s, "[x]") {
-		t.Fatalf("a component is still chosen:\n%s", s)
-	}
 	tt.keys("Enter")
 	review := tt.shot("02-review", "valid hosts file: 1 control plane, 2 worker(s)")
-	// The summary line ends at the version when no component is chosen.
-	clusterOnly := regexp.MustCompile(`valid hosts file: 1 control plane, 2 worker\(s\), Kubernetes v[0-9.]+ *\n`)
-	if !clusterOnly.MatchString(review) || !strings.Contains(review, "mesh: false") {
-		t.Errorf("the review does not show the cluster alone:\n%s", review)
+	if !strings.Contains(review, "mesh: true") {
+		t.Errorf("the review does not show the mesh chosen:\n%s", review)
 	}
 
 	// Save and run; Ctrl+C once the run is deep in (the bundle's images going into containerd)
@@ -103,10 +89,10 @@ func TestWizardOnLocalLab(t *testing.T) {
 		t.Errorf("Ctrl+C stopped no task:\n%s", interrupted)
 	}
 
-	// Run again: finished tasks are skipped and the run ends with the kubeconfig.
+	// Run again: finished tasks are skipped and the run ends with the lab's URLs and kubeconfig.
 	tt.text("r")
 	kubeconfig := filepath.Join(base, name, "kubeconfig")
-	done := tt.shot("05-done", "is up", "every host is done", "kubeconfig: "+kubeconfig)
+	done := tt.shot("05-done", "is up", "every host is done", "kubeconfig: "+kubeconfig, "/productpage")
 	if n := screenNumber(t, done, `(\d+) already done`); n == 0 {
 		t.Errorf("the second run did not continue from the first (nothing already done):\n%s", done)
 	}

@@ -20,13 +20,13 @@ import (
 
 // ImageSpec says what BuildImage builds and where the tarball goes.
 type ImageSpec struct {
-	Binary  string // the static meshlab binary (CGO_ENABLED=0): the image has no libc
+	Binary string // the static meshlab binary (CGO_ENABLED=0): the image has no libc
 	// ProxyBinary is the static slim sidecar binary (cmd/meshlab-proxy), at
 	// inject.ProxyBinaryPath: the injected proxy and init containers run it.
 	ProxyBinary string
-	Ref     string // the tag, inject.Image(version)
-	TarPath string // where the docker-save archive `ctr images import` reads is written
-	WorkDir string // for the layer file; must outlive the call
+	Ref         string // the tag, inject.Image(version)
+	TarPath     string // where the docker-save archive `ctr images import` reads is written
+	WorkDir     string // for the layer file; must outlive the call
 	// Base layers go under the binary. Empty means FROM scratch. The injected init container
 	// runs `meshlab mesh init`, which execs iptables-restore: a cluster that injects sidecars
 	// needs a netfilter userspace layer here (cluster/bundle builds one for kube-proxy).
