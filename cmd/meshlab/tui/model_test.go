@@ -129,6 +129,21 @@ func TestRunStateProgress(t *testing.T) {
 	}
 }
 
+// TestRunStateKeepsLabTaskFailures: a failed task of a lab-wide phase (the stack runs on the
+// cluster, not a host) keeps its whole error contract for the summary.
+func TestRunStateKeepsLabTaskFailures(t *testing.T) {
+	s := newRunState([]string{"a"})
+	info := &event.ErrorInfo{Phase: "mesh-image", Task: "Build the image", Message: "no sidecar binary", Hint: "make build"}
+	s.apply(event.Event{Kind: event.TaskFail, Phase: "mesh-image", Task: "Build the image", Error: info})
+	s.apply(event.Event{Kind: event.TaskFail, Phase: "mesh-image", Task: "later", Error: &event.ErrorInfo{Message: "second"}})
+	if s.labTaskErr == nil || s.labTaskErr.Message != info.Message || s.labTaskErr.Hint != info.Hint {
+		t.Fatalf("lab task error %+v, want the first failure", s.labTaskErr)
+	}
+	if got := strings.Join(s.labLog, "\n"); !strings.Contains(got, "Build the image: no sidecar binary") {
+		t.Errorf("lab log: %s", got)
+	}
+}
+
 // TestEventQueueKeepsEveryEvent: many goroutines emit while the UI side drains; nothing is
 // lost or reordered per host.
 func TestEventQueueKeepsEveryEvent(t *testing.T) {

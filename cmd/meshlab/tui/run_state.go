@@ -38,6 +38,9 @@ type runState struct {
 	labLog     []string         // lab-wide messages (phase results, waits)
 	links      []string         // the lab's entry points, from the run's summary phase
 	labErr     *event.ErrorInfo // from lab.done
+	// labTaskErr is the first failed lab-wide task (the stack's phases run on the cluster, not
+	// on a host): the summary shows its error contract, which lab.done only summarises.
+	labTaskErr *event.ErrorInfo
 	labState   event.State      // "" until lab.done
 	started    time.Time
 	duration   time.Duration // from lab.done
@@ -90,6 +93,13 @@ func (s *runState) apply(e event.Event) {
 	case event.PhaseDone, event.PhaseSkip:
 		if e.Error != nil {
 			s.labLog = append(s.labLog, symFail+" "+e.Error.Message)
+		}
+	case event.TaskFail:
+		if h == nil && e.Error != nil {
+			if s.labTaskErr == nil {
+				s.labTaskErr = e.Error
+			}
+			s.labLog = append(s.labLog, symFail+" "+e.Task+": "+e.Error.Message)
 		}
 	case event.Log:
 		switch {

@@ -82,6 +82,8 @@ func (m Model) summaryLines() []string {
 		}
 		switch {
 		case shown:
+		case s.labTaskErr != nil:
+			out = append(out, errorLines(s.labTaskErr)...)
 		case s.labErr != nil:
 			out = append(out, errorLines(s.labErr)...)
 		default:
