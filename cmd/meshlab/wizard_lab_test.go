@@ -37,7 +37,7 @@ func TestWizardOnLocalLab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	base := t.TempDir() // --log-dir: the lab's machines, state, logs and kubeconfig
-	bin := buildStaticMeshlab(t)
+	bin := buildMeshlab(t) // static, with meshlab-proxy beside it, as `make build` leaves them
 	hostsPath := filepath.Join(t.TempDir(), "lab.yaml")
 	name := "wiz-" + strings.ToLower(rand.Text()[:6]) // own name: concurrent runs never meet
 	createLocalLab(t, ctx, bin, base, name, hostsPath)
@@ -144,19 +144,6 @@ func moduleRoot(t *testing.T) string {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
 	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// buildStaticMeshlab builds the binary the way `make build` does (static), so the stack's
-// image could carry it.
-func buildStaticMeshlab(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "meshlab")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // createLocalLab boots the lab with the real binary and destroys it when the test ends, also
