@@ -36,7 +36,7 @@ func TestWizardOnLocalLab(t *testing.T) {
 	bundleDir := requireLocalLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	base := t.TempDir() // --log-dir: the lab's machines, state, logs and kubeconfig
+	base := t.TempDir()    // --log-dir: the lab's machines, state, logs and kubeconfig
 	bin := buildMeshlab(t) // static, with meshlab-proxy beside it, as `make build` leaves them
 	hostsPath := filepath.Join(t.TempDir(), "lab.yaml")
 	name := "wiz-" + strings.ToLower(rand.Text()[:6]) // own name: concurrent runs never meet

@@ -41,7 +41,7 @@ type runState struct {
 	// labTaskErr is the first failed lab-wide task (the stack's phases run on the cluster, not
 	// on a host): the summary shows its error contract, which lab.done only summarises.
 	labTaskErr *event.ErrorInfo
-	labState   event.State      // "" until lab.done
+	labState   event.State // "" until lab.done
 	started    time.Time
 	duration   time.Duration // from lab.done
 }
