@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -27,11 +24,7 @@ func TestBundleJaegerStoresZipkinSpans(t *testing.T) {
 	extractFromImage(t, dir, m, m.Versions["image-jaeger"], "bin/jaeger-all-in-one", bin)
 
 	zipkin, query, admin := freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)
-	logf, err := os.Create(filepath.Join(work, "jaeger.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin,
+	startPeer(t, work, "jaeger", bin,
 		"--collector.zipkin.host-port="+zipkin, "--memory.max-traces=1000", // the chart's arguments
 		"--collector.otlp.enabled=false",
 		"--collector.grpc-server.host-port="+freeLoopbackAddr(t),
@@ -39,20 +32,6 @@ func TestBundleJaegerStoresZipkinSpans(t *testing.T) {
 		"--query.http-server.host-port="+query,
 		"--query.grpc-server.host-port="+freeLoopbackAddr(t),
 		"--admin.http.host-port="+admin)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = work, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("jaeger log:\n%s", tail(string(b), 30))
-		}
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	waitHTTP(ctx, t, "http://"+admin+"/")

@@ -126,26 +126,8 @@ func TestBundlePrometheusRunsTheChartConfig(t *testing.T) {
 	t.Logf("promtool check config:\n%s", out)
 
 	addr := freeLoopbackAddr(t)
-	logf, err := os.Create(filepath.Join(work, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(work, "data"),
+	startPeer(t, work, "prometheus", prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(work, "data"),
 		"--storage.tsdb.retention.time=1h", "--web.enable-lifecycle", "--web.listen-address="+addr)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = work, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus log:\n%s", tail(string(b), 30))
-		}
-	})
 	base := "http://" + addr
 	waitHTTP(ctx, t, base+"/-/ready")
 	if code, _ := get(ctx, base+"/-/healthy"); code != http.StatusOK {
@@ -205,4 +187,29 @@ func waitHTTP(ctx context.Context, t *testing.T, url string) {
 		case <-time.After(200 * time.Millisecond): // polling interval of a deadline-bound wait
 		}
 	}
+}
+
+// startPeer runs a program taken out of a bundle image on loopback, logging to work/<name>.log,
+// and ends it (by its PID) when the test does; the log's tail is shown if the test failed.
+func startPeer(t *testing.T, work, name, bin string, args ...string) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(work, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = work, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("%s log:\n%s", name, tail(string(b), 30))
+		}
+	})
 }
