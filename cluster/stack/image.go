@@ -48,6 +48,11 @@ func (i *Image) Run(ctx context.Context, r *engine.Run) error {
 
 func (i *Image) DryRun(_ context.Context, r *engine.Run) error {
 	t := newTask(r, nil, "mesh-image", imageTask)
+	if _, _, err := i.plan.imageTarball(); err != nil {
+		// A plan says what a run needs rather than failing: the run stops on this, in these words.
+		t.Plan("would build the meshlab image, but first: " + err.Error())
+		return nil
+	}
 	bin, tar, built, err := i.tarball(t)
 	if err != nil || built {
 		return err

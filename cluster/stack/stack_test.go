@@ -402,4 +402,18 @@ func TestImageNeedsTheSidecarBinary(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make build") || !strings.Contains(err.Error(), proxyBinaryName) {
 		t.Fatalf("no sidecar binary: %v", err)
 	}
+	// A plan says what is missing instead of failing (`meshlab plan` works from a bare checkout).
+	rec := &recorder{}
+	r := testRun(rec, &fakeNode{name: "cp"})
+	r.DryRun = true
+	if err := engine.Execute(context.Background(), r, engine.Phases{ps[0], ps[1]}); err != nil {
+		t.Fatalf("plan without the sidecar binary: %v", err)
+	}
+	planned := ""
+	for _, e := range rec.events {
+		planned += e.Line + "\n"
+	}
+	if !strings.Contains(planned, "would build the meshlab image, but first") || !strings.Contains(planned, "make build") {
+		t.Errorf("plan lines:\n%s", planned)
+	}
 }

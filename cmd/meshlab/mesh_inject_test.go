@@ -13,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshlab/meshlab/mesh/inject"
 )
 
 const injectTestdata = "../../mesh/inject/testdata"
@@ -65,10 +67,12 @@ func TestInjectedInitArgsParse(t *testing.T) {
 					continue
 				}
 				n++
-				if c.Args[0] != "mesh" || c.Args[1] != "init" {
-					t.Fatalf("%s: init args %v", name, c.Args)
+				// The init container runs the sidecar binary's `init`, whose flags are meshlab mesh
+				// init's (one wiring, mesh/proxy/sidecarcmd).
+				if len(c.Command) != 1 || c.Command[0] != inject.ProxyBinaryPath || c.Args[0] != "init" {
+					t.Fatalf("%s: init container runs %v %v", name, c.Command, c.Args)
 				}
-				args := append(append([]string{}, c.Args...), "--dry-run", "--iptables", "legacy")
+				args := append(append([]string{"mesh"}, c.Args...), "--dry-run", "--iptables", "legacy")
 				out, _, err := runMeshlab(t, nil, args...)
 				if err != nil || !strings.Contains(out, "-j REDIRECT --to-ports 15001") {
 					t.Errorf("%s: meshlab %s: %v\n%s", name, strings.Join(args, " "), err, out)

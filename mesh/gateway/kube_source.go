@@ -64,6 +64,9 @@ func (k *KubeSource) Run(ctx context.Context, ready chan<- struct{}) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
+			if err == nil || ctx.Err() != nil { // the registry ended with ctx: not a failure
+				return nil
+			}
 			return fmt.Errorf("gateway: cluster registry: %w", err)
 		case <-changed:
 		case <-tick.C:
