@@ -344,6 +344,10 @@ func TestVerifyRunsTheQuickChecks(t *testing.T) {
 		if !tc.fail && !slices.ContainsFunc(rec.tasks("verify"), func(l string) bool { return strings.HasPrefix(l, "task.done bookinfo/productpage") }) {
 			t.Errorf("productpage not reported passed: %v", rec.tasks("verify"))
 		}
+		// Each check is a task from its start (the view shows a long scenario running).
+		if !slices.ContainsFunc(rec.tasks("verify"), func(l string) bool { return strings.HasPrefix(l, "task.start bookinfo/productpage") }) {
+			t.Errorf("productpage's check was not reported as started: %v", rec.tasks("verify"))
+		}
 	}
 }
 

@@ -80,12 +80,24 @@ func (p *plan) verifyOptions() verify.ClusterOptions {
 	}
 }
 
-// eventObserver turns each finished check into a task event of the verify phase.
-type eventObserver struct{ r *engine.Run }
+// eventObserver turns each check into a task of the verify phase, started when the check starts
+// (a routing scenario runs for seconds) and timed by it. The runner reports checks one at a time.
+type eventObserver struct {
+	r   *engine.Run
+	cur *task
+}
 
-func (eventObserver) Started(string, verify.Checker) {}
-func (o eventObserver) Finished(res verify.Result) {
-	t := newTask(o.r, nil, "verify", res.Category+"/"+res.Check)
+func (o *eventObserver) Started(category string, c verify.Checker) {
+	o.cur = newTask(o.r, nil, "verify", category+"/"+c.Name)
+	o.cur.Begin(c.Expected)
+}
+
+func (o *eventObserver) Finished(res verify.Result) {
+	t := o.cur
+	if t == nil || t.Name() != res.Category+"/"+res.Check {
+		t = newTask(o.r, nil, "verify", res.Category+"/"+res.Check)
+	}
+	o.cur = nil
 	line := res.Observed
 	switch res.Status {
 	case verify.Passed:
@@ -105,7 +117,7 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
 	}
 	quick := v.plan.verifyMode() == VerifyQuick
-	results, failed := verify.Runner{Quick: quick, NoRetry: v.plan.noRetry}.Run(ctx, verify.Suite(lab), eventObserver{r: r})
+	results, failed := verify.Runner{Quick: quick, NoRetry: v.plan.noRetry}.Run(ctx, verify.Suite(lab), &eventObserver{r: r})
 	if !failed {
 		return nil
 	}
