@@ -14,6 +14,7 @@ import (
 	"github.com/meshlab/meshlab/addons"
 	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/mesh/xds"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -419,5 +420,14 @@ func TestImageNeedsTheSidecarBinary(t *testing.T) {
 	}
 	if !strings.Contains(planned, "would build the meshlab image, but first") || !strings.Contains(planned, "make build") {
 		t.Errorf("plan lines:\n%s", planned)
+	}
+}
+
+// TestSidecarsReportToTheTracingAddon: the collector a sidecar on Kubernetes defaults to is the
+// zipkin Service the addons install (Zipkin's chart or Jaeger's, in addons.Namespace).
+func TestSidecarsReportToTheTracingAddon(t *testing.T) {
+	want := "http://zipkin." + addons.Namespace + ":9411/api/v2/spans"
+	if xds.KubeZipkinURL != want {
+		t.Fatalf("sidecars report to %s; the addons serve %s", xds.KubeZipkinURL, want)
 	}
 }
