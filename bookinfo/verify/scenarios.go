@@ -119,15 +119,10 @@ func Scenarios() []Scenario {
 			"virtual-service-ratings-test-delay.yaml"},
 		Settle: asJason(Page.ReviewsUnavailable),
 		Observe: func(ctx context.Context, b Browser) (Observation, error) {
-			s, err := b.Login(ctx, "jason")
-			if err != nil {
+			p, a, err := jasonThenAnonymous(ctx, b)
+			if p.Status == 0 { // jason's page never came
 				return Observation{}, err
 			}
-			p, err := b.Get(ctx, s)
-			if err != nil {
-				return Observation{}, err
-			}
-			a, err := b.Get(ctx, nil)
 			o := Observation{Observed: fmt.Sprintf("jason: reviews unavailable=%t in %.1fs; anonymous %s",
 				p.ReviewsUnavailable(), p.Elapsed.Seconds(), a.ReviewsVersion())}
 			switch {
@@ -149,15 +144,10 @@ func Scenarios() []Scenario {
 			"virtual-service-ratings-test-abort.yaml"},
 		Settle: asJason(Page.RatingsUnavailable),
 		Observe: func(ctx context.Context, b Browser) (Observation, error) {
-			s, err := b.Login(ctx, "jason")
-			if err != nil {
+			p, a, err := jasonThenAnonymous(ctx, b)
+			if p.Status == 0 { // jason's page never came
 				return Observation{}, err
 			}
-			p, err := b.Get(ctx, s)
-			if err != nil {
-				return Observation{}, err
-			}
-			a, err := b.Get(ctx, nil)
 			o := Observation{Observed: fmt.Sprintf("jason: ratings unavailable=%t; anonymous %s",
 				p.RatingsUnavailable(), a.ReviewsVersion())}
 			switch {
@@ -170,6 +160,21 @@ func Scenarios() []Scenario {
 			return o, err
 		},
 	}}
+}
+
+// jasonThenAnonymous is the fault scenarios' observation: the page as jason (logged in, whom the
+// faults target), then anonymously (whom they must spare). When jason's page fails it is the
+// zero Page; when only the anonymous one fails, jason's is kept for the observation.
+func jasonThenAnonymous(ctx context.Context, b Browser) (jason, anonymous Page, err error) {
+	s, err := b.Login(ctx, "jason")
+	if err != nil {
+		return Page{}, Page{}, err
+	}
+	if jason, err = b.Get(ctx, s); err != nil {
+		return Page{}, Page{}, err
+	}
+	anonymous, err = b.Get(ctx, nil)
+	return jason, anonymous, err
 }
 
 // scenarioObjects decodes destination-rule-all.yaml and the scenario's samples.
