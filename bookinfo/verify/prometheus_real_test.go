@@ -42,37 +42,11 @@ func startRealPrometheus(ctx context.Context, t *testing.T, dir string, m *local
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
-		"--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
 	base := "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/-/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready within 60 s (log in %s)", logf.Name())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	startPeer(ctx, t, dir, "prometheus", exec.Command(bin, "--config.file="+cfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"), "--web.listen-address="+addr),
+		func() bool { return httpOK(ctx, base+"/-/ready") })
+	return base
 }
 
 // startRealJaeger runs Jaeger all-in-one (built by tools/testpeers/build.sh) with its Zipkin
@@ -98,14 +72,32 @@ func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) stri
 		return ln.Addr().String()
 	}
 	query := free()
-	logf, err := os.Create(filepath.Join(dir, "jaeger.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bins[len(bins)-1], "--collector.zipkin.host-port="+zipkin, "--collector.otlp.enabled=false",
 		"--collector.grpc-server.host-port="+free(), "--collector.http-server.host-port="+free(),
 		"--query.http-server.host-port="+query, "--query.grpc-server.host-port="+free(), "--admin.http.host-port="+free())
 	cmd.Env = append(os.Environ(), "SPAN_STORAGE_TYPE=memory")
+	base := "http://" + query
+	startPeer(ctx, t, dir, "jaeger", cmd, func() bool {
+		if !httpOK(ctx, base+"/api/services") {
+			return false
+		}
+		c, err := net.DialTimeout("tcp", zipkin, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return base
+}
+
+// startPeer starts a real peer logging to dir/<name>.log, ends it (by its PID) with the test,
+// and waits up to 60 s for ready.
+func startPeer(ctx context.Context, t *testing.T, dir, name string, cmd *exec.Cmd, ready func() bool) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -115,21 +107,25 @@ func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) stri
 		_ = cmd.Wait()
 		logf.Close()
 	})
-	base := "http://" + query
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/services", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if c, derr := net.DialTimeout("tcp", zipkin, time.Second); resp.StatusCode == http.StatusOK && derr == nil {
-				c.Close()
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jaeger not ready within 60 s (log in %s)", logf.Name())
+	for !ready() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%s not ready within 60 s (log in %s)", name, logf.Name())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// httpOK reports whether GET url answers 200.
+func httpOK(ctx context.Context, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,6 +33,18 @@ func (f *bookinfoDeployFlags) bind(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("kubeconfig")
 }
 
+// client opens the lab's cluster for deploy or delete, with this binary's version for the
+// offline image and a context Ctrl+C ends (stop releases it).
+func (f *bookinfoDeployFlags) client(cmd *cobra.Command) (*deploy.Client, context.Context, context.CancelFunc, error) {
+	c, err := deploy.NewClient(f.kubeconfig, slog.Default())
+	if err != nil {
+		return nil, nil, nil, badInput(err)
+	}
+	f.opts.MeshlabVersion = version
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	return c, ctx, stop, nil
+}
+
 func newBookinfoDeployCmd(*globalOptions) *cobra.Command {
 	f := &bookinfoDeployFlags{}
 	var timeout time.Duration
@@ -40,12 +53,10 @@ func newBookinfoDeployCmd(*globalOptions) *cobra.Command {
 		Short: "Deploy Istio's Bookinfo (bookinfo.yaml and bookinfo-gateway.yaml, unchanged) into an injected namespace",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := deploy.NewClient(f.kubeconfig, slog.Default())
+			c, ctx, stop, err := f.client(cmd)
 			if err != nil {
-				return badInput(err)
+				return err
 			}
-			f.opts.MeshlabVersion = version
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "deploying Bookinfo into %s; waiting up to %s for its 6 deployments to roll out...\n", f.opts.Namespace, timeout)
 			if err := c.Deploy(ctx, f.opts, timeout); err != nil {
@@ -67,12 +78,10 @@ func newBookinfoDeleteCmd(*globalOptions) *cobra.Command {
 		Short: "Delete what `meshlab bookinfo deploy` applied (and its namespace, unless it is default)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := deploy.NewClient(f.kubeconfig, slog.Default())
+			c, ctx, stop, err := f.client(cmd)
 			if err != nil {
-				return badInput(err)
+				return err
 			}
-			f.opts.MeshlabVersion = version
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			if err := c.Remove(ctx, f.opts); err != nil {
 				return err
