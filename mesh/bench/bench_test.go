@@ -133,8 +133,9 @@ func loadDuration(t *testing.T) time.Duration {
 	return d
 }
 
-// TestDataPlaneBenchmark runs direct, meshlab and HAProxy cases in two network-namespace pods
-// and prints the table (run with -v, or via `make bench`). It fails only when the harness fails
+// TestDataPlaneBenchmark runs direct, meshlab and HAProxy cases in two network-namespace pods,
+// once per load shape (MESHLAB_BENCH_SHAPE: "istio", "herd" or both, the default), and prints a
+// table per shape (run with -v, or via `make bench`). It fails only when the harness fails
 // or a request fails, never on the figures: those are for people to read, targets included.
 func TestDataPlaneBenchmark(t *testing.T) {
 	if testing.Short() {
@@ -165,40 +166,50 @@ func TestDataPlaneBenchmark(t *testing.T) {
 		}
 		os.RemoveAll(dir)
 	})
-	lab, err := NewLab("b1", netip.MustParsePrefix("10.216.0.0/24"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	d := loadDuration(t)
-	h := &Harness{
-		Lab: lab, Sidecar: sidecarCommand, ProxyArgs: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ARGS")), Helper: []string{helperBinary}, Dir: dir,
-		Load:   LoadOptions{QPS: 1000, Connections: 16, Duration: d},
-		Warmup: min(5*time.Second, d/4),
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*d+3*time.Minute)
-	defer cancel()
-	results, err := h.Run(ctx)
+	shapes, err := ParseShapes(os.Getenv("MESHLAB_BENCH_SHAPE"))
 	if err != nil {
-		t.Fatalf("benchmark: %v", err)
+		t.Fatalf("MESHLAB_BENCH_SHAPE: %v", err)
 	}
-	var b strings.Builder
-	if err := Render(&b, h.Load, results); err != nil {
-		t.Fatal(err)
-	}
-	b.WriteString("\n")
-	for _, line := range IssueTargets.Check(results) {
-		b.WriteString(line + "\n")
-	}
-	fmt.Fprint(os.Stdout, "\n"+b.String())
-	if out := os.Getenv("MESHLAB_BENCH_OUT"); out != "" {
-		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
+	var report strings.Builder
+	for _, shape := range shapes {
+		lab, err := NewLab("b1", netip.MustParsePrefix("10.216.0.0/24"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &Harness{
+			Lab: lab, Sidecar: sidecarCommand, ProxyArgs: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ARGS")),
+			ProxyEnv: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ENV")),
+			Helper:   []string{helperBinary}, Dir: dir,
+			Load:   LoadOptions{QPS: 1000, Connections: 16, Duration: d, Shape: shape},
+			Warmup: min(5*time.Second, d/4),
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 4*d+3*time.Minute)
+		results, err := h.Run(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("benchmark (load shape %s): %v", shape, err)
+		}
+		var b strings.Builder
+		if err := Render(&b, h.Load, results); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("\n")
+		for _, line := range IssueTargets.Check(results) {
+			b.WriteString(line + "  [" + string(shape) + "]\n")
+		}
+		fmt.Fprint(os.Stdout, "\n"+b.String())
+		report.WriteString(b.String() + "\n")
+		for _, r := range results {
+			if r.Load.Errors > 0 {
+				t.Errorf("load shape %s, case %s: %d of %d requests failed", shape, r.Case, r.Load.Errors, r.Load.Requests)
+			}
 		}
 	}
-	for _, r := range results {
-		if r.Load.Errors > 0 {
-			t.Errorf("case %s: %d of %d requests failed", r.Case, r.Load.Errors, r.Load.Requests)
+	if out := os.Getenv("MESHLAB_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(report.String()), 0o644); err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,4 +34,27 @@ func TestConfigsGolden(t *testing.T) {
 			t.Errorf("%s differs from %s (rerun with -update if intended):\n%s", name, golden, got)
 		}
 	}
+}
+
+// TestLabLock: a second run of the same lab is refused while the first holds it, and allowed
+// once the first is done.
+func TestLabLock(t *testing.T) {
+	name := fmt.Sprintf("t%d", os.Getpid()%1000)
+	first, err := lockLab(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(first.Name()) })
+	if second, err := lockLab(name); err == nil {
+		second.Close()
+		t.Fatal("a second lock of the same lab was granted")
+	} else if !strings.Contains(err.Error(), "another benchmark is running it") {
+		t.Fatalf("error %q does not say what is wrong", err)
+	}
+	first.Close()
+	again, err := lockLab(name)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again.Close()
 }

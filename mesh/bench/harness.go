@@ -25,6 +25,9 @@ type Harness struct {
 	// ProxyArgs are extra flags for the sidecar proxies (MESHLAB_BENCH_PROXY_ARGS), such as
 	// --concurrency 1, to compare settings.
 	ProxyArgs []string
+	// ProxyEnv are extra environment variables for the sidecar proxies only
+	// (MESHLAB_BENCH_PROXY_ENV), such as GOGC=200, to compare runtime settings.
+	ProxyEnv []string
 	// Helper is the argv of a program that calls RunHelper (the test binary, in practice). It
 	// runs inside the pods as UID 65534, so it must be readable and executable by that user.
 	Helper []string
@@ -97,7 +100,7 @@ func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 		p, err := h.start("meshlab "+side.pod+"-side", side.pod, ProxyUID,
-			append(append(slices.Clip(h.Sidecar), "proxy", "--config", doc, "--config", reg), h.ProxyArgs...), nil)
+			append(append(slices.Clip(h.Sidecar), "proxy", "--config", doc, "--config", reg), h.ProxyArgs...), h.ProxyEnv)
 		if err != nil {
 			return Result{}, err
 		}
@@ -184,7 +187,7 @@ func (h *Harness) runCase(ctx context.Context, name, url string, proxies []*Proc
 func (h *Harness) load(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	env := helperEnv(RoleLoad, map[string]string{
 		envURL: o.URL, envQPS: strconv.FormatFloat(o.QPS, 'f', -1, 64),
-		envConns: strconv.Itoa(o.Connections), envDuration: o.Duration.String(),
+		envConns: strconv.Itoa(o.Connections), envDuration: o.Duration.String(), envShape: string(o.Shape),
 	})
 	argv := h.Lab.Command("client", AppUID, h.Helper...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

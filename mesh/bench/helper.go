@@ -23,6 +23,7 @@ const (
 	envConns    = "MESHLAB_BENCH_CONNECTIONS"
 	envDuration = "MESHLAB_BENCH_LOAD_DURATION"
 	envAddr     = "MESHLAB_BENCH_ADDR"
+	envShape    = "MESHLAB_BENCH_LOAD_SHAPE"
 )
 
 func helperEnv(role string, vars map[string]string) []string {
@@ -54,7 +55,11 @@ func RunHelper(ctx context.Context, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", envDuration, err)
 		}
-		res, err := RunLoad(LoadOptions{URL: os.Getenv(envURL), QPS: qps, Connections: conns, Duration: d})
+		shape, err := ParseShape(os.Getenv(envShape))
+		if err != nil {
+			return fmt.Errorf("%s: %w", envShape, err)
+		}
+		res, err := RunLoad(LoadOptions{URL: os.Getenv(envURL), QPS: qps, Connections: conns, Duration: d, Shape: shape})
 		if err != nil {
 			return err
 		}

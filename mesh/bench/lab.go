@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Lab is two "pods" (network namespaces) on a private bridge: the client's and the server's.
@@ -27,6 +28,8 @@ type Lab struct {
 	VIP netip.Addr
 	// Name is a 1–4 character tag in every interface and namespace name.
 	Name string
+
+	lock *os.File // held from Up to Down: one run of a lab at a time
 }
 
 // NewLab plans a lab on prefix (a /24) without creating anything.
@@ -55,9 +58,15 @@ func (l *Lab) podAddr(pod string) netip.Addr {
 	return l.Server
 }
 
-// Up creates the bridge and both pods, after removing leftovers of an earlier run.
+// Up creates the bridge and both pods, after removing leftovers of an earlier run. It fails at
+// once while another process runs the same lab: that run's pods would be torn down under it.
 func (l *Lab) Up(ctx context.Context) error {
-	l.Down(ctx)
+	lock, err := lockLab(l.Name)
+	if err != nil {
+		return err
+	}
+	l.Down(ctx) // leftovers of a run that did not finish
+	l.lock = lock
 	if route, ok := overlappingRoute(ctx, l.Prefix); ok {
 		return fmt.Errorf("bench lab: %s overlaps the route %q on this machine", l.Prefix, route)
 	}
@@ -85,6 +94,21 @@ func (l *Lab) Up(ctx context.Context) error {
 	return nil
 }
 
+// lockLab takes the lab's lock file without waiting; the lock ends when the file is closed (or
+// the process exits, so a killed run leaves no stale lock).
+func lockLab(name string) (*os.File, error) {
+	path := filepath.Join(os.TempDir(), "meshlab-bench-"+name+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("bench lab: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench lab %s: another benchmark is running it (%s is locked): wait for it to finish", name, path)
+	}
+	return f, nil
+}
+
 // Down removes everything Up creates, ignoring what is already gone.
 func (l *Lab) Down(ctx context.Context) {
 	for _, pod := range []string{"client", "server"} {
@@ -92,6 +116,10 @@ func (l *Lab) Down(ctx context.Context) {
 		_ = run(ctx, "ip", "netns", "del", l.Netns(pod))
 	}
 	_ = run(ctx, "ip", "link", "del", l.bridge())
+	if l.lock != nil {
+		l.lock.Close() // releases the flock
+		l.lock = nil
+	}
 }
 
 // Capture installs meshlab's capture rules (`meshlab mesh init` or `meshlab-proxy init`: sidecar

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"fortio.org/fortio/fhttp"
@@ -14,13 +15,68 @@ import (
 	"fortio.org/log"
 )
 
-// LoadOptions is one fortio run: Istio's recipe (HTTP/1.1 keep-alive, fixed QPS spread over a
-// fixed number of connections, no jitter, 1 µs histogram resolution).
+// LoadOptions is one fortio run: HTTP/1.1 keep-alive, a fixed QPS spread over a fixed number of
+// connections, 1 µs histogram resolution, and the way the connections' requests are timed.
 type LoadOptions struct {
 	URL         string
 	QPS         float64
 	Connections int
 	Duration    time.Duration
+	Shape       Shape
+}
+
+// Shape is how fortio times the connections' requests against each other.
+type Shape string
+
+const (
+	// ShapeIstio is Istio's latency recipe (istio/tools perf/benchmark: latency.yaml sets
+	// uniform and nocatchup, run_perf_test.conf sets jitter): the connections' schedules are
+	// staggered evenly, each send is moved by up to ±10 %, and a late request is not made up
+	// with a burst.
+	ShapeIstio Shape = "istio"
+	// ShapeHerd is fortio's default: every connection starts at the same instant with the same
+	// period, so the requests arrive in bursts of one per connection (fortio's documentation
+	// calls it the thundering herd). It measures how fast a proxy drains a burst.
+	ShapeHerd Shape = "herd"
+)
+
+// Shapes is what a benchmark run measures by default: Istio's recipe, whose figures the targets
+// are checked against, then the herd.
+var Shapes = []Shape{ShapeIstio, ShapeHerd}
+
+// ParseShapes reads a comma-separated list of shape names; "" is Shapes.
+func ParseShapes(s string) ([]Shape, error) {
+	if s == "" {
+		return Shapes, nil
+	}
+	var out []Shape
+	for name := range strings.SplitSeq(s, ",") {
+		sh, err := ParseShape(strings.TrimSpace(name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
+// ParseShape reads a shape's name; "" is ShapeIstio.
+func ParseShape(s string) (Shape, error) {
+	switch Shape(s) {
+	case "", ShapeIstio:
+		return ShapeIstio, nil
+	case ShapeHerd:
+		return ShapeHerd, nil
+	}
+	return "", fmt.Errorf("load shape %q: want %q or %q", s, ShapeIstio, ShapeHerd)
+}
+
+// Describe names the shape and the fortio options it stands for, for the table's title.
+func (s Shape) Describe() string {
+	if s == ShapeHerd {
+		return "herd (fortio's default: all connections send at the same instants)"
+	}
+	return "istio (Istio's recipe: -uniform -jitter -nocatchup)"
 }
 
 // LoadResult is what a run measured at the client.
@@ -37,9 +93,8 @@ type LoadResult struct {
 // 1 ms, which would hide sub-millisecond differences.
 const resolution = 1e-6
 
-// RunLoad runs fortio's HTTP load generator in this process and returns the client-side figures.
-func RunLoad(o LoadOptions) (LoadResult, error) {
-	log.SetLogLevelQuiet(log.Error)
+// runnerOptions turns o into fortio's options.
+func runnerOptions(o LoadOptions) *fhttp.HTTPRunnerOptions {
 	ro := &fhttp.HTTPRunnerOptions{
 		RunnerOptions: periodic.RunnerOptions{
 			QPS: o.QPS, NumThreads: o.Connections, Duration: o.Duration,
@@ -48,6 +103,16 @@ func RunLoad(o LoadOptions) (LoadResult, error) {
 		HTTPOptions:        fhttp.HTTPOptions{URL: o.URL, HTTPReqTimeOut: 5 * time.Second},
 		AllowInitialErrors: false,
 	}
+	if o.Shape != ShapeHerd {
+		ro.Uniform, ro.Jitter, ro.NoCatchUp = true, true, true
+	}
+	return ro
+}
+
+// RunLoad runs fortio's HTTP load generator in this process and returns the client-side figures.
+func RunLoad(o LoadOptions) (LoadResult, error) {
+	log.SetLogLevelQuiet(log.Error)
+	ro := runnerOptions(o)
 	res, err := fhttp.RunHTTPTest(ro)
 	if err != nil {
 		return LoadResult{}, fmt.Errorf("fortio load %s: %w", o.URL, err)

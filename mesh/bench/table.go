@@ -97,7 +97,8 @@ func Render(w io.Writer, o LoadOptions, results []Result) error {
 			direct = &results[i]
 		}
 	}
-	fmt.Fprintf(w, "HTTP/1.1 GET, 1 KiB response, %g qps requested, %d connections, %s per case\n\n", o.QPS, o.Connections, o.Duration)
+	fmt.Fprintf(w, "HTTP/1.1 GET, 1 KiB response, %g qps requested, %d connections, %s per case, load shape %s\n\n",
+		o.QPS, o.Connections, o.Duration, o.Shape.Describe())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\trequests\terrors\tqps\tp50\tp90\tp99\tadded p50\tadded p90\tadded p99\t")
 	for _, r := range results {

@@ -123,3 +123,25 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	}
 	return p
 }
+
+// TestLoadShapes: Istio's recipe staggers, jitters and does not catch up; the herd does none of
+// that; names parse both ways and a wrong one is refused with the choices.
+func TestLoadShapes(t *testing.T) {
+	istio := runnerOptions(LoadOptions{QPS: 1000, Connections: 16, Shape: ShapeIstio})
+	if !istio.Uniform || !istio.Jitter || !istio.NoCatchUp {
+		t.Errorf("istio shape: uniform=%v jitter=%v nocatchup=%v, want all true", istio.Uniform, istio.Jitter, istio.NoCatchUp)
+	}
+	herd := runnerOptions(LoadOptions{QPS: 1000, Connections: 16, Shape: ShapeHerd})
+	if herd.Uniform || herd.Jitter || herd.NoCatchUp {
+		t.Errorf("herd shape: uniform=%v jitter=%v nocatchup=%v, want all false", herd.Uniform, herd.Jitter, herd.NoCatchUp)
+	}
+	if got, err := ParseShapes(""); err != nil || len(got) != 2 || got[0] != ShapeIstio || got[1] != ShapeHerd {
+		t.Errorf(`ParseShapes("") = %v, %v; want [istio herd]`, got, err)
+	}
+	if got, err := ParseShapes("herd"); err != nil || len(got) != 1 || got[0] != ShapeHerd {
+		t.Errorf(`ParseShapes("herd") = %v, %v`, got, err)
+	}
+	if _, err := ParseShapes("istio,burst"); err == nil || !strings.Contains(err.Error(), `want "istio" or "herd"`) {
+		t.Errorf(`ParseShapes("istio,burst") error = %v, want one naming the choices`, err)
+	}
+}

@@ -45,6 +45,10 @@ type h1Conn struct {
 // aLongTimeAgo is a deadline in the past: setting it makes blocked reads and writes return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// neverStopped stands for the stop function of a watcher that was never needed: it reports
+// that the watcher had not fired.
+func neverStopped() bool { return true }
+
 // errServerClosedIdle is a pooled connection's peer having closed it before answering: the
 // request never reached the application, so it is sent again on a new connection.
 var errServerClosedIdle = errors.New("upstream closed an idle connection")
@@ -103,8 +107,12 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // gives c back to the pool when it ends cleanly.
 func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request, reused bool) (*http.Response, error) {
 	// A canceled or expired context (client gone, route or per-try timeout) interrupts whatever
-	// read or write is blocked, without a goroutine watching each request.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+	// read or write is blocked, without a goroutine watching each request. A context that can
+	// never end (no route timeout on the fast path) needs no watcher.
+	stop := neverStopped
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		c.Close()
@@ -135,7 +143,7 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
 			if resp.StatusCode == http.StatusSwitchingProtocols {
-				return fail(errors.New("upstream switched protocols without an Upgrade request"))
+				return fail(errUnexpectedSwitch)
 			}
 			continue // 1xx informational (103 Early Hints): not forwarded, as Transport does by default
 		}

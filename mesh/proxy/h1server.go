@@ -102,7 +102,7 @@ func (s *server) serveH1(c *proxyConn) (handoff bool) {
 			return false
 		}
 		req.RemoteAddr = remote
-		req = req.WithContext(ctx)
+		*req = *req.WithContext(ctx) // in place: the copy WithContext makes does not escape
 		w.reset(req)
 		w.bw = h1Writers.Get().(*bufio.Writer)
 		w.bw.Reset(c)

@@ -34,6 +34,16 @@ func (w *h1Writer) reset(req *http.Request) {
 
 func (w *h1Writer) Header() http.Header { return w.header }
 
+// adoptHeader makes h the response's header, instead of copying it entry by entry, when the
+// handler has set no header yet; it reports whether it did.
+func (w *h1Writer) adoptHeader(h http.Header) bool {
+	if len(w.header) != 0 || w.committed || h == nil {
+		return false
+	}
+	w.header = h
+	return true
+}
+
 func (w *h1Writer) WriteHeader(code int) {
 	if w.status != 0 || w.committed {
 		return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,18 +18,13 @@ import (
 // reporter=destination.
 type inboundHandler struct {
 	p     *Proxy
-	rp    *httputil.ReverseProxy
+	fwd   *forwarder
 	pools *pools
 }
 
 func newInboundHandler(p *Proxy) *inboundHandler {
 	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, p.inboundSource)}
-	h.rp = &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    inboundTransport{h.pools},
-		BufferPool:   bufferPool{},
-		ErrorHandler: errorHandler,
-	}
+	h.fwd = newForwarder(inboundTransport{h.pools})
 	return h
 }
 
@@ -65,14 +59,14 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Del(PeerHeader)
 	st.span, st.traced = h.p.tracer.inboundSpan(r.Header, t)
 	sw := &statusWriter{ResponseWriter: w}
-	if r.ProtoMajor == 1 {
+	if r.ProtoMajor == 1 && !onFastPath(w) {
 		// Go's HTTP/1 server is half-duplex by default (it drains the request body before the
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
 	watchBody(r, st)
 	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
-	h.rp.ServeHTTP(sw, r.WithContext(ctx))
+	h.fwd.forward(sw, withContext(w, r, ctx), st)
 
 	d := time.Since(start)
 	l := telemetry.Labels{Reporter: telemetry.ReporterDestination, Source: source, RequestProtocol: requestProtocol(r),
@@ -80,14 +74,16 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if t != nil {
 		l.Destination = workloadOf(t.Proxy)
 	}
-	name := "inbound:" + strconv.Itoa(int(info.dst.Port()))
 	if st.host != nil {
 		l.DestinationService, l.DestinationServiceName, l.DestinationServiceNS = st.host.FQDN, st.host.Service, st.host.Namespace
-		name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
 	}
 	code := sw.status()
 	h.p.opts.Telemetry.Request(l, code, sw.Header().Get("Grpc-Status"), d, max(r.ContentLength, 0), sw.n)
 	if st.traced && st.span.Sampled {
+		name := "inbound:" + strconv.Itoa(int(info.dst.Port()))
+		if st.host != nil {
+			name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
+		}
 		h.p.tracer.report(st.span, telemetry.KindServer, name+"/*", start, d, t, r, code, info.dst.String())
 	}
 }
@@ -100,7 +96,7 @@ func parsePeer(v string) telemetry.Workload {
 	}
 	id, rest, _ := strings.Cut(v, ";")
 	w.Name, w.Namespace, _ = strings.Cut(id, ".")
-	for _, kv := range strings.Split(rest, ";") {
+	for kv := range strings.SplitSeq(rest, ";") {
 		k, val, _ := strings.Cut(kv, "=")
 		switch k {
 		case "app":

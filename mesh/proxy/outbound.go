@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
 	"strconv"
 	"time"
@@ -22,20 +21,12 @@ const PeerHeader = "X-Meshlab-Peer"
 
 // outboundHandler routes requests an application sends (captured on 15001).
 type outboundHandler struct {
-	p  *Proxy
-	rp *httputil.ReverseProxy
+	p   *Proxy
+	fwd *forwarder
 }
 
 func newOutboundHandler(p *Proxy) *outboundHandler {
-	h := &outboundHandler{p: p}
-	h.rp = &httputil.ReverseProxy{
-		Rewrite:      rewrite,
-		Transport:    &retryingTransport{p: p},
-		BufferPool:   bufferPool{},
-		ErrorHandler: errorHandler,
-		ErrorLog:     nil,
-	}
-	return h
+	return &outboundHandler{p: p, fwd: newForwarder(&retryingTransport{p: p})}
 }
 
 // reqState travels with one request through the reverse proxy to the transport and back.
@@ -60,7 +51,7 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := h.p.table.Load()
 	st := &reqState{dst: info.dst, h2: r.ProtoMajor == 2}
 	sw := &statusWriter{ResponseWriter: w}
-	if r.ProtoMajor == 1 {
+	if r.ProtoMajor == 1 && !onFastPath(w) {
 		// Go's HTTP/1 server is half-duplex by default (it drains the request body before the
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
@@ -104,7 +95,7 @@ func (h *outboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, st.route.Timeout)
 		defer cancel()
 	}
-	h.rp.ServeHTTP(sw, r.WithContext(ctx))
+	h.fwd.forward(sw, withContext(w, r, ctx), st)
 }
 
 // fault applies a route's delay and abort; done is true when the response was written. Injected
@@ -142,29 +133,6 @@ func pickWeighted(rt *config.Route) *config.Cluster {
 		n -= d.Weight
 	}
 	return rt.Destinations[len(rt.Destinations)-1].Cluster
-}
-
-// forwardingHeaders are restored after ReverseProxy strips them: a sidecar is transparent and
-// neither drops nor adds X-Forwarded-* headers.
-var forwardingHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
-
-// rewrite points the outgoing request at the original destination; for routed requests the
-// transport then picks the endpoint. The Host header stays what the application sent.
-func rewrite(pr *httputil.ProxyRequest) {
-	out := pr.Out
-	st, _ := out.Context().Value(reqStateKey{}).(*reqState)
-	out.URL.Scheme = "http"
-	if st != nil {
-		out.URL.Host = st.dst.String()
-		if st.traced {
-			telemetry.Inject(out.Header, st.span)
-		}
-	}
-	for _, h := range forwardingHeaders {
-		if v, ok := pr.In.Header[h]; ok {
-			out.Header[h] = v
-		}
-	}
 }
 
 // newRequestID returns a random UUID (version 4), built in place: one allocation per request.

@@ -93,25 +93,27 @@ func parseTraceparent(v string) (SpanContext, bool) {
 // Inject writes sc as B3 multi-headers and W3C traceparent, replacing any present. The single b3
 // header is removed so that a downstream reader cannot see two different contexts.
 func Inject(h http.Header, sc SpanContext) {
-	h.Set(HeaderB3TraceID, sc.TraceID)
-	h.Set(HeaderB3SpanID, sc.SpanID)
-	if sc.ParentID != "" {
-		h.Set(HeaderB3ParentSpanID, sc.ParentID)
-	} else {
-		h.Del(HeaderB3ParentSpanID)
-	}
 	sampled, flags := "0", "00"
 	if sc.Sampled {
 		sampled, flags = "1", "01"
 	}
-	h.Set(HeaderB3Sampled, sampled)
-	h.Del(HeaderB3Single)
-	h.Del(HeaderB3Flags)
 	tid := sc.TraceID
 	if len(tid) == 16 { // W3C needs 128-bit trace IDs; B3 allows 64-bit ones, left-padded here
-		tid = strings.Repeat("0", 16) + tid
+		tid = "0000000000000000" + tid
 	}
-	h.Set(HeaderTraceparent, "00-"+tid+"-"+sc.SpanID+"-"+flags)
+	// Every request gets these headers on every hop, so their values share one array, and the
+	// keys, canonical already, go into the map directly (what Set and Del would do).
+	v := make([]string, 5)
+	v[0], v[1], v[2], v[3] = sc.TraceID, sc.SpanID, sampled, "00-"+tid+"-"+sc.SpanID+"-"+flags
+	h[HeaderB3TraceID], h[HeaderB3SpanID], h[HeaderB3Sampled], h[HeaderTraceparent] = v[0:1:1], v[1:2:2], v[2:3:3], v[3:4:4]
+	if sc.ParentID != "" {
+		v[4] = sc.ParentID
+		h[HeaderB3ParentSpanID] = v[4:5:5]
+	} else {
+		delete(h, HeaderB3ParentSpanID)
+	}
+	delete(h, HeaderB3Single)
+	delete(h, HeaderB3Flags)
 }
 
 // NewRoot starts a new trace.
@@ -124,10 +126,13 @@ func (sc SpanContext) Child() SpanContext {
 	return SpanContext{TraceID: sc.TraceID, SpanID: randomHex(8), ParentID: sc.SpanID, Sampled: sc.Sampled}
 }
 
+// randomHex returns n random bytes (n <= 16) in hex, with no allocation but the string's.
 func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
+	var b [16]byte
+	_, _ = rand.Read(b[:n]) // crypto/rand.Read never fails on Linux
+	var out [32]byte
+	hex.Encode(out[:], b[:n])
+	return string(out[:2*n])
 }
 
 // isHexID reports whether s is a non-zero lower-case hex ID of one of the given lengths.
