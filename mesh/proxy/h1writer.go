@@ -203,11 +203,12 @@ func (w *h1Writer) commit(final bool) {
 	w.pending = w.pending[:0]
 }
 
-// hasToken reports whether a comma-separated header value list contains token (any case).
+// hasToken reports whether a comma-separated header value list contains token (any case, with
+// spaces and tabs around it), as net/http decides Connection: close; it allocates nothing.
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
-		for _, t := range bytes.Split([]byte(v), []byte(",")) {
-			if bytes.EqualFold(bytes.TrimSpace(t), []byte(token)) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.Trim(t, " \t"), token) {
 				return true
 			}
 		}
