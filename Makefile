@@ -34,7 +34,7 @@ lint: ## gofmt, go vet, staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
-bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy (root, ~4 min)
+bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy under two load shapes (root, ~8 min)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/transport/ ./mesh/telemetry/ ./mesh/proxy/
 	$(GO) test -run '^$$' -bench BenchmarkUpSample -benchtime 1x ./cmd/meshlab/
 	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) MESHLAB_PROXY_BIN=$(abspath $(dir $(BIN))meshlab-proxy) $(GO) test -count=1 -timeout 30m -run '^TestDataPlaneBenchmark$$' -v .

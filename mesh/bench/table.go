@@ -4,6 +4,15 @@
 // two sidecars (client pod outbound capture, server pod inbound capture), then through HAProxy
 // in the same two positions. It reports the latency each pair of proxies adds and what each
 // proxy costs in CPU and memory, against the targets of issue 4.
+//
+// A run measures two load shapes, one table each: Istio's (its perf/benchmark runner staggers
+// the connections evenly, jitters each send and does not catch up), against which the targets
+// are checked, and fortio's default herd, where every connection sends at the same instant, which
+// measures how fast a proxy drains a burst. Settings, all optional: MESHLAB_BENCH_DURATION (per
+// case, default 60s), MESHLAB_BENCH_SHAPE ("istio", "herd" or "istio,herd"),
+// MESHLAB_BENCH_PROXY_ARGS and MESHLAB_BENCH_PROXY_ENV (extra flags and environment for the
+// sidecars only, e.g. "--concurrency 1" or "GOGC=300"), MESHLAB_BENCH_OUT (a file for the
+// tables), MESHLAB_PROXY_BIN or MESHLAB_BIN (the sidecar binary to measure).
 package bench
 
 import (
