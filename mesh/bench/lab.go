@@ -60,13 +60,18 @@ func (l *Lab) podAddr(pod string) netip.Addr {
 
 // Up creates the bridge and both pods, after removing leftovers of an earlier run. It fails at
 // once while another process runs the same lab: that run's pods would be torn down under it.
-func (l *Lab) Up(ctx context.Context) error {
+func (l *Lab) Up(ctx context.Context) (err error) {
 	lock, err := lockLab(l.Name)
 	if err != nil {
 		return err
 	}
 	l.Down(ctx) // leftovers of a run that did not finish
 	l.lock = lock
+	defer func() {
+		if err != nil {
+			l.Down(context.WithoutCancel(ctx)) // what was made, and the lock
+		}
+	}()
 	if route, ok := overlappingRoute(ctx, l.Prefix); ok {
 		return fmt.Errorf("bench lab: %s overlaps the route %q on this machine", l.Prefix, route)
 	}

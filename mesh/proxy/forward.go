@@ -104,10 +104,9 @@ func (f *forwarder) forwardSimple(w *statusWriter, out *http.Request, st *reqSta
 	}
 	dropHopByHop(res.Header)
 	// res is dropped after this request, so its header map and slices can be kept.
-	if !w.ResponseWriter.(*h1Writer).adoptHeader(res.Header) {
-		h := w.Header()
+	if hw := w.ResponseWriter.(*h1Writer); !hw.adoptHeader(res.Header) {
 		for k, vv := range res.Header {
-			h[k] = append(h[k], vv...)
+			hw.header[k] = append(hw.header[k], vv...)
 		}
 	}
 	h := w.Header()

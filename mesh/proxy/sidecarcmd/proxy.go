@@ -59,8 +59,8 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
 			if concurrency > 0 {
 				runtime.GOMAXPROCS(concurrency)
 			}
-			if cmd.Flags().Changed("gc-percent") || os.Getenv("GOGC") == "" {
-				debug.SetGCPercent(gcPercent)
+			if pct, ok := gcTarget(cmd.Flags().Changed("gc-percent"), gcPercent, os.Getenv("GOGC")); ok {
+				debug.SetGCPercent(pct)
 			}
 			if originalDst != "" {
 				ap, err := netip.ParseAddrPort(originalDst)
@@ -149,4 +149,13 @@ func runWithXDS(ctx context.Context, p *proxy.Proxy, o xds.Options) error {
 	err := p.Run(ctx)
 	cancel()
 	return errors.Join(err, <-done)
+}
+
+// gcTarget decides the collector's target: the flag's value when it was given or when GOGC is not
+// set (the flag's default then), and nothing (Go's own reading of GOGC stands) otherwise.
+func gcTarget(flagGiven bool, flag int, gogc string) (int, bool) {
+	if flagGiven || gogc == "" {
+		return flag, true
+	}
+	return 0, false
 }
