@@ -65,16 +65,13 @@ func withContext(w http.ResponseWriter, r *http.Request, ctx context.Context) *h
 	return r.WithContext(ctx)
 }
 
-// simpleForward reports whether forwardSimple takes r: a fast-path request whose query has no
-// semicolon (ReverseProxy drops such parameters) and that asks for no TE (ReverseProxy keeps
-// "trailers" out of the hop-by-hop headers it removes).
+// simpleForward reports whether forwardSimple takes r: a fast-path request (bodyless, without
+// Upgrade: serveH1 takes no other) whose query has no semicolon (ReverseProxy drops such
+// parameters) and that asks for no TE (ReverseProxy keeps "trailers" out of the hop-by-hop
+// headers it removes).
 func simpleForward(sw *statusWriter, r *http.Request) bool {
-	if !onFastPath(sw.ResponseWriter) || r.ContentLength != 0 || r.Body != nil && r.Body != http.NoBody {
-		return false
-	}
 	_, te := r.Header["Te"]
-	_, upgrade := r.Header["Upgrade"]
-	return !te && !upgrade && strings.IndexByte(r.URL.RawQuery, ';') < 0
+	return onFastPath(sw.ResponseWriter) && !te && strings.IndexByte(r.URL.RawQuery, ';') < 0
 }
 
 // errUnexpectedSwitch is a 101 answer to a request that asked for no upgrade.

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -29,12 +28,7 @@ func TestForwardSimpleHeaders(t *testing.T) {
 		w.Header().Set("X-Resp", "ok")
 		io.WriteString(w, "body")
 	})
-	conn, err := net.Dial("tcp", tp.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn := dialRaw(t, tp.out, 20*time.Second)
 	io.WriteString(conn, "GET /x?a=1 HTTP/1.1\r\nHost: echo:9080\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"+
 		"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-Forwarded-For: 10.1.1.1\r\nX-Keep: yes\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -133,12 +133,7 @@ func TestFastPathHandsOffMidConnection(t *testing.T) {
 	})
 	files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"echo": {echo}}, nil)}
 	tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml"}, nil)
-	conn, err := net.Dial("tcp", tp.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	conn := dialRaw(t, tp.out, 20*time.Second)
 	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: echo:9080\r\n\r\n"+
 		"POST / HTTP/1.1\r\nHost: echo:9080\r\nContent-Length: 5\r\n\r\nhello"+
 		"GET / HTTP/1.1\r\nHost: echo:9080\r\n\r\n")

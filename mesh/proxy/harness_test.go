@@ -125,6 +125,19 @@ func (tp *testProxy) write(t *testing.T, name, content string) {
 	}
 }
 
+// dialRaw opens a TCP connection to addr for a test that writes raw bytes, with a deadline on
+// every read and write; the connection is closed when the test ends.
+func dialRaw(t *testing.T, addr string, deadline time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(deadline))
+	return c
+}
+
 // client returns an HTTP client whose every connection goes to the proxy listener addr.
 func clientVia(addr string) *http.Client {
 	tr := &http.Transport{

@@ -48,12 +48,7 @@ func emptyProxy(t *testing.T, tweak func(*Options)) *testProxy {
 func TestTCPPassthroughClientFirst(t *testing.T) {
 	tp := emptyProxy(t, nil)
 	tp.setDst(tcpEcho(t, ""))
-	c, err := net.Dial("tcp", tp.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, tp.out, 10*time.Second)
 	msg := "\x00\x01binary, not HTTP\n"
 	io.WriteString(c, msg)
 	got := make([]byte, len(msg))
@@ -70,12 +65,7 @@ func TestTCPPassthroughClientFirst(t *testing.T) {
 func TestTCPServerFirstAfterSniffTimeout(t *testing.T) {
 	tp := emptyProxy(t, func(o *Options) { o.SniffTimeout = 50 * time.Millisecond })
 	tp.setDst(tcpEcho(t, "220 smtp ready\r\n"))
-	c, err := net.Dial("tcp", tp.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, tp.out, 10*time.Second)
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || line != "220 smtp ready\r\n" {
 		t.Fatalf("banner: %q, %v", line, err)
@@ -99,12 +89,7 @@ func TestWebSocketUpgradePassthrough(t *testing.T) {
 	})
 	files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"chat": {up}}, nil)}
 	tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml"}, nil)
-	c, err := net.Dial("tcp", tp.out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialRaw(t, tp.out, 10*time.Second)
 	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: chat:9080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
