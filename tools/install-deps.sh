@@ -12,7 +12,8 @@ packages=(
   runc containerd debootstrap                 # local lab machines and image tests
   gcc libc6-dev                               # flanneld (cgo, static) in the offline bundle
   tmux                                        # the wizard driven in a real terminal
-  vagrant ruby                                # `vagrant validate` of the Vagrant lab
+  vagrant vagrant-libvirt ruby                # `vagrant validate` of the Vagrant lab (vagrant-libvirt is only a
+                                              # Recommends of vagrant, and recommends are not installed)
   etcd-server                                 # a real etcd under the kube-apiserver in registry and webhook tests
   socat conntrack ca-certificates curl
 )

@@ -71,9 +71,10 @@ func TestRubySyntax(t *testing.T) {
 }
 
 // TestVagrantValidate runs `vagrant validate` with Debian's Vagrant: in full with the libvirt
-// provider (vagrant-libvirt comes with Debian's vagrant), and without provider settings, which
-// is as far as Vagrant goes for VirtualBox when VirtualBox is not installed (Debian 12 does not
-// ship it: Vagrant then refuses the provider before validating).
+// provider (tools/install-deps.sh installs vagrant-libvirt, which is only a Recommends of
+// vagrant), and without provider settings, which is as far as Vagrant goes for VirtualBox when
+// VirtualBox is not installed (Debian 12 does not ship it: Vagrant then refuses the provider
+// before validating).
 func TestVagrantValidate(t *testing.T) {
 	need(t, "vagrant", "vagrant")
 	dir := copyLab(t)

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,24 +30,45 @@ func goEnv(cgo bool) []string {
 	return append(env, "CGO_ENABLED=0")
 }
 
-// resolveModule asks the go command which version of module dir's go.mod selects.
+// resolveModule asks the go command which version of module dir's go.mod selects, and where
+// its source is. `go list -m` reports a Dir only for a module already in the module cache, so on
+// a fresh machine (empty GOMODCACHE) it is empty; `go mod download` then fetches the selected
+// version and reports where it put it. Callers read files from Dir (kube-flannel.yml), so an
+// empty Dir is an error here, never a path relative to the working directory.
 func resolveModule(ctx context.Context, dir, module string) (resolved, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-json", module)
-	cmd.Dir, cmd.Env = dir, goEnv(false)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return resolved{}, fmt.Errorf("go list -m %s in %s: %w: %s", module, dir, err, tail(stderr.String(), 10))
-	}
-	var m struct{ Version, Dir string }
-	if err := json.Unmarshal(out, &m); err != nil {
-		return resolved{}, fmt.Errorf("go list -m %s in %s: %w", module, dir, err)
+	var m struct{ Version, Dir, Error string }
+	if err := goJSON(ctx, dir, &m, "list", "-m", "-json", module); err != nil {
+		return resolved{}, err
 	}
 	if m.Version == "" {
 		return resolved{}, fmt.Errorf("go list -m %s in %s: no version (is it required in go.mod?)", module, dir)
 	}
+	if m.Dir == "" {
+		if err := goJSON(ctx, dir, &m, "mod", "download", "-json", module+"@"+m.Version); err != nil {
+			return resolved{}, err
+		}
+		if m.Error != "" || m.Dir == "" {
+			return resolved{}, fmt.Errorf("go mod download %s@%s in %s: %s (is the Go module proxy reachable?)", module, m.Version, dir, cmp.Or(m.Error, "no directory reported"))
+		}
+	}
 	return resolved{Version: m.Version, Dir: m.Dir}, nil
+}
+
+// goJSON runs `go ARGS` in dir and decodes its JSON output into v.
+func goJSON(ctx context.Context, dir string, v any, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir, cmd.Env = dir, goEnv(false)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	what := "go " + strings.Join(args, " ")
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w: %s", what, dir, err, tail(stderr.String(), 10))
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("%s in %s: %w", what, dir, err)
+	}
+	return nil
 }
 
 // goBuild builds binary b of component c, release version, from module directory dir into
