@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -111,5 +113,56 @@ func TestAdaptFlannelGolden(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("adapted manifest differs from %s; run go test -update and review the diff", golden)
+	}
+}
+
+// TestFlannelCNIPluginPinMatchesManifest: the pinned flannel-cni-plugin image (what the online
+// path runs as the install-cni-plugin init container) is the one the pinned Flannel release's own
+// kube-flannel.yml names, so the two cannot drift apart again. Reads the manifest from the
+// flannel module, as the bundle build does (downloading it on a fresh machine).
+func TestFlannelCNIPluginPinMatchesManifest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := resolveModule(ctx, "../../tools/k8sbuild/flannel", "github.com/flannel-io/flannel")
+	if err != nil {
+		t.Fatalf("the flannel module (Go module proxy or cache): %v", err)
+	}
+	pins := versions.Default()
+	if r.Version != pins.Flannel.Version {
+		t.Fatalf("tools/k8sbuild/flannel resolves %s, the pin says %s", r.Version, pins.Flannel.Version)
+	}
+	up, err := os.ReadFile(filepath.Join(r.Dir, "Documentation", "kube-flannel.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := map[string]string{} // container name → image
+	dec := yaml.NewDecoder(bytes.NewReader(up))
+	for {
+		var doc struct {
+			Kind string
+			Spec struct {
+				Template struct {
+					Spec struct {
+						InitContainers []struct{ Name, Image string } `yaml:"initContainers"`
+						Containers     []struct{ Name, Image string }
+					}
+				}
+			}
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind == "DaemonSet" {
+			for _, c := range append(doc.Spec.Template.Spec.InitContainers, doc.Spec.Template.Spec.Containers...) {
+				images[c.Name] = c.Image
+			}
+		}
+	}
+	if got := images["install-cni-plugin"]; got != pins.Flannel.CNIPlugin {
+		t.Errorf("kube-flannel.yml of %s runs install-cni-plugin from %q; the pin (versions.Default().Flannel.CNIPlugin) says %q",
+			r.Version, got, pins.Flannel.CNIPlugin)
+	}
+	if got := images["kube-flannel"]; got != pins.Flannel.Image {
+		t.Errorf("kube-flannel.yml of %s runs flanneld from %q; the pin says %q", r.Version, got, pins.Flannel.Image)
 	}
 }

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -73,8 +74,23 @@ func BuildOnline(ctx context.Context, o OnlineOptions) (*Manifest, error) {
 	return m, m.Write(o.Out)
 }
 
+// Unpinned lists the downloads that have no sha256 to check against, each with the reason: the
+// one upstream gives when it publishes no digest, or "not in the pinned-versions table".
+func Unpinned(dls []versions.Download) []string {
+	var out []string
+	for _, d := range dls {
+		if d.SHA256 == "" {
+			out = append(out, d.Name+": "+cmp.Or(d.NoPublicDigest, "no sha256 in the pinned-versions table"))
+		}
+	}
+	return out
+}
+
 func fetchInto(ctx context.Context, o OnlineOptions, d versions.Download, tmpDir string) error {
-	if d.SHA256 == "" && !o.AllowUnpinned {
+	// A file upstream publishes no digest for cannot be pinned; it is fetched, and the digest
+	// received is recorded in the manifest (which `bundle verify` checks from then on). Any other
+	// unpinned file is a table that fell behind a version change: refused unless allowed.
+	if d.SHA256 == "" && d.NoPublicDigest == "" && !o.AllowUnpinned {
 		return ErrUnpinned
 	}
 	tmp := filepath.Join(tmpDir, d.Name)
@@ -83,7 +99,8 @@ func fetchInto(ctx context.Context, o OnlineOptions, d versions.Download, tmpDir
 		return err
 	}
 	if d.SHA256 == "" {
-		o.Logger.Warn("download had no pinned sha256; recorded the one received", "name", d.Name, "sha256", sum)
+		o.Logger.Warn("download has no pinned sha256; recorded the one received", "name", d.Name, "sha256", sum,
+			"why", cmp.Or(d.NoPublicDigest, "allowed by --allow-unpinned"))
 	} else if sum != d.SHA256 {
 		st, _ := os.Stat(tmp)
 		return &MismatchError{Path: d.Name, Want: d.SHA256, Got: sum, GotSize: st.Size(), WantSize: -1,

@@ -127,3 +127,27 @@ func TestBuildOnlineRefusesUnpinnedAndReportsAll(t *testing.T) {
 		t.Fatalf("AllowUnpinned: %v", err)
 	}
 }
+
+// TestBuildOnlineTakesWhatHasNoPublicDigest: a file upstream publishes no digest for is fetched
+// without --allow-unpinned and named by Unpinned; the default table leaves only such files.
+func TestBuildOnlineTakesWhatHasNoPublicDigest(t *testing.T) {
+	dls := upstream(t)
+	dls[0].SHA256, dls[0].NoPublicDigest = "", "upstream publishes none"
+	if _, err := BuildOnline(context.Background(), OnlineOptions{Out: t.TempDir(), Downloads: dls}); err != nil {
+		t.Fatalf("a download with no public digest was refused: %v", err)
+	}
+	if got := Unpinned(dls); len(got) != 1 || !strings.Contains(got[0], "upstream publishes none") {
+		t.Errorf("Unpinned = %q", got)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		def, err := versions.Default().Downloads(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range Unpinned(def) {
+			if !strings.HasPrefix(u, "flannel-manifest: ") {
+				t.Errorf("%s: the default downloads leave %q unpinned", arch, u)
+			}
+		}
+	}
+}

@@ -80,6 +80,9 @@ CNI plugins as static binaries, their images with go-containerregistry, and the 
 				if err != nil {
 					return badInput(err)
 				}
+				for _, u := range bundle.Unpinned(dls) {
+					log.Warn("unpinned download", "file", u)
+				}
 				m, err = bundle.BuildOnline(cmd.Context(), bundle.OnlineOptions{
 					Out: o.out, Downloads: dls, AllowUnpinned: o.allowUnpinned, Logger: log,
 					Versions: map[string]string{"kubernetes": versions.Default().Kubernetes.Version},

@@ -14,12 +14,14 @@ func Default() Set {
 			Repo:    "v1.34",
 		},
 		Docker: Docker{
-			// TO BE CHECKED with `apt-cache madison docker-ce containerd.io` on an Ubuntu 24.04
-			// host before a release: chosen as the 28.5 line, the last Engine release line known
-			// to ship containerd 1.7 in containerd.io, which every Kubernetes 1.34 node supports.
+			// Docker Engine 28.5.2 as Docker's apt repository names it for Ubuntu 24.04 (22.04 via
+			// ForUbuntu); public install scripts pin exactly these strings. containerd.io 1.7.29
+			// rather than 1.7.28: 1.7.28 bundles a runc older than the fixes for CVE-2025-31133,
+			// CVE-2025-52565 and CVE-2025-52881 that Engine 28.5.2 was released for, and 1.7.29
+			// carries runc 1.3.3. containerd 1.7 is supported by every Kubernetes 1.34 node.
 			Engine:     "5:28.5.2-1~ubuntu.24.04~noble",
 			CLI:        "5:28.5.2-1~ubuntu.24.04~noble",
-			Containerd: "1.7.28-1~ubuntu.24.04~noble",
+			Containerd: "1.7.29-1~ubuntu.24.04~noble",
 		},
 		DebianRuntime: DebianRuntime{
 			// From `apt-cache policy` on Debian 12 (bookworm + bookworm-security), 2026-11.
@@ -35,7 +37,9 @@ func Default() Set {
 		Flannel: Flannel{
 			Version:   "v0.28.10",
 			Image:     "ghcr.io/flannel-io/flannel:v0.28.10",
-			CNIPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1", // TO BE CHECKED against the manifest
+			// What v0.28.10's own Documentation/kube-flannel.yml runs; a test
+			// (cluster/bundle TestFlannelCNIPluginPinMatchesManifest) keeps the two equal.
+			CNIPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
 		},
 		Images: ClusterImages{
 			// `kubeadm config images list --kubernetes-version v1.34.2` (reference/lab-recipe.md).

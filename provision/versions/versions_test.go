@@ -103,3 +103,32 @@ func TestBookinfoImage(t *testing.T) {
 		t.Errorf("Image(reviews-v2) = %q", got)
 	}
 }
+
+// TestDownloadsArePinned: every default download carries its published digest, except those
+// upstream publishes none for, which say why; a version bump without its digests fails here.
+func TestDownloadsArePinned(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		dl, err := Default().Downloads(arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, d := range dl {
+			switch {
+			case d.SHA256 != "" && d.NoPublicDigest != "":
+				t.Errorf("%s/%s: both a digest and a reason for having none", arch, d.Name)
+			case d.SHA256 == "" && d.NoPublicDigest == "":
+				t.Errorf("%s/%s (%s): no sha256 pinned; add it to releaseDigests", arch, d.Name, d.URL)
+			case d.SHA256 != "" && (len(d.SHA256) != 64 || strings.Trim(d.SHA256, "0123456789abcdef") != ""):
+				t.Errorf("%s/%s: %q is not a hex sha256", arch, d.Name, d.SHA256)
+			}
+			if seen[d.SHA256] && d.SHA256 != "" {
+				t.Errorf("%s/%s: digest %s listed twice", arch, d.Name, d.SHA256)
+			}
+			seen[d.SHA256] = true
+		}
+	}
+	if len(releaseDigests) != 10 {
+		t.Errorf("releaseDigests has %d entries; every one should be reachable from Default()", len(releaseDigests))
+	}
+}
