@@ -11,7 +11,7 @@ BUNDLE_DIR ?= _output/bundle
 LAB       ?= meshlab
 LAB_HOSTS ?= _output/$(LAB)-hosts.yaml
 
-.PHONY: help deps build test unit lint bench fuzz bundle peers up down vagrant-lab clean
+.PHONY: help deps build test unit lint bench fuzz bundle peers up down fresh fresh-test vagrant-lab clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it f
 down: build ## undo `make up`: reset the lab's hosts and destroy the local machines
 	-$(BIN) down --hosts $(LAB_HOSTS) --playbook kubernetes
 	$(BIN) lab destroy --name $(LAB)
+
+fresh: ## rehearse `make up` on a fresh machine: empty Go/npm/meshlab caches and lab state in a temp dir, stage times as a table, nothing left behind (root, ~25 min)
+	tools/fresh-check.sh up
+
+fresh-test: ## the same for `make test` (.ci/run's command) from empty caches (root)
+	tools/fresh-check.sh test
 
 fuzz: ## run each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./provision/inventory/

@@ -95,11 +95,11 @@ func goBuild(ctx context.Context, dir string, c component, b binary, version, ou
 // buildComponent builds every binary of c into its cache directory. A component whose stamp
 // file exists was built completely before and is skipped.
 func buildComponent(ctx context.Context, srcDir, cache string, c component, version string, logw io.Writer) error {
-	out := c.binDir(cache)
-	stamp := filepath.Join(out, ".done")
-	if _, err := os.Stat(stamp); err == nil {
+	if c.built(cache) {
 		return nil
 	}
+	out := c.binDir(cache)
+	stamp := c.stamp(cache)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -110,6 +110,15 @@ func buildComponent(ctx context.Context, srcDir, cache string, c component, vers
 		}
 	}
 	return os.WriteFile(stamp, []byte(version+"\n"), 0o644)
+}
+
+// stamp marks a component whose binaries were all built.
+func (c component) stamp(cache string) string { return filepath.Join(c.binDir(cache), ".done") }
+
+// built says whether every binary of c is in the cache already.
+func (c component) built(cache string) bool {
+	_, err := os.Stat(c.stamp(cache))
+	return err == nil
 }
 
 func quoteArgs(args []string) []string {

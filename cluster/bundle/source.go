@@ -112,7 +112,14 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, 
 
 	for _, c := range components() {
 		start := time.Now()
-		if err := buildComponent(ctx, o.SourceDir, cache, c, p.version(c), logf); err != nil {
+		if c.built(cache) {
+			log.Info("component ready (built before)", "component", c.Dir, "version", p.version(c))
+			continue
+		}
+		done := reportBuild(log, c, p.version(c), heartbeat)
+		err := buildComponent(ctx, o.SourceDir, cache, c, p.version(c), logf)
+		done()
+		if err != nil {
 			return nil, fmt.Errorf("bundle: %w (full log: %s)", err, logf.Name())
 		}
 		log.Info("component ready", "component", c.Dir, "version", p.version(c), "took", time.Since(start).Round(time.Second))
