@@ -21,6 +21,7 @@ import (
 	"github.com/meshlab/meshlab/cluster/phases"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/locallab"
+	"github.com/meshlab/meshlab/provision/state"
 )
 
 // bundleEnv names the offline bundle the test installs from; without it the test looks in the
@@ -152,7 +153,7 @@ func (c *cli) down(ctx context.Context, extra ...string) error {
 
 func (c *cli) client(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	cfg, err := kubeconfig.RESTConfig(filepath.Join(c.base, c.lab.Name, phases.KubeconfigName))
+	cfg, err := kubeconfig.RESTConfig(c.dir().Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,3 +204,6 @@ func tasksDone(events []event.Event) []string {
 	}
 	return out
 }
+
+// dir is the lab's folder (state, logs, kubeconfig) under the test's --log-dir.
+func (c *cli) dir() state.LabDir { return state.LabDir(filepath.Join(c.base, c.lab.Name)) }

@@ -103,7 +103,7 @@ func TestUpWholeLab(t *testing.T) {
 	})
 
 	t.Run("meshlab verify bookinfo", func(t *testing.T) {
-		kc := filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)
+		kc := c.dir().Kubeconfig()
 		out, err := exec.CommandContext(ctx, c.bin, "verify", "bookinfo", "--kubeconfig", kc, "--offline").CombinedOutput()
 		t.Logf("meshlab verify bookinfo --offline:\n%s", out)
 		if err != nil {
@@ -188,7 +188,7 @@ func summaryLines(events []event.Event) string {
 type kubectl struct{ bin, kubeconfig string }
 
 func (c *cli) kubectl(t *testing.T) kubectl {
-	return kubectl{bin: filepath.Join(c.bundle, "bin", "kubectl"), kubeconfig: filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)}
+	return kubectl{bin: filepath.Join(c.bundle, "bin", "kubectl"), kubeconfig: c.dir().Kubeconfig()}
 }
 
 func (k kubectl) run(ctx context.Context, t *testing.T, args ...string) string {
@@ -254,7 +254,7 @@ func untilMix(ctx context.Context, t *testing.T, b verify.Browser) map[string]in
 // untilSynced polls `meshlab mesh status --kubeconfig` until n proxies are listed, all SYNCED.
 func (c *cli) untilSynced(ctx context.Context, t *testing.T, n int) string {
 	t.Helper()
-	kc := filepath.Join(c.base, c.lab.Name, phases.KubeconfigName)
+	kc := c.dir().Kubeconfig()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		out, err := exec.CommandContext(ctx, c.bin, "mesh", "status", "--kubeconfig", kc).CombinedOutput()

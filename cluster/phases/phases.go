@@ -1,6 +1,7 @@
 // Package phases is the Kubernetes part of `meshlab up` and `meshlab down`: the Go phases that
 // surround the kubernetes playbook (host facts, bundle upload, kubeadm config, worker joins,
-// kubeconfig, CNI, waits) and the ordered lists the command runs.
+// kubeconfig, CNI, waits). The lab's one ordered list (lab/phases.go) places them among the
+// playbook's phases.
 //
 // The playbook (playbooks/kubernetes.yaml) does host work in shell; everything that needs Go —
 // cross-host checks, tokens, certificates, the API — is a phase here. Each one reports the same
@@ -11,14 +12,12 @@ package phases
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
-	"github.com/meshlab/meshlab/provision/playbook"
 )
 
 // Playbook is the name of the embedded playbook these phases belong to.
@@ -30,8 +29,6 @@ const (
 	RemoteConfigDir  = "/etc/kubernetes/meshlab"
 	RemoteInitConfig = RemoteConfigDir + "/kubeadm-init.yaml"
 	RemoteJoinConfig = RemoteConfigDir + "/kubeadm-join.yaml"
-	// KubeconfigName is the admin kubeconfig in the lab's state folder.
-	KubeconfigName = "kubeconfig"
 )
 
 // Defaults.
@@ -42,8 +39,9 @@ const (
 
 // Options shape the Kubernetes phases of one action.
 type Options struct {
-	Lab    *inventory.Lab
-	LabDir string // the lab's state folder: the kubeconfig is written here (0600)
+	Lab *inventory.Lab
+	// Kubeconfig is where the admin kubeconfig is written (0600): the lab folder's.
+	Kubeconfig string
 	// BundleDir is a local offline bundle ("" installs from the internet). Its manifest says
 	// which files each host needs.
 	BundleDir string
@@ -82,6 +80,9 @@ func newPlan(o Options) (*plan, error) {
 		// Joining further control planes needs certificate upload and a load-balanced endpoint.
 		return nil, fmt.Errorf("the hosts file has %d control-plane hosts; meshlab sets up one for now (make the others workers)", len(cps))
 	}
+	if o.Kubeconfig == "" {
+		return nil, errors.New("kubernetes phases: no kubeconfig path (the lab folder's)")
+	}
 	if o.WaitTimeout <= 0 {
 		o.WaitTimeout = DefaultWaitTimeout
 	}
@@ -98,20 +99,37 @@ func newPlan(o Options) (*plan, error) {
 
 func (p *plan) offline() bool { return p.manifest != nil }
 
-func (p *plan) kubeconfigPath() string { return filepath.Join(p.LabDir, KubeconfigName) }
+func (p *plan) kubeconfigPath() string { return p.Kubeconfig }
+
+// PlaybookVars are the values the kubernetes playbook's templates get from the Go side, typed
+// here and turned into the template's .Vars map in one place (Map), under the names the
+// playbook's vars section declares.
+type PlaybookVars struct {
+	InitHost       string        // the host that runs kubeadm init
+	InitConfig     string        // where KubeadmConfig uploads the init config
+	RemovePackages bool          // down --remove-packages
+	Bundle         string        // remote folder of the uploaded bundle; "" online
+	BundleImages   []BundleImage // the bundle's images, sorted by reference
+}
+
+// Map is the template data: the playbook's own var names.
+func (v PlaybookVars) Map() map[string]any {
+	return map[string]any{
+		"initHost":       v.InitHost,
+		"initConfig":     v.InitConfig,
+		"removePackages": v.RemovePackages,
+		"bundle":         v.Bundle,
+		"bundleImages":   v.BundleImages,
+	}
+}
 
 // vars are the playbook vars the Go side provides.
-func (p *plan) vars() map[string]any {
-	v := map[string]any{
-		"initHost":       p.initHost.Name,
-		"initConfig":     RemoteInitConfig,
-		"removePackages": p.RemovePackages,
-		"bundle":         "",
-		"bundleImages":   []BundleImage{},
-	}
+func (p *plan) vars() PlaybookVars {
+	v := PlaybookVars{InitHost: p.initHost.Name, InitConfig: RemoteInitConfig,
+		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}}
 	if p.offline() {
-		v["bundle"] = RemoteBundleDir
-		v["bundleImages"] = bundleImages(p.manifest)
+		v.Bundle = RemoteBundleDir
+		v.BundleImages = bundleImages(p.manifest)
 	}
 	return v
 }
@@ -126,51 +144,48 @@ func bundleImages(m *bundle.Manifest) []BundleImage {
 	return out
 }
 
-// Up returns the `meshlab up` action for the kubernetes playbook and the vars its templates need:
-// connect → facts → preflight → os-prep → [bundle upload] → container-runtime → kubernetes →
-// kubeadm config → control-plane → kubeconfig → join → cni → wait.
-func Up(pb *playbook.Playbook, o Options) (engine.Phases, map[string]any, error) {
-	p, err := newPlan(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	ps := engine.UpPhases(pb)
-	steps := []struct {
-		after bool
-		at    string
-		add   []engine.Phase
-	}{
-		{true, "connect", []engine.Phase{&Facts{}}},
-		{false, "control-plane", []engine.Phase{&KubeadmConfig{plan: p}}},
-		{true, "control-plane", []engine.Phase{&Kubeconfig{plan: p}, &Join{plan: p}, &CNI{plan: p}, &Wait{plan: p}}},
-	}
-	if p.offline() {
-		steps = append(steps, struct {
-			after bool
-			at    string
-			add   []engine.Phase
-		}{false, "container-runtime", []engine.Phase{&UploadBundle{plan: p}}})
-	}
-	for _, s := range steps {
-		if s.after {
-			err = ps.InsertAfter(s.at, s.add...)
-		} else {
-			err = ps.InsertBefore(s.at, s.add...)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("playbook %s does not fit the kubernetes phases: %w", pb.Name, err)
-		}
-	}
-	return ps, p.vars(), nil
+// Set is the Go phases of one lab's Kubernetes cluster, sharing the options they were made
+// with. Where each one runs among the playbook's phases is decided by the lab's one list of
+// phases (lab/phases.go), not here.
+type Set struct {
+	p *plan
 }
 
-// Down returns the `meshlab down` action: the playbook's reset phases, then the lab's kubeconfig
-// is removed (it names a cluster that no longer exists).
-func Down(pb *playbook.Playbook, o Options) (engine.Phases, map[string]any, error) {
+// New checks the options (one control plane, a readable bundle) and returns the phases.
+func New(o Options) (*Set, error) {
 	p, err := newPlan(o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ps := append(engine.DownPhases(pb), &RemoveKubeconfig{plan: p})
-	return ps, p.vars(), nil
+	return &Set{p: p}, nil
 }
+
+// Offline says whether the cluster installs from a bundle (so UploadBundle has work to do).
+func (s *Set) Offline() bool { return s.p.offline() }
+
+// Vars are the playbook vars these phases provide.
+func (s *Set) Vars() PlaybookVars { return s.p.vars() }
+
+// Facts gathers each host's facts and checks them across hosts (after connect).
+func (s *Set) Facts() engine.Phase { return &Facts{} }
+
+// UploadBundle puts the offline bundle on every host (before the container runtime).
+func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }
+
+// KubeadmConfig renders and uploads kubeadm's init config (before kubeadm init).
+func (s *Set) KubeadmConfig() engine.Phase { return &KubeadmConfig{plan: s.p} }
+
+// Kubeconfig fetches the admin kubeconfig into the lab's folder (after kubeadm init).
+func (s *Set) Kubeconfig() engine.Phase { return &Kubeconfig{plan: s.p} }
+
+// Join joins the workers with a fresh token.
+func (s *Set) Join() engine.Phase { return &Join{plan: s.p} }
+
+// CNI applies Flannel.
+func (s *Set) CNI() engine.Phase { return &CNI{plan: s.p} }
+
+// Wait waits for Ready nodes and CoreDNS.
+func (s *Set) Wait() engine.Phase { return &Wait{plan: s.p} }
+
+// RemoveKubeconfig forgets the kubeconfig of a cluster that was reset (the end of down).
+func (s *Set) RemoveKubeconfig() engine.Phase { return &RemoveKubeconfig{plan: s.p} }

@@ -9,67 +9,46 @@ import (
 
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/cluster/cni"
-	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/inventory"
-	"github.com/meshlab/meshlab/provision/playbook"
 )
 
-func TestUpAndDownPhaseOrder(t *testing.T) {
-	pb, err := playbook.Load(playbooks.FS, Playbook)
+// TestVars: what the playbook's templates get, online and from a bundle. (The order of the
+// phases is the lab's list: lab/phases_test.go.)
+func TestVars(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	s, err := New(Options{Lab: testLab(), Kubeconfig: kc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, vars, err := Up(pb, Options{Lab: testLab(), LabDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+	if v := s.Vars().Map(); v["bundle"] != "" || v["initHost"] != "cp1" || s.Offline() {
+		t.Errorf("vars = %v, offline %v", v, s.Offline())
 	}
-	want := []string{"connect", "facts", "preflight", "os-prep", "container-runtime", "kubernetes",
-		"kubeadm-config", "control-plane", "kubeconfig", "join", "cni", "wait"}
-	if got := ps.Names(); !reflect.DeepEqual(got, want) {
-		t.Errorf("online up phases = %v\nwant %v", got, want)
-	}
-	if vars["bundle"] != "" || vars["initHost"] != "cp1" {
-		t.Errorf("vars = %v", vars)
-	}
-
-	// Offline: the bundle upload comes right before the runtime is installed.
 	dir := t.TempDir()
 	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"}}
 	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	ps, vars, err = Up(pb, Options{Lab: testLab(), LabDir: t.TempDir(), BundleDir: dir})
-	if err != nil {
+	if s, err = New(Options{Lab: testLab(), Kubeconfig: kc, BundleDir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	if i, j := ps.Index("bundle"), ps.Index("container-runtime"); i < 0 || j != i+1 {
-		t.Errorf("offline phases = %v", ps.Names())
-	}
-	if vars["bundle"] != RemoteBundleDir || len(vars["bundleImages"].([]BundleImage)) != 1 {
-		t.Errorf("offline vars = %v", vars)
-	}
-
-	ps, _, err = Down(pb, Options{Lab: testLab(), LabDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ps.Names(); !reflect.DeepEqual(got, []string{"connect", "reset", "forget-state", "remove-kubeconfig"}) {
-		t.Errorf("down phases = %v", got)
+	if v := s.Vars().Map(); v["bundle"] != RemoteBundleDir || len(v["bundleImages"].([]BundleImage)) != 1 || !s.Offline() {
+		t.Errorf("offline vars = %v", v)
 	}
 }
 
-func TestUpRefusesWhatItCannotBuild(t *testing.T) {
-	pb, _ := playbook.Load(playbooks.FS, Playbook)
+func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 	two := testLab()
 	two.Hosts[1].Role = inventory.RoleControlPlane
 	none := testLab()
 	none.Hosts[0].Role = inventory.RoleWorker
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	for name, o := range map[string]Options{
-		"two control planes": {Lab: two},
-		"no control plane":   {Lab: none},
-		"missing bundle":     {Lab: testLab(), BundleDir: filepath.Join(t.TempDir(), "nope")},
+		"two control planes": {Lab: two, Kubeconfig: kc},
+		"no control plane":   {Lab: none, Kubeconfig: kc},
+		"missing bundle":     {Lab: testLab(), Kubeconfig: kc, BundleDir: filepath.Join(t.TempDir(), "nope")},
+		"no kubeconfig path": {Lab: testLab()},
 	} {
-		if _, _, err := Up(pb, o); err == nil {
+		if _, err := New(o); err == nil {
 			t.Errorf("%s: want an error", name)
 		}
 	}

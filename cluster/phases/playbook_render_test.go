@@ -29,7 +29,7 @@ func testLab() *inventory.Lab {
 }
 
 func testPlan(offline bool) *plan {
-	p := &plan{Options: Options{Lab: testLab(), LabDir: "/nonexistent"}, initHost: testLab().Hosts[0]}
+	p := &plan{Options: Options{Lab: testLab(), Kubeconfig: "/nonexistent/kubeconfig"}, initHost: testLab().Hosts[0]}
 	if offline {
 		p.manifest = &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{
 			"registry.k8s.io/pause:3.10.1":            "images/registry.k8s.io_pause_3.10.1.tar",
@@ -48,7 +48,7 @@ func renderAll(t *testing.T, p *plan, conflicts map[string][]string) (string, ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := p.vars()
+	vars := p.vars().Map()
 	vars["conflicts"] = conflicts
 	var doc strings.Builder
 	scripts := map[string]string{}

@@ -111,7 +111,7 @@ func (p *plan) imageTarball() (binary, tar string, err error) {
 		}
 	}
 	p.binary, p.proxyBinary, p.digest = bin, proxy, hex.EncodeToString(h.Sum(nil))[:16]
-	p.tar = filepath.Join(p.LabDir, "meshlab-image-"+p.digest+".tar")
+	p.tar = p.Dir.ImageTarball(p.digest)
 	return p.binary, p.tar, nil
 }
 

@@ -18,15 +18,14 @@ import (
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/state"
 )
-
-// KubeconfigName is the admin kubeconfig in the lab's state folder (cluster/phases writes it).
-const KubeconfigName = "kubeconfig"
 
 // Options shape the stack phases of one `meshlab up`.
 type Options struct {
-	Lab    *inventory.Lab
-	LabDir string // the lab's state folder: kubeconfig is read and the image tarball written here
+	Lab *inventory.Lab
+	// Dir is the lab's folder: the kubeconfig is read and the image tarball written there.
+	Dir state.LabDir
 	// BundleDir is the offline bundle ("" online). Offline, every image is side-loaded (pull
 	// policy Never), Bookinfo is the Go one from the meshlab image, and an addon whose image is
 	// not in the bundle is skipped.
@@ -66,7 +65,7 @@ func newPlan(o Options) (*plan, error) {
 	if o.Lab == nil {
 		return nil, errors.New("stack: no lab")
 	}
-	if o.LabDir == "" {
+	if o.Dir == "" {
 		return nil, errors.New("stack: no lab state folder")
 	}
 	if o.CacheDir == "" {
@@ -93,7 +92,7 @@ func newPlan(o Options) (*plan, error) {
 }
 
 func (p *plan) offline() bool                    { return p.BundleDir != "" }
-func (p *plan) kubeconfigPath() string           { return filepath.Join(p.LabDir, KubeconfigName) }
+func (p *plan) kubeconfigPath() string           { return p.Dir.Kubeconfig() }
 func (p *plan) components() inventory.Components { return p.Lab.Components }
 
 // pullPolicy is Never offline (a missing image must fail loudly, not reach for a registry) and
@@ -118,18 +117,41 @@ func (p *plan) cluster() (*Clients, error) {
 	return c, nil
 }
 
-// Stack returns the phases after the cluster, in order: image → side-load → mesh → addons →
-// bookinfo → verify → summary. Components the hosts file leaves out are skipped by guards.
-func Stack(o Options) (engine.Phases, error) {
+// Set is the phases after the cluster, sharing the options they were made with. Components the
+// hosts file leaves out are skipped by guards; their order is the lab's list (lab/phases.go).
+type Set struct {
+	p *plan
+}
+
+// New checks the options and returns the phases.
+func New(o Options) (*Set, error) {
 	p, err := newPlan(o)
 	if err != nil {
 		return nil, err
 	}
-	return engine.Phases{
-		&Image{plan: p}, &SideLoad{plan: p}, &Mesh{plan: p}, &Addons{plan: p},
-		&Bookinfo{plan: p}, &Verify{plan: p}, &Summary{plan: p},
-	}, nil
+	return &Set{p: p}, nil
 }
+
+// Image builds the meshlab image from the running binary.
+func (s *Set) Image() engine.Phase { return &Image{plan: s.p} }
+
+// SideLoad imports the meshlab image on every node.
+func (s *Set) SideLoad() engine.Phase { return &SideLoad{plan: s.p} }
+
+// Mesh installs the control plane and the ingress gateway.
+func (s *Set) Mesh() engine.Phase { return &Mesh{plan: s.p} }
+
+// Addons installs Zipkin or Jaeger, Prometheus and Grafana.
+func (s *Set) Addons() engine.Phase { return &Addons{plan: s.p} }
+
+// Bookinfo deploys Bookinfo with sidecars.
+func (s *Set) Bookinfo() engine.Phase { return &Bookinfo{plan: s.p} }
+
+// Verify runs `meshlab verify bookinfo`.
+func (s *Set) Verify() engine.Phase { return &Verify{plan: s.p} }
+
+// Summary prints the lab's URLs and kubeconfig.
+func (s *Set) Summary() engine.Phase { return &Summary{plan: s.p} }
 
 // needsMeshImage: the image carries the control plane, sidecars, gateway and offline Bookinfo.
 func (p *plan) needsMeshImage() bool {

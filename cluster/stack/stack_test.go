@@ -16,6 +16,7 @@ import (
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/mesh/xds"
 	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/state"
 )
 
 // newTestPlan builds the phases over a fake cluster; the image tarball already exists, so
@@ -30,15 +31,16 @@ func newTestPlan(t *testing.T, lab func(o *Options)) (engine.Phases, *plan, *fak
 			t.Fatal(err)
 		}
 	}
-	o := Options{Lab: testLab(), LabDir: dir, Version: "v9", Executable: bin,
+	o := Options{Lab: testLab(), Dir: state.LabDir(dir), Version: "v9", Executable: bin,
 		Connect: func(string) (*Clients, error) { return fc.clients, nil }}
 	if lab != nil {
 		lab(&o)
 	}
-	ps, err := Stack(o)
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ps := engine.Phases{s.Image(), s.SideLoad(), s.Mesh(), s.Addons(), s.Bookinfo(), s.Verify(), s.Summary()}
 	p := ps[0].(*Image).plan
 	_, tar, err := p.imageTarball()
 	if err != nil {
@@ -48,14 +50,6 @@ func newTestPlan(t *testing.T, lab func(o *Options)) (engine.Phases, *plan, *fak
 		t.Fatal(err)
 	}
 	return ps, p, fc
-}
-
-func TestStackOrder(t *testing.T) {
-	ps, _, _ := newTestPlan(t, nil)
-	want := []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
-	if got := ps.Names(); !slices.Equal(got, want) {
-		t.Fatalf("phases %v, want %v", got, want)
-	}
 }
 
 func TestGuardsFollowTheHostsFile(t *testing.T) {
@@ -74,10 +68,10 @@ func TestGuardsFollowTheHostsFile(t *testing.T) {
 }
 
 func TestNeedsALab(t *testing.T) {
-	if _, err := Stack(Options{LabDir: "x"}); err == nil {
+	if _, err := New(Options{Dir: "x"}); err == nil {
 		t.Fatal("no error without a lab")
 	}
-	if _, err := Stack(Options{Lab: testLab(), LabDir: t.TempDir(), BundleDir: t.TempDir()}); err == nil {
+	if _, err := New(Options{Lab: testLab(), Dir: state.LabDir(t.TempDir()), BundleDir: t.TempDir()}); err == nil {
 		t.Fatal("no error for a bundle folder without manifest.json")
 	}
 }
@@ -301,7 +295,7 @@ func TestSummaryListsURLsAndKubeconfig(t *testing.T) {
 	}
 	got := strings.Join(lines, "\n")
 	for _, want := range []string{"http://10.9.0.2:30080/productpage", "prometheus           http://10.9.0.2:30003",
-		"grafana              — " + NotInBundle, "tracing (zipkin)     — " + NotInBundle, filepath.Join(p.LabDir, KubeconfigName)} {
+		"grafana              — " + NotInBundle, "tracing (zipkin)     — " + NotInBundle, p.Dir.Kubeconfig()} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}

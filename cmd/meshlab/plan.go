@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/meshlab/meshlab/lab"
 )
 
 func init() {
@@ -9,11 +11,12 @@ func init() {
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {
-	o := &actionOptions{}
+	f := &labFlags{}
 	cmd := &cobra.Command{
 		Use:   "plan --hosts FILE",
 		Short: "Show what `meshlab up` would do on each host, touching nothing",
-		Long: `Walk the same phases as ` + "`meshlab up`" + ` in dry-run mode and print, per host, each task it would run.
+		Long: `Walk the same phases as ` + "`meshlab up`" + ` (the lab's one list) in dry-run mode and print,
+per host, each task it would run.
 
 By default plan reads only the hosts file (and the lab's state file, if one exists, to show tasks
 already recorded as done): it opens no SSH connection, reads no secrets and writes nothing.
@@ -21,14 +24,12 @@ With --probe it connects and runs each task's guard (read-only checks) to show w
 already done on the hosts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.hosts == "" {
-				return badInput(errRequiredHosts)
-			}
-			return runAction(cmd, g, o, "plan")
+			return runLab(cmd, g, f, lab.ActionPlan)
 		},
 	}
-	o.bind(cmd)
-	bindStackFlags(cmd)
-	cmd.Flags().BoolVar(&o.probe, "probe", false, "connect and run the guards (read-only) to tell what is already done")
+	f.bindCommon(cmd)
+	f.bindRun(cmd)
+	f.bindUp(cmd)
+	cmd.Flags().BoolVar(&f.probe, "probe", false, "connect and run the guards (read-only) to tell what is already done")
 	return cmd
 }

@@ -19,24 +19,19 @@ import (
 	"golang.org/x/term"
 
 	"github.com/meshlab/meshlab/cmd/meshlab/tui"
-	"github.com/meshlab/meshlab/cmd/meshlab/tui/labrun"
-	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/lab"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
-	"github.com/meshlab/meshlab/provision/playbook"
 )
 
 func init() {
 	subcommands = append(subcommands, newWizardCmd)
 }
 
-// wizardOptions are the wizard's flags; they mirror `meshlab up`'s so both drive the engine the
-// same way.
+// wizardOptions are the wizard's flags: `meshlab up`'s (but those the wizard asks about), so
+// both fill the same lab.Options and run the same lab.Up.
 type wizardOptions struct {
-	hosts      string
-	knownHosts string
-	playbook   string
-	cluster    clusterOptions // --bundle, --wait-timeout, ... as on `meshlab up`
+	labFlags
 }
 
 func newWizardCmd(g *globalOptions) *cobra.Command {
@@ -51,12 +46,10 @@ state: running again continues where it stopped. Needs a terminal; scripts use m
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWizard(cmd, g, o) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.hosts, "hosts", "hosts.yaml", "hosts file to load, or to create")
-	f.StringVar(&o.knownHosts, "known-hosts", "", "known_hosts file (default: the hosts file's ssh.knownHosts, else ~/.ssh/known_hosts)")
-	f.StringVar(&o.playbook, "playbook", defaultPlaybook, "embedded playbook the run uses")
-	o.cluster.bind(cmd)
-	bindStackFlags(cmd) // the stack after the cluster, as on `meshlab up`: the components chosen here
+	o.bindCommon(cmd)
+	o.bindUp(cmd) // the stack after the cluster, as on `meshlab up`: the components chosen here
+	cmd.Flags().Lookup("hosts").DefValue, o.hosts = "hosts.yaml", "hosts.yaml"
+	cmd.Flags().Lookup("hosts").Usage = "hosts file to load, or to create"
 	return cmd
 }
 
@@ -102,23 +95,17 @@ func runWizard(cmd *cobra.Command, g *globalOptions, o *wizardOptions) error {
 	// the lab's own files; anything else logging through the default goes nowhere meanwhile.
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	// The run goes through the phases `meshlab up` builds (cluster_up.go, stack_up.go), so the
-	// wizard and `up --hosts` drive the same engine the same way. The stack phases (mesh,
-	// addons, Bookinfo) install what the wizard saved in the hosts file's components; whether
-	// they run at all follows `meshlab up`'s stack flags.
-	upOpts := labrun.UpOptions{Playbook: o.playbook, LogDir: g.logDir, KnownHostsPath: o.knownHosts,
-		Phases: func(pb *playbook.Playbook, lab *inventory.Lab, logDir string) (engine.Phases, map[string]any, error) {
-			ps, vars, err := o.cluster.phases("up", pb, lab, logDir)
-			if err != nil {
-				return nil, nil, err
-			}
-			ps, err = appendStack(cmd, ps, pb, lab, logDir, o.cluster.bundle)
-			return ps, vars, err
-		}}
+	// The run is lab.Up with the options `meshlab up` would make of the same flags, so the wizard
+	// and `up --hosts` run the same phases. The stack (mesh, addons, Bookinfo) installs what the
+	// wizard saved in the hosts file's components.
 	m := tui.New(tui.Options{
 		HostsPath: o.hosts, Context: ctx, KnownHostsPath: o.knownHosts, LogDir: g.logDir, Playbook: o.playbook,
-		Up: func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (labrun.UpResult, error) {
-			return labrun.Up(ctx, lab, sink, upOpts)
+		Up: func(ctx context.Context, l *inventory.Lab, sink event.Sink) (lab.Result, error) {
+			lo, err := o.options(cmd, g, l)
+			if err != nil {
+				return lab.Result{}, err
+			}
+			return lab.Up(ctx, lo, sink)
 		},
 		Next: nextFlags(cmd, g, o),
 	})
@@ -139,7 +126,7 @@ func runWizard(cmd *cobra.Command, g *globalOptions, o *wizardOptions) error {
 // stack choice, each only when it differs from the command's default.
 func nextFlags(cmd *cobra.Command, g *globalOptions, o *wizardOptions) tui.NextFlags {
 	var both, up, verify []string
-	if o.playbook != defaultPlaybook {
+	if o.playbook != lab.Playbook {
 		both = append(both, "--playbook", o.playbook)
 	}
 	if g.logDir != "" {
@@ -148,8 +135,8 @@ func nextFlags(cmd *cobra.Command, g *globalOptions, o *wizardOptions) tui.NextF
 	if o.knownHosts != "" {
 		both = append(both, "--known-hosts", absOr(o.knownHosts))
 	}
-	if o.cluster.bundle != "" {
-		up = append(up, "--bundle", absOr(o.cluster.bundle))
+	if o.bundle != "" {
+		up = append(up, "--bundle", absOr(o.bundle))
 		verify = append(verify, "--offline")
 	}
 	// The other up flags the user set (waits, preflight, the stack), spelled as given.

@@ -2,8 +2,6 @@ package connect
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/event"
@@ -15,8 +13,8 @@ import (
 type RunOptions struct {
 	Options
 	Action string // up, down, plan
-	// BaseDir holds the labs' state folders: BaseDir/<lab>/. "" means ~/.meshlab/labs.
-	BaseDir     string
+	// Dir is the lab's folder: state and logs are kept there.
+	Dir         state.LabDir
 	Sink        event.Sink
 	Concurrency int
 	Vars        map[string]any
@@ -25,25 +23,14 @@ type RunOptions struct {
 	DryRun, Probe bool
 }
 
-// LabDir is the lab's state and log folder.
-func LabDir(lab *inventory.Lab, baseDir string) (string, error) {
-	if baseDir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find the home folder for ~/.meshlab (or pass --log-dir): %w", err)
-		}
-		baseDir = filepath.Join(home, ".meshlab", "labs")
-	}
-	return filepath.Join(baseDir, lab.Name), nil
-}
-
 // NewRun prepares an engine run for the lab: hosts, dialer, secrets for redaction, state and logs.
 // The returned close function flushes and closes the log files.
 func NewRun(lab *inventory.Lab, o RunOptions) (*engine.Run, func() error, error) {
-	dir, err := LabDir(lab, o.BaseDir)
-	if err != nil {
-		return nil, nil, err
+	if o.Dir == "" {
+		return nil, nil, fmt.Errorf("lab %s: no lab folder", lab.Name)
 	}
+	dir := o.Dir.Path()
+	var err error
 	r := &engine.Run{
 		Action: o.Action, Lab: lab.Name, LabData: lab, Versions: lab.Versions, Vars: o.Vars,
 		Hosts: Hosts(lab), Sink: o.Sink, Concurrency: o.Concurrency, DryRun: o.DryRun, Probe: o.Probe,

@@ -7,7 +7,8 @@ import (
 )
 
 // UpPhases is the `meshlab up` (and `meshlab plan`) action for a playbook: connect, then the
-// playbook's phases in order. Go phases (cluster work) are spliced in with InsertAfter/Before.
+// playbook's phases in order: how a playbook other than the lab's runs (the lab places its
+// playbook's phases by name among Go phases: lab/phases.go).
 func UpPhases(pb *playbook.Playbook) Phases {
 	return append(Phases{Connect{}}, PlaybookPhases(pb, pb.Phases)...)
 }

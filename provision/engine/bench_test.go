@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/playbooks"
+	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 	"github.com/meshlab/meshlab/provision/state"
 	"github.com/meshlab/meshlab/provision/transport"
@@ -53,7 +54,7 @@ func BenchmarkEngineSample(b *testing.B) {
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
 				dir := b.TempDir()
-				r := &Run{Action: "up", Lab: "bench", LabData: map[string]any{"Name": "bench"}, Concurrency: c.concurrency,
+				r := &Run{Action: "up", Lab: "bench", LabData: &inventory.Lab{Name: "bench"}, Concurrency: c.concurrency,
 					Vars: map[string]any{"root": dir}}
 				r.State, _ = state.Open(dir, "bench")
 				r.Logs, _ = state.OpenLogs(dir, nil)

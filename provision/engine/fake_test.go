@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/transport"
 )
 
@@ -127,7 +128,7 @@ func (p *fakePhase) CleanUp(context.Context, *Run) {
 func newTestRun(t *testing.T, n int) (*Run, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	r := &Run{Action: "up", Lab: "test", Sink: rec, LabData: map[string]any{"Name": "test"}}
+	r := &Run{Action: "up", Lab: "test", Sink: rec, LabData: &inventory.Lab{Name: "test"}}
 	for i := range n {
 		name := fmt.Sprintf("h%02d", i)
 		role := "worker"

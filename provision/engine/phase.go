@@ -51,7 +51,7 @@ func PhaseName(p Phase) string {
 	return p.Title()
 }
 
-// Phases is an ordered, spliceable list of phases: an action.
+// Phases is an ordered list of phases: an action (lab/phases.go has the lab's).
 type Phases []Phase
 
 // Index returns the position of the phase with the given title or name, or -1.
@@ -64,28 +64,8 @@ func (ps Phases) Index(title string) int {
 	return -1
 }
 
-// InsertBefore inserts phases before the one with the given title.
-func (ps *Phases) InsertBefore(title string, add ...Phase) error {
-	i := ps.Index(title)
-	if i < 0 {
-		return fmt.Errorf("no phase %q to insert before", title)
-	}
-	*ps = append((*ps)[:i], append(append(Phases{}, add...), (*ps)[i:]...)...)
-	return nil
-}
-
-// InsertAfter inserts phases after the one with the given title.
-func (ps *Phases) InsertAfter(title string, add ...Phase) error {
-	i := ps.Index(title)
-	if i < 0 {
-		return fmt.Errorf("no phase %q to insert after", title)
-	}
-	*ps = append((*ps)[:i+1], append(append(Phases{}, add...), (*ps)[i+1:]...)...)
-	return nil
-}
-
-// Remove removes the phase with the given title.
-func (ps *Phases) Remove(title string) error {
+// remove removes the phase with the given title or name.
+func (ps *Phases) remove(title string) error {
 	i := ps.Index(title)
 	if i < 0 {
 		return fmt.Errorf("no phase %q to remove", title)
@@ -127,7 +107,7 @@ func (ps Phases) Select(skip []string, only string) (Phases, error) {
 		if err := known(s); err != nil {
 			return nil, err
 		}
-		_ = out.Remove(s) // already removed: a name given twice
+		_ = out.remove(s) // already removed: a name given twice
 	}
 	return out, nil
 }

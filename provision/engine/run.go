@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/state"
 	"github.com/meshlab/meshlab/provision/transport"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 // Host is one machine of the lab as the engine sees it. The exported fields are also what
@@ -32,10 +34,10 @@ type Dialer func(ctx context.Context, h *Host) (transport.Transport, error)
 // Run is everything a phase may use during one action: the hosts, the event sink, the state, the
 // logs and the dry-run switch. Phases depend on it, never on package-level settings.
 type Run struct {
-	Action   string // "up", "down", "plan"
-	Lab      string // lab name, on every event
-	LabData  any    // .Lab in templates (the hosts file's lab)
-	Versions any    // .Versions in templates
+	Action   string         // "up", "down", "plan"
+	Lab      string         // lab name, on every event
+	LabData  *inventory.Lab // .Lab in templates (the hosts file's lab)
+	Versions versions.Set   // .Versions in templates
 	Vars     map[string]any
 	Hosts    []*Host
 	// Dial connects a host (used by the connect phase; nil: hosts must come with transports).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -55,21 +54,20 @@ func (m *Manager) Destroy(ctx context.Context, name string) error {
 	if err := os.RemoveAll(p.dir); err != nil {
 		return fmt.Errorf("destroy lab %s: remove %s: %w", name, p.dir, err)
 	}
-	return forgetRuns(filepath.Dir(p.dir))
+	return forgetRuns(m.dir(name))
 }
 
 // forgetRuns removes what `meshlab up` recorded about the destroyed machines from the lab's
 // state folder: the done-task state (a lab created again under the same name is new machines,
 // and "already done (recorded)" would skip their set-up), the kubeconfig of the cluster that
 // is gone and the image tarballs built for it. The run logs stay; the folder goes when empty.
-func forgetRuns(labDir string) error {
-	stale, _ := filepath.Glob(filepath.Join(labDir, "meshlab-image-*.tar"))
-	for _, f := range append(stale, filepath.Join(labDir, state.FileName), filepath.Join(labDir, "kubeconfig")) {
+func forgetRuns(d state.LabDir) error {
+	for _, f := range append(d.ImageTarballs(), d.StateFile(), d.Kubeconfig()) {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("destroy lab: forget its runs: %w", err)
 		}
 	}
-	_ = os.Remove(labDir) // only when nothing else is in it
+	_ = os.Remove(d.Path()) // only when nothing else is in it
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/state"
 )
 
 // Defaults.
@@ -51,11 +52,11 @@ type Manager struct {
 // New returns a Manager with the defaults filled in.
 func New(opts Options) (*Manager, error) {
 	if opts.BaseDir == "" {
-		home, err := os.UserHomeDir()
+		base, err := state.DefaultBase()
 		if err != nil {
-			return nil, fmt.Errorf("lab folder: %w (set a base folder explicitly)", err)
+			return nil, fmt.Errorf("lab folder: %w", err)
 		}
-		opts.BaseDir = filepath.Join(home, ".meshlab", "labs")
+		opts.BaseDir = base
 	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = os.Getenv(cacheEnv)
@@ -102,11 +103,13 @@ type Machine struct {
 // SudoUser is the non-root user every machine has, with passwordless sudo and the lab key.
 const SudoUser = labUser
 
-// labDir is the lab's own folder. It sits inside the lab's state folder (shared with meshlab up's
-// logs and kubeconfig), so destroy removes only what the lab made.
-func (m *Manager) labDir(name string) string {
-	return filepath.Join(m.opts.BaseDir, name, "locallab")
+// dir is the lab's state folder, shared with meshlab up's state, logs and kubeconfig.
+func (m *Manager) dir(name string) state.LabDir {
+	return state.LabDir(filepath.Join(m.opts.BaseDir, name))
 }
+
+// labDir is the machines' own folder inside it, so destroy removes only what the lab made.
+func (m *Manager) labDir(name string) string { return m.dir(name).LocalLab() }
 
 func (m *Manager) paths(name string) labPaths { return labPaths{dir: m.labDir(name)} }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/meshlab/meshlab/playbooks"
+	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 	"github.com/meshlab/meshlab/provision/versions"
 )
@@ -39,7 +40,7 @@ func TestEmbeddedPlaybooksRenderAndPassShellcheck(t *testing.T) {
 		}
 		for _, role := range []string{"control-plane", "worker"} {
 			d := playbook.Data{
-				Lab:      lab{Name: "demo"},
+				Lab:      &inventory.Lab{Name: "demo"},
 				Host:     host{Name: "node1", Address: "192.0.2.10", User: "root", Role: role, Port: 22},
 				Versions: versions.Default(),
 			}

@@ -7,13 +7,18 @@ import (
 	"maps"
 	"strings"
 	"text/template"
+
+	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 // Data is what templates see: {{ .Lab.Name }}, {{ .Host.Name }}, {{ .Versions.Kubernetes }}, {{ .Vars.x }}.
+// Vars stays a map on purpose: a playbook declares its own vars in YAML, and the Go side that
+// provides values for them converts a typed struct at one place (cluster/phases.PlaybookVars).
 type Data struct {
-	Lab      any
-	Host     any
-	Versions any
+	Lab      *inventory.Lab
+	Host     any // the engine's host (engine imports this package, so it cannot be named here)
+	Versions versions.Set
 	Vars     map[string]any
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/draft"
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/labrun"
+	"github.com/meshlab/meshlab/lab"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/transport"
@@ -56,7 +57,7 @@ func step(m Model, msgs ...tea.Msg) Model {
 
 func keyMsg(k tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: k} }
 
-func lab(t *testing.T, m Model) *inventory.Lab {
+func validLab(t *testing.T, m Model) *inventory.Lab {
 	t.Helper()
 	_, l, err := m.draft.Validate(m.path)
 	if err != nil {
@@ -99,7 +100,7 @@ func runEvents(clk *fakeClock) []event.Event {
 // doneRun is a finished run on the golden lab whose summary phase emitted links.
 func doneRun(t *testing.T, m Model, clk *fakeClock, links []string) Model {
 	clk.t = t0
-	next, _ := m.startRun(lab(t, m))
+	next, _ := m.startRun(validLab(t, m))
 	m = next.(Model)
 	q := m.run.queue
 	q.Emit(event.Event{Kind: event.PhaseStart, Phase: "checks", Line: "Run checks", Done: 3, Total: 4})
@@ -109,7 +110,7 @@ func doneRun(t *testing.T, m Model, clk *fakeClock, links []string) Model {
 		q.Emit(event.Event{Kind: event.Log, Phase: summaryPhase, Line: l})
 	}
 	q.Emit(event.Event{Kind: event.LabDone, State: event.StateOK, Duration: 95 * time.Second})
-	return step(m, runDoneMsg{result: labrun.UpResult{LabDir: "/root/.meshlab/labs/demo", Kubeconfig: "/root/.meshlab/labs/demo/kubeconfig"}})
+	return step(m, runDoneMsg{result: lab.Result{Dir: "/root/.meshlab/labs/demo", Kubeconfig: "/root/.meshlab/labs/demo/kubeconfig"}})
 }
 
 // TestGoldenViews renders every screen at 80×24 and 120×40 (ASCII colour profile, see
@@ -147,18 +148,18 @@ func TestGoldenViews(t *testing.T) {
 		}},
 		{"run", func(t *testing.T, m Model, clk *fakeClock) Model {
 			clk.t = t0
-			next, _ := m.startRun(lab(t, m))
+			next, _ := m.startRun(validLab(t, m))
 			m = next.(Model)
 			return step(m, eventsMsg(runEvents(clk)), tickMsg(clk.t), keyMsg(tea.KeyDown), keyMsg(tea.KeyDown))
 		}},
 		{"failed", func(t *testing.T, m Model, clk *fakeClock) Model {
 			clk.t = t0
-			next, _ := m.startRun(lab(t, m))
+			next, _ := m.startRun(validLab(t, m))
 			m = next.(Model)
 			m = step(m, eventsMsg(runEvents(clk)))
 			m.run.queue.Emit(event.Event{Kind: event.LabDone, State: event.StateFailed, Duration: 61 * time.Second,
 				Error: &event.ErrorInfo{Message: `phase "facts" failed on 1 host(s)`, Phase: "facts", LogPath: "/root/.meshlab/labs/demo/logs/worker2.log"}})
-			return step(m, runDoneMsg{result: labrun.UpResult{LabDir: "/root/.meshlab/labs/demo"}, err: errors.New(`phase "facts" failed`)})
+			return step(m, runDoneMsg{result: lab.Result{Dir: "/root/.meshlab/labs/demo"}, err: errors.New(`phase "facts" failed`)})
 		}},
 		{"done", func(t *testing.T, m Model, clk *fakeClock) Model {
 			// A stack run: its summary phase lists the lab's URLs (cluster/stack's format).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/draft"
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/labrun"
+	"github.com/meshlab/meshlab/lab"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -24,7 +25,7 @@ type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host string, trust 
 
 // UpFunc runs the up action on lab, sending every event to sink, and returns once the engine
 // has stopped (also after ctx was cancelled).
-type UpFunc func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (labrun.UpResult, error)
+type UpFunc func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (lab.Result, error)
 
 // Options configure the wizard.
 type Options struct {
@@ -32,7 +33,8 @@ type Options struct {
 	HostsPath string
 	// Context bounds every check and run; Ctrl+C during a run cancels a child of it.
 	Context context.Context
-	// Probe and Up do the work. Nil means labrun.Probe and labrun.Up with the options below.
+	// Probe and Up do the work. Nil means labrun.Probe and lab.Up with lab.DefaultOptions and
+	// the options below (the wizard command passes an Up made from its flags).
 	Probe ProbeFunc
 	Up    UpFunc
 	// KnownHostsPath, LogDir and Playbook are `meshlab up`'s --known-hosts, --log-dir and
@@ -112,8 +114,13 @@ func New(o Options) Model {
 		}
 	}
 	if o.Up == nil {
-		o.Up = func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (labrun.UpResult, error) {
-			return labrun.Up(ctx, lab, sink, labrun.UpOptions{Playbook: o.Playbook, LogDir: o.LogDir, KnownHostsPath: o.KnownHostsPath})
+		o.Up = func(ctx context.Context, l *inventory.Lab, sink event.Sink) (lab.Result, error) {
+			lo := lab.DefaultOptions()
+			lo.Lab, lo.BaseDir, lo.KnownHosts = l, o.LogDir, o.KnownHostsPath
+			if o.Playbook != "" {
+				lo.Playbook = o.Playbook
+			}
+			return lab.Up(ctx, lo, sink)
 		}
 	}
 	sp := spinner.New(spinner.WithSpinner(spinner.Line))

@@ -185,7 +185,7 @@ func TestEventQueueKeepsEveryEvent(t *testing.T) {
 func TestLogPaneScrolls(t *testing.T) {
 	clk := &fakeClock{t: t0}
 	m := goldenModel(t, clk, 80, 24)
-	next, _ := m.startRun(lab(t, m))
+	next, _ := m.startRun(validLab(t, m))
 	m = next.(Model)
 	var evs eventsMsg
 	for i := range 100 {

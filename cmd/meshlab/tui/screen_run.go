@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/progress"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/meshlab/meshlab/cmd/meshlab/tui/labrun"
+	"github.com/meshlab/meshlab/lab"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -25,7 +25,7 @@ type runScreen struct {
 	cancelling bool
 	// quitWhenDone ends the program once the engine has stopped (the wizard's context ended).
 	quitWhenDone bool
-	result       labrun.UpResult
+	result       lab.Result
 	err          error
 	selected     int
 	scroll       int // log lines scrolled back from the end; 0 follows the log
@@ -36,7 +36,7 @@ type runScreen struct {
 }
 
 type runDoneMsg struct {
-	result labrun.UpResult
+	result lab.Result
 	err    error
 }
 

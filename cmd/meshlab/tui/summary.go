@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -98,8 +97,8 @@ func (m Model) summaryLines() []string {
 	for _, c := range m.NextCommands() {
 		out = append(out, "  "+c)
 	}
-	if r.result.LabDir != "" {
-		out = append(out, "Logs: "+filepath.Join(r.result.LabDir, "logs"))
+	if r.result.Dir != "" {
+		out = append(out, "Logs: "+r.result.Dir.LogsDir())
 	}
 	return out
 }

@@ -145,7 +145,7 @@ func TestWizardInterruptAndResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := New(Options{HostsPath: "hosts.yaml", LogDir: w.logs})
+	m := New(Options{HostsPath: "hosts.yaml", LogDir: w.logs, Playbook: "sample"})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
 	w.createAndTest(t, tm)
 	press(tm, tea.KeyEnter, 2) // components, review
