@@ -35,8 +35,8 @@ func Default() Set {
 		CNIPlugins: "v1.9.1",
 		Crictl:     "v1.34.0", // cri-tools follows the Kubernetes minor
 		Flannel: Flannel{
-			Version:   "v0.28.10",
-			Image:     "ghcr.io/flannel-io/flannel:v0.28.10",
+			Version: "v0.28.10",
+			Image:   "ghcr.io/flannel-io/flannel:v0.28.10",
 			// What v0.28.10's own Documentation/kube-flannel.yml runs; a test
 			// (cluster/bundle TestFlannelCNIPluginPinMatchesManifest) keeps the two equal.
 			CNIPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
