@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// controlPlane are the import path prefixes the sidecar binary must not link: the control plane,
-// the Kubernetes registry and client, and the installer. Each would put control-plane code (and
-// its package initialisation) into every meshed pod's memory.
+// controlPlane are the import path prefixes the sidecar binary must not link: the control plane
+// (its file and Kubernetes registries included), the CRDs and admission code, the installer and
+// the Kubernetes client. Each would put control-plane code (and its package initialisation) into
+// every meshed pod's memory.
 var controlPlane = []string{
 	"github.com/meshlab/meshlab/mesh/pilot",
-	"github.com/meshlab/meshlab/mesh/kube",
 	"github.com/meshlab/meshlab/mesh/install",
 	"github.com/meshlab/meshlab/mesh/admission",
 	"github.com/meshlab/meshlab/mesh/crds",

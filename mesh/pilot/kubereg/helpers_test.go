@@ -1,4 +1,4 @@
-package kube_test
+package kubereg_test
 
 import (
 	"flag"
