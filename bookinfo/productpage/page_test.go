@@ -1,17 +1,14 @@
 package productpage
 
 import (
-	"flag"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/meshlab/meshlab/bookinfo/reviews"
+	"github.com/meshlab/meshlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestGoldenPages pins the whole HTML for fixed backend replies. Refresh with
 // go test ./bookinfo/productpage -run TestGoldenPages -update
@@ -33,19 +30,7 @@ func TestGoldenPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tc.name+".golden.html")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("%s differs from %s; rerun with -update if the change is intended\n%s", tc.name, path, got)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden.html"), got)
 		})
 	}
 }

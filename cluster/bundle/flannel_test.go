@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 const flannelFixture = `apiVersion: v1
 kind: Namespace
@@ -99,17 +98,5 @@ func TestAdaptFlannelGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "kube-flannel.offline.yml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("adapted manifest differs from %s; run go test -update and review the diff", golden)
-	}
+	golden.Check(t, "testdata/kube-flannel.offline.yml", got)
 }

@@ -3,6 +3,8 @@ package capture
 import (
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
 
 // istioInitDefault is the nat rule list istio-init installs with the injection template's
@@ -35,7 +37,7 @@ func TestDefaultMatchesIstioInit(t *testing.T) {
 	}
 	got := strings.ReplaceAll(b.String(), "MESHLAB_", "ISTIO_")
 	if got != istioInitDefault {
-		t.Fatalf("default rules differ from istio-init's:\n%s", lineDiff(istioInitDefault, got))
+		t.Fatalf("default rules differ from istio-init's:\n%s", golden.LineDiff(istioInitDefault, got))
 	}
 }
 

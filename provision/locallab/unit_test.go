@@ -1,35 +1,13 @@
 package locallab
 
 import (
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update refreshes it):\n%s", path, got)
-	}
-}
 
 func TestValidateName(t *testing.T) {
 	for _, tc := range []struct {
@@ -193,7 +171,7 @@ func TestSpecGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "config.json", b)
+	golden.Check(t, "testdata/config.json", b)
 }
 
 func TestHostsFileGolden(t *testing.T) {
@@ -206,8 +184,8 @@ func TestHostsFileGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "hosts.yaml", b)
-	golden(t, "etc-hosts", etcHosts(nodes))
+	golden.Check(t, "testdata/hosts.yaml", b)
+	golden.Check(t, "testdata/etc-hosts", etcHosts(nodes))
 }
 
 func TestNetworkRulesGolden(t *testing.T) {
@@ -222,5 +200,5 @@ func TestNetworkRulesGolden(t *testing.T) {
 	for _, r := range machineRules(allowed) {
 		b.WriteString("ip rule add " + strings.Join(r, " ") + "\n")
 	}
-	golden(t, "network-rules.txt", []byte(b.String()))
+	golden.Check(t, "testdata/network-rules.txt", []byte(b.String()))
 }
