@@ -36,7 +36,9 @@ func TestGoldenPages(t *testing.T) {
 }
 
 // TestReviewsVersionsRender wires productpage to the real reviews handler of each version and
-// checks the fingerprints of reference/bookinfo.md §1.1.3 that routing tests rely on.
+// checks the markers routing tests rely on, counted on upstream's template with the default
+// ratings (5 and 4 stars): v1 shows no stars, v2 two black star rows with 9 full stars, v3 the
+// same in red (bookinfo/verify's Page classifies pages by them).
 func TestReviewsVersionsRender(t *testing.T) {
 	ratings := httptest.NewServer(&fakeBackend{replies: ok(ratingsJSON)})
 	t.Cleanup(ratings.Close)
