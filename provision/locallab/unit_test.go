@@ -84,32 +84,6 @@ func TestPickSubnet(t *testing.T) {
 	}
 }
 
-func TestParseUsedPrefixes(t *testing.T) {
-	routes := `[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"},{"dst":"192.0.2.0/24","dev":"eth0"},
-		{"type":"local","dst":"127.0.0.1","dev":"lo","table":"local"},{"type":"unreachable","dst":"default","table":"7"}]`
-	addrs := `[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
-		{"ifname":"br","addr_info":[{"family":"inet","local":"10.213.4.1","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64}]}]`
-	got, err := parseUsedPrefixes([]byte(routes), []byte(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"192.0.2.0/24", "127.0.0.1/32", "127.0.0.0/8", "10.213.4.0/24"}
-	if !reflect.DeepEqual(prefixStrings(got), want) {
-		t.Errorf("parseUsedPrefixes = %v, want %v", got, want)
-	}
-	if _, err := parseUsedPrefixes([]byte("{"), []byte("[]")); err == nil {
-		t.Error("bad JSON accepted")
-	}
-}
-
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
-
 func TestParseMountInfo(t *testing.T) {
 	in := "22 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n" +
 		"90 22 0:50 / /root/my\\040labs/x/rootfs rw - overlay overlay rw,lowerdir=/a\n" +
