@@ -2,7 +2,6 @@ package addons
 
 import (
 	"context"
-	"flag"
 	"io"
 	"io/fs"
 	"os"
@@ -21,10 +20,9 @@ import (
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/provision/versions"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func defaultSettings() Settings {
 	return Settings{
@@ -56,19 +54,7 @@ func TestRenderGolden(t *testing.T) {
 					t.Fatalf("rendered document has no kind:\n%s", doc)
 				}
 			}
-			golden := filepath.Join("testdata", name+".golden.yaml")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("rendered %s differs from %s (run with -update if the change is intended):\n%s", name, golden, got)
-			}
+			golden.Check(t, filepath.Join("testdata", name+".golden.yaml"), []byte(got))
 		})
 	}
 }

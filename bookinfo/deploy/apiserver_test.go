@@ -10,13 +10,14 @@ import (
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
+	"github.com/meshlab/meshlab/internal/kubetest"
+	"github.com/meshlab/meshlab/mesh/crds"
 )
 
 func startAPIServer(t *testing.T) (*Client, *kubetest.Cluster) {
 	t.Helper()
 	c := kubetest.Start(t)
-	c.InstallCRDs(t)
+	c.InstallCRDs(t, crds.All)
 	ext, err := apiextensionsclient.NewForConfig(c.Config)
 	if err != nil {
 		t.Fatal(err)

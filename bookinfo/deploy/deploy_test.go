@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,10 +18,9 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/provision/versions"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func render(t *testing.T, opts Options) []byte {
 	t.Helper()
@@ -42,27 +40,9 @@ func render(t *testing.T, opts Options) []byte {
 	return out.Bytes()
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		_ = os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file (rerun with -update if intended)", name)
-	}
-}
-
 func TestRenderGolden(t *testing.T) {
-	golden(t, "bookinfo-online.yaml", render(t, Options{Images: versions.Default().Bookinfo}))
-	golden(t, "bookinfo-offline.yaml", render(t, Options{Offline: true, MeshlabVersion: "v0.1.0"}))
+	golden.Check(t, "testdata/bookinfo-online.yaml", render(t, Options{Images: versions.Default().Bookinfo}))
+	golden.Check(t, "testdata/bookinfo-offline.yaml", render(t, Options{Offline: true, MeshlabVersion: "v0.1.0"}))
 }
 
 func TestRenderUsesVersionsTableAndInjectedNamespace(t *testing.T) {

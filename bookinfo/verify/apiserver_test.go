@@ -12,7 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
+	"github.com/meshlab/meshlab/internal/kubetest"
+	"github.com/meshlab/meshlab/mesh/crds"
 )
 
 // TestKubeRouterOnRealAPIServer applies every scenario's samples to a real kube-apiserver (with
@@ -20,7 +21,7 @@ import (
 // the user's objects: same spec and labels, nothing of the samples left behind.
 func TestKubeRouterOnRealAPIServer(t *testing.T) {
 	c := kubetest.Start(t)
-	c.InstallCRDs(t)
+	c.InstallCRDs(t, crds.All)
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
 		t.Fatal(err)

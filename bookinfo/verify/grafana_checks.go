@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// grafanaHealthy checks GET /api/health says the database is ok (reference/bookinfo.md §6.3).
+// grafanaHealthy checks GET /api/health says the database is ok (Grafana's documented Health API,
+// which needs no login; Istio's addon probes readiness with it).
 func grafanaHealthy(a api, base string, offline bool) CheckFunc {
 	return func(ctx context.Context) (Observation, error) {
 		var h struct {

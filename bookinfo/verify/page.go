@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// Page is one productpage response, classified by the markers Istio's own tests use
-// (reference/bookinfo.md §1.1.3).
+// Page is one productpage response, classified by the markers Istio's own tests use: the stars
+// div's colour class (black for reviews v2, red for v3) and the star SVGs' "glyphicon
+// glyphicon-star" id, kept in upstream's template for those tests.
 type Page struct {
 	Status  int
 	Body    string

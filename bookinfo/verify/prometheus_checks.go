@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// promResponse is the envelope of Prometheus' HTTP API (reference/bookinfo.md §6.2).
+// promResponse is the envelope of Prometheus' HTTP API (its docs/querying/api.md).
 type promResponse[T any] struct {
 	Status    string `json:"status"`
 	ErrorType string `json:"errorType"`

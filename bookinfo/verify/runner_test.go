@@ -4,35 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from the golden file (rerun with -update if intended):\n%s", name, got)
-	}
-}
 
 // fixedClock advances one second per reading, so durations in golden output are stable.
 func fixedClock() func() time.Time {
@@ -80,8 +57,8 @@ func TestRenderersGolden(t *testing.T) {
 	if err := RenderJSON(&js, rs); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "results.txt", table.Bytes())
-	golden(t, "results.json", js.Bytes())
+	golden.Check(t, "testdata/results.txt", table.Bytes())
+	golden.Check(t, "testdata/results.json", js.Bytes())
 }
 
 type recorder struct{ started, finished []string }

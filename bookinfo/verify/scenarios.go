@@ -31,8 +31,9 @@ type Scenario struct {
 // SettleTimeout bounds how long routing may take to reach every sidecar.
 const SettleTimeout = 60 * time.Second
 
-// Scenarios are the networking samples of Istio's traffic-management tasks (reference/bookinfo.md
-// §3.2–3.4, §7 item 4), with the counts meshlab checks.
+// Scenarios are the networking samples of Istio's traffic-management tasks (request routing,
+// fault injection, traffic shifting on istio.io, whose doc tests check the same pages), with the
+// counts meshlab checks.
 func Scenarios() []Scenario {
 	// Settle conditions must not be met by chance under the routing before (round-robin over
 	// three versions): they ask for runs of pages no unrouted mesh gives.

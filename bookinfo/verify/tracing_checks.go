@@ -17,10 +17,12 @@ type span struct {
 // edge is "caller→callee" between two services of one trace.
 type edge struct{ from, to string }
 
-// wantEdges are Bookinfo's calls a complete trace shows (reference/bookinfo.md §4.3).
+// wantEdges are Bookinfo's calls a complete trace shows, the edges Istio's distributed-tracing
+// docs check (productpage→details, productpage→reviews, reviews→ratings).
 var wantEdges = []edge{{"productpage", "details"}, {"productpage", "reviews"}, {"reviews", "ratings"}}
 
-// zipkinSpan is Zipkin's v2 span (reference/bookinfo.md §6.1).
+// zipkinSpan is the part of a Zipkin v2 span (openzipkin/zipkin-api's zipkin2-api.yaml) the checks
+// read.
 type zipkinSpan struct {
 	ID            string `json:"id"`
 	ParentID      string `json:"parentId"`

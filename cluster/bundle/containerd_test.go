@@ -14,7 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/meshlab/meshlab/cluster/image"
+	"github.com/meshlab/meshlab/internal/image"
 )
 
 // realContainerd starts Debian's containerd with a private config, root, state and socket

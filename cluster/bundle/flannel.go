@@ -15,7 +15,7 @@ import (
 //   - the install-cni-plugin init container is dropped: its image only copies the flannel CNI
 //     binary, which the bundle ships in cni/ and meshlab installs into /opt/cni/bin itself;
 //   - flanneld loses --ip-masq: the lab never NATs pod traffic towards anything off the machine
-//     (DESIGN.md, network safety); pod-to-pod traffic over vxlan needs no masquerade.
+//     (a lab's traffic stays on its own hosts); pod-to-pod traffic over vxlan needs no masquerade.
 //
 // Everything else (RBAC, ConfigMap, pod CIDR 10.244.0.0/16, vxlan) is kept as pinned.
 func AdaptFlannel(upstream []byte, flannelImage string) ([]byte, error) {

@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +11,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/provision/versions"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 const flannelFixture = `apiVersion: v1
 kind: Namespace
@@ -101,19 +99,7 @@ func TestAdaptFlannelGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "kube-flannel.offline.yml")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("adapted manifest differs from %s; run go test -update and review the diff", golden)
-	}
+	golden.Check(t, "testdata/kube-flannel.offline.yml", got)
 }
 
 // TestFlannelCNIPluginPinMatchesManifest: the pinned flannel-cni-plugin image (what the online

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/meshlab/meshlab/cluster/image"
+	"github.com/meshlab/meshlab/internal/image"
 )
 
 // iptablesNames are the commands kube-proxy and flanneld run; the Debian package leaves them to

@@ -1,17 +1,15 @@
 package cni
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 func render(t *testing.T, objs []*unstructured.Unstructured) []byte {
 	t.Helper()
@@ -25,24 +23,6 @@ func render(t *testing.T, objs []*unstructured.Unstructured) []byte {
 		b.Write(y)
 	}
 	return []byte(b.String())
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update refreshes it):\n%s", p, got)
-	}
 }
 
 func TestFlannelGolden(t *testing.T) {
@@ -62,7 +42,7 @@ func TestFlannelGolden(t *testing.T) {
 				t.Errorf("%d objects, want 6", len(objs))
 			}
 			out := render(t, objs)
-			golden(t, name, out)
+			golden.Check(t, filepath.Join("testdata", name), out)
 			s := string(out)
 			if o.Offline == strings.Contains(s, "--ip-masq") || o.Offline != strings.Contains(s, "imagePullPolicy: Never") {
 				t.Errorf("offline=%v: masquerade or pull policy wrong", o.Offline)

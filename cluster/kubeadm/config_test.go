@@ -9,34 +9,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
-	"flag"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file (go test -update refreshes it):\n--- got\n%s\n--- want\n%s", p, got, want)
-	}
-}
 
 func TestInitConfigGolden(t *testing.T) {
 	base := InitOptions{NodeName: "cp1", AdvertiseAddress: "10.77.0.2", KubernetesVersion: "v1.34.2",
@@ -59,7 +39,7 @@ func TestInitConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name, b)
+			golden.Check(t, filepath.Join("testdata", name), b)
 			for _, want := range []string{"controlPlaneEndpoint: 10.77.0.2:6443", "cgroupDriver: systemd",
 				"podSubnet: 10.244.0.0/16", "kubernetesVersion: v1.34.2", "criSocket: " + DefaultCRISocket} {
 				if !strings.Contains(string(b), want) {
@@ -95,7 +75,7 @@ func TestJoinConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "join-offline.yaml", b)
+	golden.Check(t, "testdata/join-offline.yaml", b)
 	o.Token = "secret-but-wrong"
 	_, err = JoinConfig(o)
 	if err == nil || strings.Contains(err.Error(), o.Token) {

@@ -14,8 +14,8 @@ import (
 const dnsTask = "Keep CoreDNS answers inside the lab"
 
 // localDNS drops the forward plugin from CoreDNS's Corefile: an offline lab must not send DNS
-// queries off the machine (DESIGN.md, network safety). CoreDNS's reload plugin picks the change
-// up; names outside the cluster then fail fast instead of leaving the machine.
+// queries off the machine (a lab's traffic stays on its own hosts). CoreDNS's reload plugin picks
+// the change up; names outside the cluster then fail fast instead of leaving the machine.
 func (c *CNI) localDNS(ctx context.Context, r *engine.Run, cfg *rest.Config) error {
 	t := newTask(r, nil, "cni", dnsTask)
 	cs, err := kubernetes.NewForConfig(cfg)

@@ -1,7 +1,6 @@
 package phases
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,14 +9,13 @@ import (
 	"testing"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 	"github.com/meshlab/meshlab/provision/versions"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func testLab() *inventory.Lab {
 	return &inventory.Lab{Name: "demo", Versions: versions.Default(),
@@ -87,24 +85,6 @@ func renderAll(t *testing.T, p *plan, conflicts map[string][]string) (string, ma
 	return doc.String(), scripts
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the render (go test ./cluster/phases -run %s -update refreshes it)", p, t.Name())
-	}
-}
-
 // TestPlaybookRenders: the online render (Ubuntu 22.04/24.04 and Debian 12 hosts; the OS is
 // picked on the host) carries every pinned version string, the offline render installs from
 // the bundle only, and both match their golden files.
@@ -131,7 +111,7 @@ func TestPlaybookRenders(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			doc, _ := renderAll(t, testPlan(c.offline), map[string][]string{})
-			golden(t, c.name, doc)
+			golden.Check(t, filepath.Join("testdata", c.name), []byte(doc))
 			for _, w := range c.want {
 				if !strings.Contains(doc, w) {
 					t.Errorf("render lacks %q", w)

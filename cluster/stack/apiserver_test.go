@@ -10,9 +10,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/gateway"
 	"github.com/meshlab/meshlab/mesh/install"
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 

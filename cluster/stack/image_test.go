@@ -14,7 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/meshlab/meshlab/cluster/image"
+	"github.com/meshlab/meshlab/internal/image"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/transport"

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshlab/meshlab/mesh/analyze"
-	"github.com/meshlab/meshlab/mesh/kube"
+	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 )
 
@@ -58,11 +58,11 @@ Exits 1 when there are errors.`,
 				if err != nil {
 					return badInput(err)
 				}
-				reg, err := kube.New(cfg, kube.Options{})
+				reg, err := kubereg.New(cfg, kubereg.Options{})
 				if err != nil {
 					return err
 				}
-				if st, err = kube.Snapshot(ctx, reg); err != nil {
+				if st, err = kubereg.Snapshot(ctx, reg); err != nil {
 					return err
 				}
 			}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
+	"github.com/meshlab/meshlab/internal/kubetest"
 )
 
 func TestMeshInstallDryRunPrintsManifests(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshlab/meshlab/mesh/kube/podnet"
+	"github.com/meshlab/meshlab/mesh/capture/podnet"
 	"github.com/meshlab/meshlab/provision/connect"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/transport"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshlab/meshlab/mesh/kube"
 	"github.com/meshlab/meshlab/mesh/pilot"
 	"github.com/meshlab/meshlab/mesh/pilot/filereg"
+	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
 )
 
@@ -56,7 +56,7 @@ DestinationRule, RouteRule documents; docs/proxy-config.md), which are watched.`
 				if err != nil {
 					return badInput(err)
 				}
-				reg, err := kube.New(cfg, kube.Options{Log: opts.Logger})
+				reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger})
 				if err != nil {
 					return err
 				}

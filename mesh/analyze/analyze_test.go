@@ -2,12 +2,10 @@ package analyze
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 func TestAnalyzeFiles(t *testing.T) {
 	cases := []struct {
@@ -28,7 +26,7 @@ func TestAnalyzeFiles(t *testing.T) {
 			if err := Write(&got, ms); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "testdata/"+c.name+".golden", got.Bytes())
+			golden.Check(t, "testdata/"+c.name+".golden", got.Bytes())
 			if n := Errors(ms); n != c.errors {
 				t.Fatalf("%d errors, want %d:\n%s", n, c.errors, got.String())
 			}
@@ -66,22 +64,5 @@ func TestOverlayReplacesByName(t *testing.T) {
 		if m.Resource == "VirtualService default/reviews" {
 			t.Fatalf("the cluster's reviews VirtualService was not replaced: %s", m)
 		}
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs (go test -update to accept):\n%s", path, got)
 	}
 }

@@ -2,15 +2,12 @@ package capture
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 // goldenCases are the option sets whose full install transcript is pinned in testdata.
 var goldenCases = []struct {
@@ -59,7 +56,7 @@ func TestGoldenInstall(t *testing.T) {
 			if err := in.Install(context.Background(), cfg); err != nil {
 				t.Fatalf("install: %v", err)
 			}
-			checkGolden(t, tc.name, render(rec))
+			golden.Check(t, filepath.Join("testdata", tc.name+".golden"), []byte(render(rec)))
 		})
 	}
 }
@@ -72,7 +69,7 @@ func TestGoldenReinstall(t *testing.T) {
 	if err := (Installer{Exec: rec}).Install(context.Background(), Default()); err != nil {
 		t.Fatalf("install: %v", err)
 	}
-	checkGolden(t, "reinstall", render(rec))
+	golden.Check(t, "testdata/reinstall.golden", []byte(render(rec)))
 }
 
 func TestGoldenCleanup(t *testing.T) {
@@ -85,7 +82,7 @@ func TestGoldenCleanup(t *testing.T) {
 	if err := (Installer{Exec: rec, Variant: VariantNFT}).Cleanup(context.Background(), true); err != nil {
 		t.Fatalf("cleanup: %v", err)
 	}
-	checkGolden(t, "cleanup", render(rec))
+	golden.Check(t, "testdata/cleanup.golden", []byte(render(rec)))
 }
 
 // installedSave is iptables-save-like text of a table holding cfg's IPv4 rules next to a
@@ -103,46 +100,6 @@ func render(rec *Recorder) string {
 	b.WriteString("--- as single commands (--dry-run)\n")
 	for _, argv := range PlanArgv(rec.Commands()) {
 		b.WriteString(ShellJoin(argv) + "\n")
-	}
-	return b.String()
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("update %s: %v", path, err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s (run go test -run %s -update to create it): %v", path, t.Name(), err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the current output (rerun with -update if the change is intended)\n%s",
-			path, lineDiff(string(want), got))
-	}
-}
-
-// lineDiff shows the first lines where want and got part.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(w), len(g)) && shown < 10; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-			shown++
-		}
 	}
 	return b.String()
 }

@@ -67,7 +67,8 @@ type Ruleset struct {
 const multiportMax = 15
 
 // Build turns a config into the rule sets to install: IPv4 always, IPv6 when asked. It is pure:
-// no I/O, same input, same output. The order is istio-init's (reference/mesh.md §3).
+// no I/O, same input, same output. The order is the one istio-init emits (istio's
+// tools/istio-iptables/pkg/capture/run.go); TestDefaultMatchesIstioInit pins it for the defaults.
 func Build(c Config) []Ruleset {
 	sets := []Ruleset{buildFamily(c, IPv4)}
 	if c.IPv6 {

@@ -3,10 +3,14 @@ package capture
 import (
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
 
 // istioInitDefault is the nat rule list istio-init installs with the injection template's
-// defaults, as assembled in reference/mesh.md §3 from istio's run.go and its golden files.
+// defaults (-p 15001 -z 15006 -u 1337 -m REDIRECT -i '*' -b '*' -d 15090,15021,15020), written
+// out by following the emission order of istio's tools/istio-iptables/pkg/capture/run.go and
+// checked against its golden files inbound-ports-wildcard.golden and kube-virt-interfaces.golden.
 const istioInitDefault = `-A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
 -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
 -A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
@@ -35,7 +39,7 @@ func TestDefaultMatchesIstioInit(t *testing.T) {
 	}
 	got := strings.ReplaceAll(b.String(), "MESHLAB_", "ISTIO_")
 	if got != istioInitDefault {
-		t.Fatalf("default rules differ from istio-init's:\n%s", lineDiff(istioInitDefault, got))
+		t.Fatalf("default rules differ from istio-init's:\n%s", golden.LineDiff(istioInitDefault, got))
 	}
 }
 

@@ -2,14 +2,12 @@ package config
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 // TestGoldenSamples compiles each upstream Istio sample, unchanged, on top of the Bookinfo
 // registry (and destination-rule-all, as Istio's tasks apply it first) and compares the table dump.
@@ -44,18 +42,5 @@ func checkGolden(t *testing.T, name string, files ...string) {
 	if err := table.Dump(&got); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./mesh/config -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("%s differs from the golden file (go test ./mesh/config -run Golden -update refreshes it)\n--- got\n%s\n--- want\n%s", path, got.String(), want)
-	}
+	golden.Check(t, filepath.Join("testdata", name+".golden"), got.Bytes())
 }

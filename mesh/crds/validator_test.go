@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/crds"
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -125,7 +125,7 @@ func TestReviewAnswersAdmissionReview(t *testing.T) {
 // TLS on loopback) with a real kube-apiserver and applies resources through it.
 func TestWebhookRejectsThroughRealAPIServer(t *testing.T) {
 	cluster := kubetest.Start(t)
-	cluster.InstallCRDs(t)
+	cluster.InstallCRDs(t, crds.All)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 

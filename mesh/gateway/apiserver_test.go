@@ -17,17 +17,18 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/kube"
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
+	"github.com/meshlab/meshlab/mesh/crds"
+	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 )
 
-// TestKubeSourceOnRealAPIServer feeds the gateway from a real kube-apiserver: mesh/kube's
+// TestKubeSourceOnRealAPIServer feeds the gateway from a real kube-apiserver: mesh/pilot/kubereg's
 // registry for services and routing, the Gateway listed through the Istio clientset, with
 // bookinfo-gateway.yaml applied unchanged. Endpoint addresses are data only: nothing dials them.
 func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	c := kubetest.Start(t)
-	c.InstallCRDs(t)
+	c.InstallCRDs(t, crds.All)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	waitGatewayCRD(ctx, t, c)
@@ -66,7 +67,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	if err := dc.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := kube.New(c.Config, kube.Options{})
+	reg, err := kubereg.New(c.Config, kubereg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/kube"
+	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 )
 
 // KubeSource keeps a config file the Gateway reads in step with a cluster: the services and
-// routing of a model.Registry (mesh/kube's watcher, the control plane's view) and the
+// routing of a model.Registry (mesh/pilot/kubereg's watcher, the control plane's view) and the
 // networking.istio.io Gateways, listed every Poll. The gateway then runs on the file as on any
 // other, so the cluster and the file-configured lab share one code path.
 type KubeSource struct {
@@ -156,7 +156,7 @@ func writeFile(path string, data []byte) error {
 // RunInCluster runs the gateway on a cluster's state: a KubeSource built from cfg keeps
 // cluster.yaml in opts.WorkDir current, and the Gateway serves from it.
 func RunInCluster(ctx context.Context, cfg *rest.Config, opts Options) error {
-	reg, err := kube.New(cfg, kube.Options{Log: opts.Logger})
+	reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 )
 
-// staticRegistry pushes one State, as mesh/kube's watcher does after its first sync.
+// staticRegistry pushes one State, as mesh/pilot/kubereg's watcher does after its first sync.
 type staticRegistry struct{ s model.State }
 
 func (r staticRegistry) Run(ctx context.Context, push func(model.State)) error {

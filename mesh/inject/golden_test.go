@@ -2,16 +2,15 @@ package inject
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.injected.yaml and other golden files")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 // testOptions are fixed so golden files do not depend on the build's version.
 func testOptions() Options { return DefaultOptions("v0.0.0-test") }
@@ -37,25 +36,6 @@ var goldenCases = []struct {
 
 func goldenName(in string) string { return strings.TrimSuffix(in, ".yaml") + ".injected.yaml" }
 
-// checkGolden compares got with testdata/name, or rewrites it under -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./mesh/inject -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs from the golden file (-want +got); run with -update if intended:\n%s", path, diff)
-	}
-}
-
 func TestManifestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.in, func(t *testing.T) {
@@ -67,7 +47,7 @@ func TestManifestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, goldenName(tc.in), got)
+			golden.Check(t, filepath.Join("testdata", goldenName(tc.in)), got)
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
 
 func TestMutatingWebhookConfigurationGolden(t *testing.T) {
@@ -18,7 +20,7 @@ func TestMutatingWebhookConfigurationGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "mutatingwebhookconfiguration.yaml", y)
+	golden.Check(t, "testdata/mutatingwebhookconfiguration.yaml", y)
 }
 
 func TestMutatingWebhookConfigurationRefusesIncomplete(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/meshlab/meshlab/cluster/image"
+	"github.com/meshlab/meshlab/internal/image"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/provision/transport"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshlab/meshlab/cluster/image"
+	"github.com/meshlab/meshlab/internal/image"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
 	"github.com/meshlab/meshlab/provision/transport"

@@ -13,9 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
-	"github.com/meshlab/meshlab/mesh/kube/kubetest"
 )
 
 // TestInstallAndUninstallAgainstRealAPIServer applies the install twice (server-side apply must

@@ -2,12 +2,10 @@ package install
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+	"github.com/meshlab/meshlab/internal/golden"
+)
 
 // The CA is a placeholder so the golden file is stable; real PEM comes from EnsureCA.
 func testOptions() Options {
@@ -23,23 +21,7 @@ func TestRenderGolden(t *testing.T) {
 	if err := WriteYAML(&got, objs); err != nil {
 		t.Fatal(err)
 	}
-	const path = "testdata/install.golden.yaml"
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("rendered install differs from %s (go test -update to accept):\n%s", path, got.String())
-	}
+	golden.Check(t, "testdata/install.golden.yaml", got.Bytes())
 }
 
 func TestRenderNeedsCA(t *testing.T) {

@@ -2,12 +2,15 @@ package localmesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/meshlab/meshlab/internal/hostnet"
 )
 
 // network owns the host-side objects of one local mesh: the bridge, one namespace and veth pair
@@ -40,13 +43,31 @@ func run(ctx context.Context, argv ...string) error {
 	return nil
 }
 
+// output runs one host command and returns its standard output, naming it in the error with its
+// standard error.
+func output(ctx context.Context, name string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			stderr = ee.Stderr
+		}
+		return nil, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(stderr)))
+	}
+	return out, nil
+}
+
 // up creates everything. It first removes leftovers of an earlier run with the same name, so a
 // crashed run never needs a manual clean-up.
 func (n network) up(ctx context.Context, pods []Pod, hosts map[string]string) error {
 	n.down(ctx, pods)
+	used, err := hostnet.UsedPrefixes(ctx, output)
+	if err != nil {
+		return fmt.Errorf("local mesh network: %w", err)
+	}
 	for _, p := range []netip.Prefix{n.plan.PodNet, n.plan.SvcNet} {
-		if route, ok := routeOverlapping(ctx, p); ok {
-			return fmt.Errorf("local mesh network: %s overlaps the route %q on this machine: choose other pod/service networks", p, route)
+		if u, ok := hostnet.Overlapping(used, p); ok {
+			return fmt.Errorf("local mesh network: %s overlaps %s, routed or assigned on this machine: choose other pod/service networks", p, u)
 		}
 	}
 	br := n.bridge()
@@ -103,35 +124,6 @@ func (n network) addPod(ctx context.Context, index int, p Pod, hostsFile string)
 		}
 	}
 	return nil
-}
-
-// routeOverlapping returns a route of this machine (any table) that overlaps p, ignoring the
-// default route.
-func routeOverlapping(ctx context.Context, p netip.Prefix) (string, bool) {
-	out, err := exec.CommandContext(ctx, "ip", "-o", "route", "show", "table", "all").Output()
-	if err != nil {
-		return "", false
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		dst := fields[0]
-		if dst == "unreachable" || dst == "blackhole" || dst == "local" || dst == "broadcast" || dst == "prohibit" {
-			if len(fields) < 2 {
-				continue
-			}
-			dst = fields[1]
-		}
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		if r, err := netip.ParsePrefix(dst); err == nil && r.Bits() > 0 && r.Overlaps(p) {
-			return strings.TrimSpace(line), true
-		}
-	}
-	return "", false
 }
 
 // down removes everything up created, ignoring what is already gone.

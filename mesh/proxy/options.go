@@ -14,7 +14,9 @@ import (
 	"time"
 )
 
-// Istio's port plan (reference/mesh.md §1a).
+// Istio's sidecar port plan: captured outbound traffic arrives on 15001, captured inbound on 15006,
+// readiness is served on 15021 and the proxy's Prometheus metrics on 15090 (the ports istio.io's
+// deployment requirements page lists).
 const (
 	DefaultOutboundAddr = ":15001"
 	DefaultInboundAddr  = ":15006"

@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Reconnect backoff: doubling from BackoffMin up to BackoffMax.
@@ -220,7 +220,7 @@ func withNonce(resp *discoveryv3.DiscoveryResponse) sendOpt {
 
 // send requests typ: an ACK (version = latest accepted) or, with detail, a NACK.
 func (s *session) send(typ string, detail *status.Status, opts ...sendOpt) error {
-	req := &discoveryv3.DiscoveryRequest{Node: model.NodeFor(s.opts.Proxy), TypeUrl: typ, ErrorDetail: detail}
+	req := &discoveryv3.DiscoveryRequest{Node: xdsnames.NodeFor(s.opts.Proxy), TypeUrl: typ, ErrorDetail: detail}
 	if ts := s.types[typ]; ts != nil {
 		req.VersionInfo, req.ResponseNonce, req.ResourceNames = ts.acked, ts.nonce, ts.names
 	}

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 var lbFromEnvoy = map[clusterv3.Cluster_LbPolicy]v1alpha3.LoadBalancerSettings_SimpleLB{
@@ -53,8 +53,8 @@ func destinationRules(res *Resources) ([]*networkingv1.DestinationRule, error) {
 			if c.GetConnectTimeout() != nil { // a port the service lacks has no policy applied
 				dr.Spec.TrafficPolicy = tp
 			}
-		case md["subsetDefined"].GetBoolValue():
-			dr.Spec.Subsets = append(dr.Spec.Subsets, &v1alpha3.Subset{Name: subset, Labels: labels(md, "subsetLabels"), TrafficPolicy: tp})
+		case md[xdsnames.KeySubsetDefined].GetBoolValue():
+			dr.Spec.Subsets = append(dr.Spec.Subsets, &v1alpha3.Subset{Name: subset, Labels: labels(md, xdsnames.KeySubsetLabels), TrafficPolicy: tp})
 		}
 	}
 	var out []*networkingv1.DestinationRule
@@ -84,7 +84,7 @@ func trafficPolicy(c *clusterv3.Cluster) (*v1alpha3.TrafficPolicy, error) {
 		tp.ConnectionPool.Http.Http2MaxRequests = int32(th[0].GetMaxRequests().GetValue())
 		tp.ConnectionPool.Http.MaxRetries = int32(th[0].GetMaxRetries().GetValue())
 	}
-	if a := c.GetTypedExtensionProtocolOptions()[xdsgen.HTTPProtocolOptionsKey]; a != nil {
+	if a := c.GetTypedExtensionProtocolOptions()[xdsnames.HTTPProtocolOptionsKey]; a != nil {
 		var opts upstreamhttpv3.HttpProtocolOptions
 		if err := a.UnmarshalTo(&opts); err != nil {
 			return nil, fmt.Errorf("http protocol options: %w", err)

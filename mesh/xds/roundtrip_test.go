@@ -7,6 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -49,7 +54,7 @@ func TestRoundTripEqualsDirectCompile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := FromGenerated(xdsgen.Generate(snap, want))
+			res := fromGenerated(xdsgen.Generate(snap, want))
 			back, err := ToSnapshot(res, snap.Proxy, snap.Tracing)
 			if err != nil {
 				t.Fatalf("ToSnapshot: %v", err)
@@ -90,4 +95,26 @@ func sameMatchAll(t *config.Table) {
 			}
 		}
 	}
+}
+
+// fromGenerated indexes the control plane's rendered resources by name, as the client holds them.
+func fromGenerated(g xdsgen.Resources) *Resources {
+	r := newResources()
+	for _, x := range g[resource.ListenerType] {
+		l := x.(*listenerv3.Listener)
+		r.Listeners[l.GetName()] = l
+	}
+	for _, x := range g[resource.RouteType] {
+		rc := x.(*routev3.RouteConfiguration)
+		r.Routes[rc.GetName()] = rc
+	}
+	for _, x := range g[resource.ClusterType] {
+		c := x.(*clusterv3.Cluster)
+		r.Clusters[c.GetName()] = c
+	}
+	for _, x := range g[resource.EndpointType] {
+		e := x.(*endpointv3.ClusterLoadAssignment)
+		r.Endpoints[e.GetClusterName()] = e
+	}
+	return r
 }

@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // virtualService rebuilds the VirtualService of svc from its ports' route configurations, or nil
@@ -27,12 +27,12 @@ func virtualService(svc *config.Service, res *Resources) (*networkingv1.VirtualS
 	var perPort [][]*v1alpha3.HTTPRoute
 	var qualified string
 	for _, p := range svc.Ports {
-		name := xdsgen.RouteName(svc.FQDN(), p.Port)
+		name := xdsnames.RouteName(svc.FQDN(), p.Port)
 		rc := res.Routes[name]
 		if rc == nil {
 			return nil, fmt.Errorf("no route configuration %s", name)
 		}
-		qualified = str(meta(rc.GetMetadata()), "virtualService")
+		qualified = str(meta(rc.GetMetadata()), xdsnames.KeyVirtualService)
 		routes, err := httpRoutes(rc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
@@ -88,7 +88,7 @@ func httpRoutes(rc *routev3.RouteConfiguration) ([]*v1alpha3.HTTPRoute, error) {
 	var errs []error
 	for j, r := range rc.GetVirtualHosts()[0].GetRoutes() {
 		md := meta(r.GetMetadata())
-		idx := num(md, "route")
+		idx := num(md, xdsnames.KeyRoute)
 		if len(out) == 0 || idx != last {
 			hr, err := httpRoute(r)
 			if err != nil {
@@ -98,13 +98,13 @@ func httpRoutes(rc *routev3.RouteConfiguration) ([]*v1alpha3.HTTPRoute, error) {
 			out = append(out, hr)
 			last = idx
 		}
-		if !md["catchAll"].GetBoolValue() {
-			m, err := matchRequest(r.GetMatch(), md["anyPath"].GetBoolValue())
+		if !md[xdsnames.KeyCatchAll].GetBoolValue() {
+			m, err := matchRequest(r.GetMatch(), md[xdsnames.KeyAnyPath].GetBoolValue())
 			if err != nil {
 				errs = append(errs, fmt.Errorf("route %d (%s): match: %w", j, r.GetName(), err))
 				continue
 			}
-			m.Name = str(md, "match")
+			m.Name = str(md, xdsnames.KeyMatch)
 			out[len(out)-1].Match = append(out[len(out)-1].Match, m)
 		}
 	}
@@ -198,11 +198,11 @@ func matchRequest(rm *routev3.RouteMatch, anyPath bool) (*v1alpha3.HTTPMatchRequ
 			return nil, fmt.Errorf("header %s: %w", h.GetName(), err)
 		}
 		switch {
-		case h.GetName() == xdsgen.HeaderMethod:
+		case h.GetName() == xdsnames.HeaderMethod:
 			m.Method = sm
-		case h.GetName() == xdsgen.HeaderAuthority:
+		case h.GetName() == xdsnames.HeaderAuthority:
 			m.Authority = sm
-		case h.GetName() == xdsgen.HeaderScheme:
+		case h.GetName() == xdsnames.HeaderScheme:
 			m.Scheme = sm
 		case h.GetInvertMatch():
 			if m.WithoutHeaders == nil {

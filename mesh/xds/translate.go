@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/meshlab/meshlab/mesh/config"
-	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Resources is one complete set of xDS resources as received, by name.
@@ -26,6 +26,15 @@ type Resources struct {
 	Routes    map[string]*routev3.RouteConfiguration
 	Clusters  map[string]*clusterv3.Cluster
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+}
+
+func newResources() *Resources {
+	return &Resources{
+		Listeners: map[string]*listenerv3.Listener{},
+		Routes:    map[string]*routev3.RouteConfiguration{},
+		Clusters:  map[string]*clusterv3.Cluster{},
+		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
+	}
 }
 
 // ToSnapshot rebuilds the config.Snapshot that compiles, for proxy, to the Table the control plane
@@ -41,7 +50,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 	for _, name := range slices.Sorted(maps.Keys(res.Listeners)) {
 		l := res.Listeners[name]
 		fq, svc, err := serviceFromListener(l, services)
-		portIndex[name] = int(num(meta(l.GetMetadata()), "portIndex"))
+		portIndex[name] = int(num(meta(l.GetMetadata()), xdsnames.KeyPortIndex))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
 			continue
@@ -54,7 +63,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 	for _, fq := range order {
 		svc := services[fq]
 		slices.SortStableFunc(svc.Ports, func(a, b config.Port) int {
-			return portIndex[xdsgen.RouteName(fq, a.Port)] - portIndex[xdsgen.RouteName(fq, b.Port)]
+			return portIndex[xdsnames.RouteName(fq, a.Port)] - portIndex[xdsnames.RouteName(fq, b.Port)]
 		})
 		if err := addEndpoints(svc, res); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", fq, err))
@@ -82,7 +91,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 
 func serviceFromListener(l *listenerv3.Listener, services map[string]*config.Service) (string, *config.Service, error) {
 	md := meta(l.GetMetadata())
-	name, ns := str(md, "service"), str(md, "namespace")
+	name, ns := str(md, xdsnames.KeyService), str(md, xdsnames.KeyNamespace)
 	if name == "" || ns == "" {
 		return "", nil, errors.New("metadata lacks the service name or namespace")
 	}
@@ -109,10 +118,10 @@ func serviceFromListener(l *listenerv3.Listener, services map[string]*config.Ser
 		}
 	}
 	svc.Ports = append(svc.Ports, config.Port{
-		Name:       str(md, "portName"),
+		Name:       str(md, xdsnames.KeyPortName),
 		Port:       uint16(port),
-		TargetPort: uint16(num(md, "targetPort")),
-		Protocol:   str(md, "protocol"),
+		TargetPort: uint16(num(md, xdsnames.KeyTargetPort)),
+		Protocol:   str(md, xdsnames.KeyProtocol),
 	})
 	return fq, svc, nil
 }
@@ -140,7 +149,7 @@ func addEndpoints(svc *config.Service, res *Resources) error {
 				}
 				seen[ip] = true
 				md := meta(lbe.GetMetadata())
-				e := config.Endpoint{Address: ip, Workload: str(md, "workload"), Labels: labels(md, "labels")}
+				e := config.Endpoint{Address: ip, Workload: str(md, xdsnames.KeyWorkload), Labels: labels(md, xdsnames.KeyLabels)}
 				if port := uint16(sa.GetPortValue()); port != p.EndpointPort(config.Endpoint{}) {
 					e.Port = port
 				}
@@ -170,7 +179,7 @@ func parseClusterName(name string) (port uint16, subset, fqdn string, err error)
 
 // meta returns meshlab's filter metadata, or nil.
 func meta(m *corev3.Metadata) map[string]*structpb.Value {
-	return m.GetFilterMetadata()[xdsgen.MetadataKey].GetFields()
+	return m.GetFilterMetadata()[xdsnames.MetadataKey].GetFields()
 }
 
 func str(md map[string]*structpb.Value, key string) string { return md[key].GetStringValue() }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshlab/meshlab/internal/hostnet"
 	"github.com/meshlab/meshlab/provision/event"
 )
 
@@ -143,7 +144,7 @@ func (m *Manager) allocateNetwork(ctx context.Context, n names, st *State, p lab
 		return err
 	}
 	defer unlock()
-	used, err := usedPrefixes(ctx, m.r)
+	used, err := hostnet.UsedPrefixes(ctx, m.r.output)
 	if err != nil {
 		return err
 	}

@@ -33,12 +33,12 @@ var allCapabilities = []string{
 	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 }
 
-// buildSpec returns the runc spec of one machine. The settings follow the lab recipe that booted
-// systemd and ran kubeadm on this kind of host (reference/lab-recipe.md): a cgroup namespace with a
-// writable cgroup mount (systemd manages its own tree), a writable /sys (kubelet, containerd),
-// tmpfs /run and /tmp (systemd expects them empty at boot), /dev/kmsg for kubelet, no rlimits and no
-// oomScoreAdj (this kernel denies raising them), all capabilities, every device allowed, and no
-// masked or read-only paths. Root is writable: it is the machine's own overlay.
+// buildSpec returns the runc spec of one machine. The settings are the ones with which systemd
+// booted and kubeadm v1.34.2 ran inside a runc container on this kind of host: a cgroup namespace
+// with a writable cgroup mount (systemd manages its own tree), a writable /sys (kubelet,
+// containerd), tmpfs /run and /tmp (systemd expects them empty at boot), /dev/kmsg for kubelet, no
+// rlimits and no oomScoreAdj (this kernel denies raising them), all capabilities, every device
+// allowed, and no masked or read-only paths. Root is writable: it is the machine's own overlay.
 func buildSpec(m machineSpec) *specs.Spec {
 	var caps []string
 	for i, c := range allCapabilities {

@@ -1,35 +1,13 @@
 package locallab
 
 import (
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update refreshes it):\n%s", path, got)
-	}
-}
 
 func TestValidateName(t *testing.T) {
 	for _, tc := range []struct {
@@ -106,32 +84,6 @@ func TestPickSubnet(t *testing.T) {
 	}
 }
 
-func TestParseUsedPrefixes(t *testing.T) {
-	routes := `[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"},{"dst":"192.0.2.0/24","dev":"eth0"},
-		{"type":"local","dst":"127.0.0.1","dev":"lo","table":"local"},{"type":"unreachable","dst":"default","table":"7"}]`
-	addrs := `[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
-		{"ifname":"br","addr_info":[{"family":"inet","local":"10.213.4.1","prefixlen":24},{"family":"inet6","local":"fe80::1","prefixlen":64}]}]`
-	got, err := parseUsedPrefixes([]byte(routes), []byte(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"192.0.2.0/24", "127.0.0.1/32", "127.0.0.0/8", "10.213.4.0/24"}
-	if !reflect.DeepEqual(prefixStrings(got), want) {
-		t.Errorf("parseUsedPrefixes = %v, want %v", got, want)
-	}
-	if _, err := parseUsedPrefixes([]byte("{"), []byte("[]")); err == nil {
-		t.Error("bad JSON accepted")
-	}
-}
-
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
-
 func TestParseMountInfo(t *testing.T) {
 	in := "22 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n" +
 		"90 22 0:50 / /root/my\\040labs/x/rootfs rw - overlay overlay rw,lowerdir=/a\n" +
@@ -193,7 +145,7 @@ func TestSpecGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "config.json", b)
+	golden.Check(t, "testdata/config.json", b)
 }
 
 func TestHostsFileGolden(t *testing.T) {
@@ -206,8 +158,8 @@ func TestHostsFileGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "hosts.yaml", b)
-	golden(t, "etc-hosts", etcHosts(nodes))
+	golden.Check(t, "testdata/hosts.yaml", b)
+	golden.Check(t, "testdata/etc-hosts", etcHosts(nodes))
 }
 
 func TestNetworkRulesGolden(t *testing.T) {
@@ -222,5 +174,5 @@ func TestNetworkRulesGolden(t *testing.T) {
 	for _, r := range machineRules(allowed) {
 		b.WriteString("ip rule add " + strings.Join(r, " ") + "\n")
 	}
-	golden(t, "network-rules.txt", []byte(b.String()))
+	golden.Check(t, "testdata/network-rules.txt", []byte(b.String()))
 }

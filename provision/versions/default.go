@@ -7,7 +7,7 @@ import "strings"
 func Default() Set {
 	return Set{
 		Kubernetes: Kubernetes{
-			// kubeadm v1.34.2 was built and run on this project's lab machines (DESIGN §4).
+			// kubeadm v1.34.2 was built from source and ran `kubeadm init` in this project's local lab.
 			// pkgs.k8s.io names its debs <version>-1.1 (kubeadm's install docs).
 			Version: "v1.34.2",
 			Package: "1.34.2-1.1",
@@ -42,13 +42,14 @@ func Default() Set {
 			CNIPlugin: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
 		},
 		Images: ClusterImages{
-			// `kubeadm config images list --kubernetes-version v1.34.2` (reference/lab-recipe.md).
+			// What `kubeadm config images list --kubernetes-version v1.34.2` asks for.
 			Pause:   "registry.k8s.io/pause:3.10.1",
 			Etcd:    "registry.k8s.io/etcd:3.6.5-0",
 			CoreDNS: "registry.k8s.io/coredns/coredns:v1.12.1",
 		},
 		Addons: Addons{
-			// The images Istio's samples/addons use (reference/bookinfo.md §4), except Jaeger.
+			// The images of Istio's samples/addons manifests (prometheus.yaml, grafana.yaml,
+			// extras/zipkin.yaml), except Jaeger.
 			// The offline bundle builds Prometheus and Jaeger from these releases
 			// (tools/k8sbuild/prometheus, tools/k8sbuild/jaeger) and tags the images with these
 			// exact references, so a change here needs the go.mod there to follow.

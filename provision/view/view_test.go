@@ -3,18 +3,14 @@ package view
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/view/schematest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // script is a short run: one phase, a done task, a skipped one, a retry, a failure, the end.
 func script() []event.Event {
@@ -40,23 +36,6 @@ func script() []event.Event {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test ./provision/view -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 func TestTextGolden(t *testing.T) {
 	for _, v := range []int{0, 1} {
 		var b bytes.Buffer
@@ -64,7 +43,7 @@ func TestTextGolden(t *testing.T) {
 		for _, e := range script() {
 			tv.Emit(e)
 		}
-		golden(t, map[int]string{0: "text.golden", 1: "text-verbose.golden"}[v], b.Bytes())
+		golden.Check(t, "testdata/"+map[int]string{0: "text.golden", 1: "text-verbose.golden"}[v], b.Bytes())
 	}
 }
 
@@ -74,7 +53,7 @@ func TestPlanGolden(t *testing.T) {
 	for _, e := range script() {
 		pv.Emit(e)
 	}
-	golden(t, "plan.golden", b.Bytes())
+	golden.Check(t, "testdata/plan.golden", b.Bytes())
 }
 
 func TestJSONOneObjectPerLine(t *testing.T) {
@@ -96,7 +75,7 @@ func TestJSONOneObjectPerLine(t *testing.T) {
 			t.Errorf("line %d kind = %s", i+1, e.Kind)
 		}
 	}
-	golden(t, "events.jsonl", b.Bytes())
+	golden.Check(t, "testdata/events.jsonl", b.Bytes())
 }
 
 func TestJSONMatchesSchema(t *testing.T) {

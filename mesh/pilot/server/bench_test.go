@@ -21,6 +21,7 @@ import (
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/filereg"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 var benchProxies = envInt("BENCH_PROXIES", 1000)
@@ -39,7 +40,7 @@ func (c *rawClient) run(ctx context.Context, conn *grpc.ClientConn, p config.Pro
 	if err != nil {
 		return err
 	}
-	node := model.NodeFor(p)
+	node := xdsnames.NodeFor(p)
 	for _, t := range []string{resource.ClusterType, resource.ListenerType} {
 		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: t}); err != nil {
 			return err

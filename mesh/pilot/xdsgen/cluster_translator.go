@@ -13,10 +13,8 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
-
-// HTTPProtocolOptionsKey is where Envoy reads a cluster's upstream HTTP options.
-const HTTPProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 var lbPolicies = map[config.LBPolicy]clusterv3.Cluster_LbPolicy{
 	config.LBLeastRequest: clusterv3.Cluster_LEAST_REQUEST,
@@ -34,14 +32,14 @@ func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool)
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsSource(), ServiceName: cl.Name},
 		LbPolicy:             lbPolicies[cl.LB],
 		Metadata: metadata(map[string]any{
-			"fqdn":          cl.FQDN,
-			"service":       cl.Service,
-			"namespace":     cl.Namespace,
-			"subset":        cl.Subset,
-			"subsetDefined": subsetDefined,
-			"subsetLabels":  labelsValue(selector),
-			"port":          float64(cl.Port),
-			"protocol":      string(cl.Protocol),
+			xdsnames.KeyFQDN:          cl.FQDN,
+			xdsnames.KeyService:       cl.Service,
+			xdsnames.KeyNamespace:     cl.Namespace,
+			xdsnames.KeySubset:        cl.Subset,
+			xdsnames.KeySubsetDefined: subsetDefined,
+			xdsnames.KeySubsetLabels:  labelsValue(selector),
+			xdsnames.KeyPort:          float64(cl.Port),
+			xdsnames.KeyProtocol:      string(cl.Protocol),
 		}),
 	}
 	if cl.Pool.ConnectTimeout > 0 {
@@ -60,7 +58,7 @@ func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool)
 		opts.CommonHttpProtocolOptions.IdleTimeout = durationpb.New(cl.Pool.IdleTimeout)
 	}
 	a, _ := anypb.New(opts)
-	c.TypedExtensionProtocolOptions = map[string]*anypb.Any{HTTPProtocolOptionsKey: a}
+	c.TypedExtensionProtocolOptions = map[string]*anypb.Any{xdsnames.HTTPProtocolOptionsKey: a}
 	if o := cl.Outlier; o != nil {
 		c.OutlierDetection = &clusterv3.OutlierDetection{
 			Consecutive_5Xx:                    u32(o.Consecutive5xx),

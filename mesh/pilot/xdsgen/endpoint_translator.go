@@ -5,6 +5,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // ClusterLoadAssignment renders a cluster's endpoints; each carries its workload and pod labels
@@ -16,7 +17,7 @@ func ClusterLoadAssignment(cl *config.Cluster) *endpointv3.ClusterLoadAssignment
 			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
 				Address: socketAddress(e.Addr.Addr(), e.Addr.Port()),
 			}},
-			Metadata: metadata(map[string]any{"workload": e.Workload, "labels": labelsValue(e.Labels)}),
+			Metadata: metadata(map[string]any{xdsnames.KeyWorkload: e.Workload, xdsnames.KeyLabels: labelsValue(e.Labels)}),
 		})
 	}
 	return &endpointv3.ClusterLoadAssignment{ClusterName: cl.Name, Endpoints: []*endpointv3.LocalityLbEndpoints{lle}}

@@ -5,23 +5,20 @@
 // Envoy's own fields carry everything Envoy has a field for (addresses, matches, weights, retries,
 // timeouts, faults, LB policy, outlier detection, circuit breakers). What Envoy has no field for
 // but meshlab's model needs (a service's short name and port name, an endpoint's workload and
-// labels, a subset's label selector) travels in filter_metadata under MetadataKey, as Istio's
-// pilot does with its "istio" key. mesh/xds translates the resources back into a config.Snapshot.
+// labels, a subset's label selector) travels in filter_metadata under xdsnames.MetadataKey, as
+// Istio's pilot does with its "istio" key. mesh/xds translates the resources back into a
+// config.Snapshot; the names both sides use are in mesh/xds/xdsnames.
 package xdsgen
 
 import (
 	"maps"
 	"slices"
-	"strconv"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/meshlab/meshlab/mesh/config"
 )
-
-// MetadataKey is the filter_metadata namespace of meshlab's own facts.
-const MetadataKey = "meshlab"
 
 // Resources is one proxy's rendered configuration, by xDS type URL, each list sorted by name.
 type Resources map[resource.Type][]types.Resource
@@ -48,11 +45,6 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		out[resource.EndpointType] = append(out[resource.EndpointType], ClusterLoadAssignment(cl))
 	}
 	return out
-}
-
-// RouteName is the name of the Listener and RouteConfiguration of a service port.
-func RouteName(fqdn string, port uint16) string {
-	return fqdn + ":" + strconv.Itoa(int(port))
 }
 
 type serviceInfo struct {

@@ -3,8 +3,6 @@ package xdsgen
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,10 +24,9 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
+	"github.com/meshlab/meshlab/internal/golden"
 	"github.com/meshlab/meshlab/mesh/config"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.json from the current output")
 
 // goldenTypes orders the types in a golden file and says how to decode each.
 var goldenTypes = []struct {
@@ -76,17 +73,11 @@ func TestGoldenXDS(t *testing.T) {
 				}
 			}
 			path := filepath.Join("testdata", name+".json")
-			if *update {
-				if err := os.WriteFile(path, encodeGolden(t, got), 0o644); err != nil {
-					t.Fatal(err)
-				}
+			if golden.Update() {
+				golden.Write(t, path, encodeGolden(t, got))
 				return
 			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./mesh/pilot/xdsgen -run Golden -update creates it)", err)
-			}
-			want := decodeGolden(t, data)
+			want := decodeGolden(t, golden.Read(t, path))
 			for _, gt := range goldenTypes {
 				if d := cmp.Diff(want[gt.typ], got[gt.typ], protocmp.Transform()); d != "" {
 					t.Errorf("%s %s differ from %s (-want +got; -update refreshes):\n%s", name, gt.key, path, d)

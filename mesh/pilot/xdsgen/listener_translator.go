@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Listener renders one service port as an outbound listener: bound to the service's VIPs (or
@@ -28,16 +29,16 @@ func Listener(h *config.Host, svc *config.Service, p config.Port, portIndex int)
 		vips = svc.VIPs
 	}
 	l := &listenerv3.Listener{
-		Name:             RouteName(h.FQDN, h.Port),
+		Name:             xdsnames.RouteName(h.FQDN, h.Port),
 		Address:          socketAddress(netip.IPv4Unspecified(), h.Port),
 		TrafficDirection: corev3.TrafficDirection_OUTBOUND,
 		Metadata: metadata(map[string]any{
-			"service":    h.Service,
-			"namespace":  h.Namespace,
-			"portName":   p.Name,
-			"protocol":   string(h.Protocol),
-			"targetPort": float64(p.TargetPort),
-			"portIndex":  float64(portIndex), // the registry's port order, which orders the proxy's hosts
+			xdsnames.KeyService:    h.Service,
+			xdsnames.KeyNamespace:  h.Namespace,
+			xdsnames.KeyPortName:   p.Name,
+			xdsnames.KeyProtocol:   string(h.Protocol),
+			xdsnames.KeyTargetPort: float64(p.TargetPort),
+			xdsnames.KeyPortIndex:  float64(portIndex), // the registry's port order, which orders the proxy's hosts
 		}),
 	}
 	for i, vip := range vips {
@@ -63,7 +64,7 @@ func Listener(h *config.Host, svc *config.Service, p config.Port, portIndex int)
 			StatPrefix: l.Name,
 			CodecType:  hcmv3.HttpConnectionManager_AUTO,
 			RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
-				RouteConfigName: RouteName(h.FQDN, h.Port),
+				RouteConfigName: xdsnames.RouteName(h.FQDN, h.Port),
 				ConfigSource:    adsSource(),
 			}},
 			HttpFilters: []*hcmv3.HttpFilter{
@@ -94,10 +95,11 @@ func adsSource() *corev3.ConfigSource {
 	}
 }
 
-// metadata wraps meshlab's facts as filter_metadata[MetadataKey]. Values are strings, float64,
-// bool or nested map[string]any of those; strings are made valid UTF-8, which protobuf requires.
+// metadata wraps meshlab's facts as filter_metadata[xdsnames.MetadataKey]. Values are strings,
+// float64, bool or nested map[string]any of those; strings are made valid UTF-8, which protobuf
+// requires.
 func metadata(fields map[string]any) *corev3.Metadata {
-	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataKey: toStruct(fields)}}
+	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{xdsnames.MetadataKey: toStruct(fields)}}
 }
 
 func toStruct(fields map[string]any) *structpb.Struct {

@@ -16,13 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/meshlab/meshlab/mesh/config"
-)
-
-// Pseudo-headers that carry Istio's method, authority and scheme matches, as in Envoy.
-const (
-	HeaderMethod    = ":method"
-	HeaderAuthority = ":authority"
-	HeaderScheme    = ":scheme"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // PercentDenominator is the resolution of fault percentages: Envoy's MILLION, so 0.0001 %.
@@ -32,7 +26,7 @@ const PercentDenominator = 1_000_000
 // with several match blocks (ORed) becomes one Envoy route per block, in order, all with the same
 // name and action; metadata "route" numbers the Istio route so the blocks can be regrouped.
 func RouteConfiguration(h *config.Host, svc *config.Service) *routev3.RouteConfiguration {
-	vh := &routev3.VirtualHost{Name: RouteName(h.FQDN, h.Port), Domains: domains(h, svc)}
+	vh := &routev3.VirtualHost{Name: xdsnames.RouteName(h.FQDN, h.Port), Domains: domains(h, svc)}
 	for i, rt := range h.Routes {
 		action := routeAction(rt)
 		fault := faultConfig(rt.Fault)
@@ -44,9 +38,9 @@ func RouteConfiguration(h *config.Host, svc *config.Service) *routev3.RouteConfi
 		}
 	}
 	return &routev3.RouteConfiguration{
-		Name:         RouteName(h.FQDN, h.Port),
+		Name:         xdsnames.RouteName(h.FQDN, h.Port),
 		VirtualHosts: []*routev3.VirtualHost{vh},
-		Metadata:     metadata(map[string]any{"virtualService": h.VirtualService}),
+		Metadata:     metadata(map[string]any{xdsnames.KeyVirtualService: h.VirtualService}),
 	}
 }
 
@@ -69,10 +63,10 @@ func domains(h *config.Host, svc *config.Service) []string {
 
 func envoyRoute(rt *config.Route, i int, m *config.Match, action *routev3.Route_Route, fault *anypb.Any) *routev3.Route {
 	r := &routev3.Route{Name: rt.Name, Action: action, Match: routeMatch(m)}
-	md := map[string]any{"route": float64(i), "catchAll": m == nil}
+	md := map[string]any{xdsnames.KeyRoute: float64(i), xdsnames.KeyCatchAll: m == nil}
 	if m != nil {
-		md["match"] = m.Name
-		md["anyPath"] = m.URI == nil // tells "no uri match" from an explicit prefix "/"
+		md[xdsnames.KeyMatch] = m.Name
+		md[xdsnames.KeyAnyPath] = m.URI == nil // tells "no uri match" from an explicit prefix "/"
 	}
 	r.Metadata = metadata(md)
 	if fault != nil {
@@ -104,7 +98,7 @@ func routeMatch(m *config.Match) *routev3.RouteMatch {
 	for _, pseudo := range []struct {
 		name string
 		sm   *config.StringMatcher
-	}{{HeaderMethod, m.Method}, {HeaderAuthority, m.Authority}, {HeaderScheme, m.Scheme}} {
+	}{{xdsnames.HeaderMethod, m.Method}, {xdsnames.HeaderAuthority, m.Authority}, {xdsnames.HeaderScheme, m.Scheme}} {
 		if pseudo.sm != nil {
 			rm.Headers = append(rm.Headers, headerMatcher(pseudo.name, *pseudo.sm, false))
 		}

@@ -91,17 +91,20 @@ func TestInspectRealNetns(t *testing.T) {
 	defer cancel()
 	node := transport.NewLocal("node-1", transport.SudoAuto, "")
 	var rep Report
-	for { // socat binds asynchronously: poll until its socket shows
+	// socat binds asynchronously: poll until its socket shows. Under load ss has been seen to list
+	// the socket once before it could name its process (Process is then "", as documented), so
+	// poll until the owner shows too.
+	for {
 		var err error
 		if rep, err = Inspect(ctx, node, "/run/netns/"+ns); err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.Listening) > 0 {
+		if len(rep.Listening) > 0 && rep.Listening[0].Process != "" {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("listener never seen; socat: %s", stderr.String())
+			t.Fatalf("listener with its process never seen (last: %+v); socat: %s", rep.Listening, stderr.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -1,4 +1,4 @@
-package kube_test
+package kubereg_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/meshlab/meshlab/mesh/crds"
-	"github.com/meshlab/meshlab/mesh/kube"
+	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 )
 
@@ -35,7 +35,7 @@ func fakeClients(objs ...runtime.Object) (*fake.Clientset, *istiofake.Clientset,
 func TestRegistryWithoutCRDs(t *testing.T) {
 	core, ic, dyn := fakeClients()
 	core.Resources = nil
-	err := kube.NewFromClients(core, ic, dyn, kube.Options{}).Run(context.Background(), func(model.State) {})
+	err := kubereg.NewFromClients(core, ic, dyn, kubereg.Options{}).Run(context.Background(), func(model.State) {})
 	if err == nil || !strings.Contains(err.Error(), "meshlab mesh install") {
 		t.Fatalf("Run: %v, want an error naming the fix", err)
 	}

@@ -1,7 +1,7 @@
-// Package kube is the control plane's Kubernetes registry: client-go informers on Services,
+// Package kubereg is the control plane's Kubernetes registry: client-go informers on Services,
 // EndpointSlices, Pods, Namespaces, VirtualServices, DestinationRules and the legacy RouteRule,
 // turned into one model.State after every change.
-package kube
+package kubereg
 
 import (
 	"context"

@@ -1,13 +1,10 @@
-package kube_test
+package kubereg_test
 
 import (
-	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -59,35 +56,16 @@ func labelText(l map[string]string) string {
 	return strings.Join(out, ",")
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// golden compares got with the file, or rewrites the file with -update. The apiserver's own
-// "kubernetes" Service is left out: its target port is this test run's random secure port.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
+// withoutAPIServerService leaves out the apiserver's own "kubernetes" Service: its target port is
+// this test run's random secure port.
+func withoutAPIServerService(summary string) []byte {
 	var keep []string
-	for _, l := range strings.SplitAfter(got, "\n") {
+	for _, l := range strings.SplitAfter(summary, "\n") {
 		if !strings.HasPrefix(l, "service default/kubernetes ") {
 			keep = append(keep, l)
 		}
 	}
-	got = strings.Join(keep, "")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("%s differs (run with -update to accept):\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	return []byte(strings.Join(keep, ""))
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -2,7 +2,8 @@
 // FROM scratch (or on a few prepared base layers), a set of files, an entrypoint, PATH and an
 // explicit platform, written as `docker save`-style tarballs that
 // `ctr -n k8s.io images import --all-platforms` accepts. No Docker daemon and no registry are
-// involved, so the offline bundle can be built on a machine without either.
+// involved, so the offline bundle can be built on a machine without either. It sits in internal/,
+// below cluster and mesh, because both build images with it (the bundle's, and meshlab's own).
 package image
 
 import (

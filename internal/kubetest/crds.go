@@ -5,19 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshlab/meshlab/mesh/crds"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// InstallCRDs creates meshlab's CRDs and waits until each is Established (served), so the test
-// can create resources right after.
-func (c *Cluster) InstallCRDs(t testing.TB) {
+// InstallCRDs creates the CRDs crds returns (meshlab's: crds.All from mesh/crds) and waits until
+// each is Established (served), so the test can create resources right after. The CRDs come from
+// the caller so that this package, below mesh/, imports none of it.
+func (c *Cluster) InstallCRDs(t testing.TB, crds func() ([]*apiextensionsv1.CustomResourceDefinition, error)) {
 	t.Helper()
-	all, err := crds.All()
+	all, err := crds()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("kubetest: CRDs: %v", err)
 	}
 	cs, err := apiextensionsclient.NewForConfig(c.Config)
 	if err != nil {
