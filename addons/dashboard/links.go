@@ -79,7 +79,8 @@ func PanelLinks(d Dashboard, t Target) []Link {
 
 // PrometheusGraphURL opens exprs as graphs, one panel each, on Prometheus's query page. The
 // parameters are those the v3 UI reads from its URL (web/ui/mantine-ui, urlStateEncoding.ts):
-// g<i>.expr, g<i>.tab, g<i>.range_input, g<i>.display_mode, g<i>.show_tree.
+// g<i>.expr, g<i>.tab and g<i>.range_input; the rest (lines, no tree, auto resolution) are the
+// UI's defaults and left out to keep the links short.
 func PrometheusGraphURL(base string, exprs []string, rng time.Duration) string {
 	var b strings.Builder
 	b.WriteString(strings.TrimSuffix(base, "/") + "/query?")
@@ -89,8 +90,7 @@ func PrometheusGraphURL(base string, exprs []string, rng time.Duration) string {
 		}
 		g := "g" + strconv.Itoa(i) + "."
 		// Not url.Values.Encode: that sorts keys, and the UI's panels must keep their order.
-		fmt.Fprintf(&b, "%sexpr=%s&%stab=graph&%srange_input=%s&%sdisplay_mode=lines&%sshow_tree=0",
-			g, url.QueryEscape(e), g, g, model.Duration(rng), g, g)
+		fmt.Fprintf(&b, "%sexpr=%s&%stab=graph&%srange_input=%s", g, url.QueryEscape(e), g, g, model.Duration(rng))
 	}
 	return b.String()
 }
