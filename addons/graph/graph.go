@@ -9,6 +9,7 @@
 package graph
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -31,7 +32,8 @@ func (n Node) ID() string {
 
 // Edge is the traffic from one workload to another over the window.
 type Edge struct {
-	From, To Node
+	From Node `json:"from"`
+	To   Node `json:"to"`
 	// Services are the destination services the calls addressed (e.g. reviews.default.svc.cluster.local).
 	Services []string `json:"services"`
 	// Rate is requests per second, averaged over the window.
@@ -39,7 +41,7 @@ type Edge struct {
 	// ErrorRate is the fraction of those requests answered 5xx (0..1).
 	ErrorRate float64 `json:"errorRate"`
 	// P99 is the 99th percentile request duration in milliseconds, NaN when unknown.
-	P99 float64 `json:"p99"`
+	P99 float64 `json:"-"`
 	// Reporter is whose metrics the edge shows: the caller's sidecar ("source") when it has
 	// one, else the callee's ("destination"), e.g. for calls from outside the mesh.
 	Reporter string `json:"reporter"`
@@ -90,3 +92,16 @@ func (g Graph) Edge(from, to string) (Edge, bool) {
 
 // known reports whether v is a number (Prometheus answers NaN for a quantile of no data).
 func known(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// MarshalJSON writes an unknown p99 as null: JSON has no NaN.
+func (e Edge) MarshalJSON() ([]byte, error) {
+	type plain Edge
+	out := struct {
+		plain
+		P99 *float64 `json:"p99"`
+	}{plain: plain(e)}
+	if known(e.P99) {
+		out.P99 = &e.P99
+	}
+	return json.Marshal(out)
+}

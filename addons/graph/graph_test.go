@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/png"
 	"math"
@@ -223,5 +224,18 @@ func rgb(img image.Image, x, y int) [3]uint32 {
 func TestRenderRejectsFormat(t *testing.T) {
 	if _, err := Render(context.Background(), Graph{}, "gif"); err == nil || !strings.Contains(err.Error(), "want svg or png") {
 		t.Fatalf("gif: %v", err)
+	}
+}
+
+func TestEdgeJSON(t *testing.T) {
+	g := fetchBookinfo(t, Options{})
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"from":{"workload":"meshlab-ingressgateway","namespace":"meshlab-system"}`, `"p99":null`, `"p99":1500`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, b)
+		}
 	}
 }

@@ -120,7 +120,8 @@ func runWizard(cmd *cobra.Command, g *globalOptions, o *wizardOptions) error {
 		Up: func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (labrun.UpResult, error) {
 			return labrun.Up(ctx, lab, sink, upOpts)
 		},
-		Next: nextFlags(cmd, g, o),
+		Graph: labGraphText,
+		Next:  nextFlags(cmd, g, o),
 	})
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out))
 	final, err := p.Run()

@@ -26,6 +26,10 @@ type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host string, trust 
 // has stopped (also after ctx was cancelled).
 type UpFunc func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (labrun.UpResult, error)
 
+// GraphFunc renders the lab's service graph as text (meshlab mesh graph's view); the summary
+// shows it once a run has brought the lab up.
+type GraphFunc func(ctx context.Context, lab *inventory.Lab) (string, error)
+
 // Options configure the wizard.
 type Options struct {
 	// HostsPath is offered on the first screen ("hosts.yaml" when empty).
@@ -35,6 +39,9 @@ type Options struct {
 	// Probe and Up do the work. Nil means labrun.Probe and labrun.Up with the options below.
 	Probe ProbeFunc
 	Up    UpFunc
+	// Graph, when set, draws the service graph into the summary of a run that installed
+	// Prometheus.
+	Graph GraphFunc
 	// KnownHostsPath, LogDir and Playbook are `meshlab up`'s --known-hosts, --log-dir and
 	// --playbook, used by the default Probe and Up.
 	KnownHostsPath string
