@@ -3,9 +3,9 @@
 // Istio-named metrics meshlab's sidecars export (istio_requests_total and the
 // istio_request_duration_milliseconds histogram) in the lab's Prometheus.
 //
-// Fetch asks Prometheus and returns a Graph value; Text, DOT and Render turn that value into a
-// terminal tree, Graphviz source, or an SVG/PNG picture. Nothing here prints or loops: the live
-// view (cmd/meshlab) refreshes by calling Fetch again.
+// Fetch asks Prometheus and returns a Graph value; Text and DOT turn that value into a terminal
+// tree or Graphviz source (package picture draws that as SVG or PNG). Nothing here prints or
+// loops: the live view (cmd/meshlab) refreshes by calling Fetch again.
 package graph
 
 import (

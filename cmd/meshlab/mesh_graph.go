@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -40,8 +45,10 @@ over --window (from istio_requests_total and istio_request_duration_milliseconds
 stopped longer than --window ago leaves the graph.
 
 In a terminal it refreshes every --interval (q quits); with --once, or when the output is not
-a terminal, it prints the graph once. --output dot|svg|png writes a picture laid out by
-Graphviz (built in, nothing to install) to --out or standard output; --output json the data.`,
+a terminal, it prints the graph once. --output dot writes Graphviz source; --output svg|png a
+picture laid out by Graphviz, drawn by meshlab-graphviz (make build puts it next to meshlab;
+Graphviz compiled to WebAssembly, nothing else to install), to --out or standard output;
+--output json the data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runMeshGraph(cmd, g, f) },
 	}
@@ -124,11 +131,48 @@ func runMeshGraph(cmd *cobra.Command, g *globalOptions, f *meshGraphFlags) error
 		if f.out == "" && f.output == "png" && isTerminal(w) {
 			return badInput(fmt.Errorf("--output png: not to a terminal; add --out FILE or redirect"))
 		}
-		if data, err = graph.Render(cmd.Context(), gr, graph.Format(f.output)); err != nil {
+		if data, err = drawPicture(cmd.Context(), graph.DOT(gr), f.output); err != nil {
 			return err
 		}
 	}
 	return writeOut(w, f.out, data)
+}
+
+// graphvizEnv names the picture helper explicitly (tests, unusual installs).
+const graphvizEnv = "MESHLAB_GRAPHVIZ"
+
+// drawPicture runs meshlab-graphviz (next to this binary, else on PATH) on the DOT source.
+// Pictures are drawn in that separate program because go-graphviz's package init would cost
+// every meshlab process memory and start-up time (addons/graph/picture says why).
+func drawPicture(ctx context.Context, dot, format string) ([]byte, error) {
+	helper, err := findGraphviz()
+	if err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	c := exec.CommandContext(ctx, helper, format)
+	c.Stdin, c.Stdout, c.Stderr = strings.NewReader(dot), &stdout, &stderr
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("%s %s: %w: %s", helper, format, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func findGraphviz() (string, error) {
+	if p := os.Getenv(graphvizEnv); p != "" {
+		return p, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "meshlab-graphviz")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("meshlab-graphviz"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("pictures are drawn by meshlab-graphviz, which is neither next to meshlab nor on PATH: " +
+		"`make build` puts it in bin/ (or go build ./cmd/meshlab-graphviz); --output dot needs nothing")
 }
 
 // writeOut writes data to path, or to w when path is "".

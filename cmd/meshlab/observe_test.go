@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,6 +68,12 @@ func TestMeshGraphOutputs(t *testing.T) {
 		t.Fatalf("dot: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
+	// The pictures come from meshlab-graphviz: built here, found through MESHLAB_GRAPHVIZ.
+	helper := filepath.Join(dir, "meshlab-graphviz")
+	if b, err := exec.Command("go", "build", "-o", helper, "github.com/meshlab/meshlab/cmd/meshlab-graphviz").CombinedOutput(); err != nil {
+		t.Fatalf("build meshlab-graphviz: %v\n%s", err, b)
+	}
+	t.Setenv(graphvizEnv, helper)
 	for _, f := range []struct{ format, magic string }{{"svg", "<?xml"}, {"png", "\x89PNG"}} {
 		path := filepath.Join(dir, "graph."+f.format)
 		if out, err := runRoot(t, "mesh", "graph", "--prometheus", prom, "--output", f.format, "--out", path); err != nil {
@@ -98,6 +105,14 @@ func TestMeshGraphBadInput(t *testing.T) {
 		} else if !errors.As(err, &u) && !strings.Contains(tc.want, "none of the others") {
 			t.Errorf("%v: %v is not a usage error (exit status 2)", tc.args, err)
 		}
+	}
+}
+
+func TestMeshGraphWithoutHelper(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := runRoot(t, "mesh", "graph", "--prometheus", fakePrometheus(t), "--output", "svg", "--out", filepath.Join(t.TempDir(), "g.svg"))
+	if err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("without meshlab-graphviz: %v", err)
 	}
 }
 

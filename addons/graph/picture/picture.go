@@ -1,4 +1,13 @@
-package graph
+// Package picture draws Graphviz source as SVG or PNG with go-graphviz: Graphviz compiled to
+// WebAssembly and run in-process by wazero, so nothing needs installing and no cgo is needed.
+//
+// It lives apart from addons/graph, and only cmd/meshlab-graphviz links it, because go-graphviz
+// compiles and instantiates its 1.5 MB WebAssembly module in a package init: every process
+// that links it pays ~20 MB of memory and 50 ms (a second without a writable $TMPDIR cache) at
+// start-up, and panics when $TMPDIR/go-graphviz belongs to another user. meshlab's binary runs
+// as the control plane, gateway, Bookinfo and (in local meshes) sidecars, as other UIDs, so it
+// must not link it.
+package picture
 
 import (
 	"bytes"
@@ -20,14 +29,8 @@ const (
 	PNG Format = "png"
 )
 
-// Render lays the graph out with Graphviz (compiled to WebAssembly and run in-process by
-// go-graphviz, so the static binary needs no Graphviz installed) and draws it as SVG or PNG.
-func Render(ctx context.Context, g Graph, f Format) ([]byte, error) {
-	return RenderDOT(ctx, DOT(g), f)
-}
-
-// RenderDOT draws Graphviz source as SVG or PNG.
-func RenderDOT(ctx context.Context, dot string, f Format) ([]byte, error) {
+// Render lays Graphviz source out (dot) and draws it as SVG or PNG.
+func Render(ctx context.Context, dot string, f Format) ([]byte, error) {
 	switch f {
 	case SVG:
 		return renderWith(ctx, dot, graphviz.SVG, nil)
