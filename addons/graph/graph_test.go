@@ -177,3 +177,11 @@ func TestEdgeJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadlineWindow(t *testing.T) {
+	for d, want := range map[time.Duration]string{10 * time.Second: "last 10s ", time.Minute: "last 1m ", 90 * time.Second: "last 1m30s "} {
+		if h := Headline(Graph{At: at, Window: d}); !strings.Contains(h, want) {
+			t.Errorf("window %s: %q lacks %q", d, h, want)
+		}
+	}
+}

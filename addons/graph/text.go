@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // Text renders the graph as a call tree for a terminal: each caller with its callees indented
@@ -135,8 +137,5 @@ func Millis(ms float64) string {
 	return fmt.Sprintf("%.2fs", ms/1000)
 }
 
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	return strings.TrimSuffix(s, "0m")
-}
+// shortDuration writes 1m rather than Go's 1m0s (Prometheus's duration format).
+func shortDuration(d time.Duration) string { return model.Duration(d).String() }
