@@ -19,9 +19,10 @@ help: ## list targets
 deps: ## install the Debian packages the lab and the tests use (root; no-op when installed)
 	tools/install-deps.sh
 
-build: ## build bin/meshlab and bin/meshlab-proxy, the slim sidecar the meshlab image carries (static)
+build: ## build bin/meshlab, bin/meshlab-proxy (the slim sidecar the meshlab image carries) and bin/meshlab-graphviz (draws mesh graph pictures); all static
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))meshlab-proxy ./cmd/meshlab-proxy
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))meshlab-graphviz ./cmd/meshlab-graphviz
 
 test: deps build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
 	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) tools/gotest.sh -count=1 -timeout 75m $(PKGS)

@@ -117,8 +117,5 @@ func (m *Mesh) DryRun(_ context.Context, r *engine.Run) error {
 
 // nodePort is the hosts file's NodePort for a component, or def.
 func (p *plan) nodePort(component string, def int) int {
-	if n := p.components().NodePorts[component]; n != 0 {
-		return n
-	}
-	return def
+	return nodePortOf(p.components(), component, def)
 }

@@ -295,10 +295,24 @@ func TestSummaryListsURLsAndKubeconfig(t *testing.T) {
 	}
 	got := strings.Join(lines, "\n")
 	for _, want := range []string{"http://10.9.0.2:30080/productpage", "prometheus           http://10.9.0.2:30003",
-		"grafana              — " + NotInBundle, "tracing (zipkin)     — " + NotInBundle, p.Dir.Kubeconfig()} {
+		"grafana              — " + NotInBundle, "tracing (zipkin)     — " + NotInBundle, p.Dir.Kubeconfig(),
+		// Without Grafana, each dashboard opens as graphs in Prometheus's UI.
+		"dashboard: meshlab Mesh Overview http://10.9.0.2:30003/query?g0.expr="} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestSummaryDashboardsInGrafana: online, Grafana runs, and the dashboards link to it.
+func TestSummaryDashboardsInGrafana(t *testing.T) {
+	_, p, _ := newTestPlan(t, nil)
+	var got []string
+	for _, l := range (&Summary{plan: p}).Links() {
+		got = append(got, l.What+" "+l.Where)
+	}
+	if want := "dashboard: meshlab Mesh Overview http://10.9.0.2:30002/d/meshlab-mesh"; !slices.Contains(got, want) {
+		t.Errorf("summary lacks %q:\n%s", want, strings.Join(got, "\n"))
 	}
 }
 

@@ -3,14 +3,10 @@ package stack
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/meshlab/meshlab/addons"
-	"github.com/meshlab/meshlab/mesh/gateway"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/event"
-	"github.com/meshlab/meshlab/provision/inventory"
 )
 
 // Summary ends `meshlab up` with where everything is: productpage through the gateway, the
@@ -29,29 +25,35 @@ type Link struct{ What, Where string }
 func (s *Summary) Links() []Link {
 	p := s.plan
 	c := p.components()
-	url := func(port int) string { return "http://" + net.JoinHostPort(p.firstNode(), strconv.Itoa(port)) }
+	e := LabEndpoints(p.Lab)
 	var out []Link
 	if c.Mesh && c.Bookinfo {
-		out = append(out, Link{"productpage", url(p.nodePort("gateway", gateway.DefaultNodePort)) + "/productpage"})
+		out = append(out, Link{"productpage", e.Productpage})
 	}
 	settings := p.addonSettings()
+	var prometheus, grafana string // those running, for the dashboards' links
 	for _, name := range settings.Addons {
 		var l Link
 		switch name {
 		case addons.Zipkin, addons.Jaeger:
-			l = Link{"tracing (" + name + ")", url(p.nodePort("zipkin", inventory.DefaultZipkinNodePort))}
+			l = Link{"tracing (" + name + ")", e.Tracing}
 		case addons.Prometheus:
-			l = Link{"prometheus", url(p.nodePort("prometheus", inventory.DefaultPrometheusNodePort))}
+			l = Link{"prometheus", e.Prometheus}
 		case addons.Grafana:
-			l = Link{"grafana", url(p.nodePort("grafana", inventory.DefaultGrafanaNodePort))}
+			l = Link{"grafana", e.Grafana}
 		default:
 			continue
 		}
 		if why := p.missingFromBundle(settings, name); why != "" {
 			l.Where = "— " + NotInBundle
+		} else if name == addons.Prometheus {
+			prometheus = l.Where
+		} else if name == addons.Grafana {
+			grafana = l.Where
 		}
 		out = append(out, l)
 	}
+	out = append(out, dashboardLinks(prometheus, grafana)...)
 	return append(out, Link{"kubeconfig", p.kubeconfigPath()})
 }
 

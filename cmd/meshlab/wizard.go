@@ -107,7 +107,8 @@ func runWizard(cmd *cobra.Command, g *globalOptions, o *wizardOptions) error {
 			}
 			return lab.Up(ctx, lo, sink)
 		},
-		Next: nextFlags(cmd, g, o),
+		Graph: labGraphText,
+		Next:  nextFlags(cmd, g, o),
 	})
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out))
 	final, err := p.Run()

@@ -27,6 +27,10 @@ type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host string, trust 
 // has stopped (also after ctx was cancelled).
 type UpFunc func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (lab.Result, error)
 
+// GraphFunc renders the lab's service graph as text (meshlab mesh graph's view); the summary
+// shows it once a run has brought the lab up.
+type GraphFunc func(ctx context.Context, lab *inventory.Lab) (string, error)
+
 // Options configure the wizard.
 type Options struct {
 	// HostsPath is offered on the first screen ("hosts.yaml" when empty).
@@ -37,6 +41,9 @@ type Options struct {
 	// the options below (the wizard command passes an Up made from its flags).
 	Probe ProbeFunc
 	Up    UpFunc
+	// Graph, when set, draws the service graph into the summary of a run that installed
+	// Prometheus.
+	Graph GraphFunc
 	// KnownHostsPath, LogDir and Playbook are `meshlab up`'s --known-hosts, --log-dir and
 	// --playbook, used by the default Probe and Up.
 	KnownHostsPath string

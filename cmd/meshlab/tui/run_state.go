@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
@@ -191,4 +192,15 @@ func (s *runState) totals() (ok, skipped, failed int) {
 		ok, skipped, failed = ok+h.ok, skipped+h.skipped, failed+h.failed
 	}
 	return ok, skipped, failed
+}
+
+// hasPrometheus says whether the run's summary lists a running Prometheus (a URL, not
+// "— not in the offline bundle").
+func (s *runState) hasPrometheus() bool {
+	for _, l := range s.links {
+		if what, where, _ := strings.Cut(l, " "); what == "prometheus" && strings.HasPrefix(strings.TrimSpace(where), "http") {
+			return true
+		}
+	}
+	return false
 }
