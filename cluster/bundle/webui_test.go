@@ -333,3 +333,49 @@ func TestReplaceModule(t *testing.T) {
 		t.Errorf("go.sum = %q", sum)
 	}
 }
+
+// TestPrometheusUIBuildWithoutRegistry runs the real recipe with the real npm on the Prometheus
+// module, with npm's registry at a loopback port where nothing listens and an empty npm cache:
+// npm ci fails, and the error must say so (the step, the command, npm's own last lines), with
+// nothing of the build left in the cache. It also shows that npm fetches the lockfile's
+// packages from the configured registry, not from the registry.npmjs.org URLs the lockfile has.
+func TestPrometheusUIBuildWithoutRegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies the Prometheus module and runs npm; not in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := prometheusComponent(t)
+	r, err := resolveModule(ctx, filepath.Join("..", "..", "tools", "k8sbuild", c.Dir), c.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	u, _, err := planWebUI(ctx, c, r.Version, r.Dir, cache)
+	if err != nil {
+		t.Skipf("no Node/npm to run the recipe with: %v", err)
+	}
+	if u.Node.Package != "" {
+		t.Skipf("this machine's Node is too old for the UI (%s); TestPinnedNodeFromTheNPMRegistry covers that path", u.Node)
+	}
+	registry := "http://" + freeLoopbackAddr(t) + "/"
+	t.Setenv("npm_config_registry", registry)
+	t.Setenv("npm_config_cache", t.TempDir())
+	t.Setenv("npm_config_fetch_retries", "0")
+	var logw bytes.Buffer
+	_, err = u.build(ctx, &logw, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("npm ci without a registry passed")
+	}
+	t.Logf("the error a user sees (with the log's path added by the bundle build):\n%v", err)
+	for _, s := range []string{`web UI of prometheus: step "npm ci"`, "npm ci --engine-strict --ignore-scripts", "ECONNREFUSED",
+		"request to " + registry} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(cache, "webui"))
+	for _, e := range entries {
+		t.Errorf("a failed build left %s in the cache", e.Name())
+	}
+}
