@@ -46,9 +46,10 @@ func newBundleBuildCmd(g *globalOptions) *cobra.Command {
 
 By default the pinned release files are downloaded and checked against the sha256 digests in
 the pinned-versions table. With --from-source everything is built here from pinned source
-(Go module proxy and Debian's archive only): Kubernetes, etcd, CoreDNS, Flannel, crictl and
-CNI plugins as static binaries, their images with go-containerregistry, and the runtime
-.debs with apt-get download. Outputs are cached by version under $MESHLAB_CACHE/bundle
+(Go module proxy, Debian's archive and the npm registry only): Kubernetes, etcd, CoreDNS,
+Flannel, crictl, CNI plugins, Prometheus and Jaeger as static binaries, Prometheus's web UI
+with npm from the lockfile in its module, their images with go-containerregistry, and the
+runtime .debs with apt-get download. Outputs are cached by version under $MESHLAB_CACHE/bundle
 (default /var/cache/meshlab/bundle), so a second build takes seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
