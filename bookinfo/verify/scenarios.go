@@ -64,12 +64,8 @@ func Scenarios() []Scenario {
 	}
 	asJason := func(ok func(Page) bool) func(context.Context, Browser) (bool, error) {
 		return func(ctx context.Context, b Browser) (bool, error) {
-			s, err := b.Login(ctx, "jason")
-			if err != nil {
-				return false, err
-			}
-			p, err := b.Get(ctx, s)
-			return ok(p), err
+			_, p, err := b.Login(ctx, "jason")
+			return err == nil && ok(p), err
 		}
 	}
 	return []Scenario{{
@@ -90,7 +86,7 @@ func Scenarios() []Scenario {
 		Expected: "jason (logged in) 10 of 10 v2; anonymous 10 of 10 v1",
 		Samples:  []string{"virtual-service-all-v1.yaml", "virtual-service-reviews-test-v2.yaml"},
 		Settle: func(ctx context.Context, b Browser) (bool, error) {
-			s, err := b.Login(ctx, "jason")
+			s, _, err := b.Login(ctx, "jason")
 			if err != nil {
 				return false, err
 			}
@@ -102,7 +98,7 @@ func Scenarios() []Scenario {
 			return err == nil && a["v1"] == testV2SettlePages, err
 		},
 		Observe: func(ctx context.Context, b Browser) (Observation, error) {
-			s, err := b.Login(ctx, "jason")
+			s, _, err := b.Login(ctx, "jason")
 			if err != nil {
 				return Observation{}, err
 			}
@@ -183,14 +179,11 @@ func Scenarios() []Scenario {
 }
 
 // jasonThenAnonymous is the fault scenarios' observation: the page as jason (logged in, whom the
-// faults target), then anonymously (whom they must spare). When jason's page fails it is the
-// zero Page; when only the anonymous one fails, jason's is kept for the observation.
+// faults target; the page login lands on), then anonymously (whom they must spare). When
+// jason's page fails it is the zero Page; when only the anonymous one fails, jason's is kept
+// for the observation.
 func jasonThenAnonymous(ctx context.Context, b Browser) (jason, anonymous Page, err error) {
-	s, err := b.Login(ctx, "jason")
-	if err != nil {
-		return Page{}, Page{}, err
-	}
-	if jason, err = b.Get(ctx, s); err != nil {
+	if _, jason, err = b.Login(ctx, "jason"); err != nil {
 		return Page{}, Page{}, err
 	}
 	anonymous, err = b.Get(ctx, nil)
