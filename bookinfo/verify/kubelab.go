@@ -28,9 +28,10 @@ type ClusterOptions struct {
 	Kubeconfig string
 	Namespace  string // Bookinfo's; deploy.DefaultNamespace when empty
 	// Node is the address the NodePorts are reached on; the kubeconfig server's host when empty.
-	Node    string
-	Ports   NodePorts // zero fields take DefaultNodePorts
-	Offline bool
+	Node  string
+	Ports NodePorts // zero fields take DefaultNodePorts
+	// Absent says which addons the lab has not and why (Lab.Absent).
+	Absent map[string]error
 }
 
 // NewClusterLab connects to the lab the kubeconfig names and fills in every address.
@@ -81,6 +82,6 @@ func NewClusterLab(o ClusterOptions) (Lab, error) {
 		TracingURL:    port(o.Ports.Tracing, def.Tracing),
 		GrafanaURL:    port(o.Ports.Grafana, def.Grafana),
 		Dashboards:    ds,
-		Offline:       o.Offline,
+		Absent:        o.Absent,
 	}, nil
 }

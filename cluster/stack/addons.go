@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/meshlab/meshlab/addons"
+	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/inventory"
 )
 
 // Addons installs the observability addons the hosts file chooses (components.addons) with the
@@ -75,6 +78,46 @@ func (p *plan) missingFromBundle(s addons.Settings, name string) string {
 		return ""
 	}
 	return fmt.Sprintf("%s: %s has no %s", NotInBundle, p.BundleDir, img)
+}
+
+// verifyRoles are the addons verify checks, by role, and the addons that can play each.
+var verifyRoles = []struct {
+	role   string
+	addons []string
+}{
+	{verify.AddonTracing, []string{addons.Zipkin, addons.Jaeger}},
+	{verify.AddonPrometheus, []string{addons.Prometheus}},
+	{verify.AddonGrafana, []string{addons.Grafana}},
+}
+
+// absentAddons tells verify which addons the lab has not, and why: the hosts file leaves the
+// role out (skipped), or the offline bundle's manifest lacks the image of the addon that would
+// play it ("not in the offline bundle"). An addon that is installed is never absent: when it
+// does not answer, verify fails it.
+func (p *plan) absentAddons() map[string]error {
+	s := p.addonSettings()
+	out := map[string]error{}
+	for _, r := range verifyRoles {
+		i := slices.IndexFunc(s.Addons, func(a string) bool { return slices.Contains(r.addons, a) })
+		if i < 0 {
+			out[r.role] = verify.Skip("components.addons has no %s", strings.Join(r.addons, " or "))
+			continue
+		}
+		if why := p.missingFromBundle(s, s.Addons[i]); why != "" {
+			out[r.role] = fmt.Errorf("%w: %s", verify.ErrNotInBundle, strings.TrimPrefix(why, NotInBundle+": "))
+		}
+	}
+	return out
+}
+
+// AbsentAddons is absentAddons for a lab verified on its own (`meshlab verify bookinfo
+// --bundle DIR`): lab gives the addons and image pins, bundleDir ("" online) the manifest.
+func AbsentAddons(lab *inventory.Lab, bundleDir string) (map[string]error, error) {
+	p := &plan{Options: Options{Lab: lab, BundleDir: bundleDir}}
+	if err := p.readBundle(); err != nil {
+		return nil, err
+	}
+	return p.absentAddons(), nil
 }
 
 // reportStandIns says, as a skipped task, which chosen addon another replaces.

@@ -78,17 +78,26 @@ func newPlan(o Options) (*plan, error) {
 		o.VerifyLab = verify.NewClusterLab
 	}
 	p := &plan{Options: o}
-	if o.BundleDir != "" {
-		m, err := bundle.Read(o.BundleDir)
-		if err != nil {
-			return nil, err
-		}
-		p.bundleImages = m.Images
-		if p.bundleImages == nil {
-			p.bundleImages = map[string]string{}
-		}
+	if err := p.readBundle(); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// readBundle loads the offline bundle's image list (nothing online).
+func (p *plan) readBundle() error {
+	if p.BundleDir == "" {
+		return nil
+	}
+	m, err := bundle.Read(p.BundleDir)
+	if err != nil {
+		return err
+	}
+	p.bundleImages = m.Images
+	if p.bundleImages == nil {
+		p.bundleImages = map[string]string{}
+	}
+	return nil
 }
 
 func (p *plan) offline() bool                    { return p.BundleDir != "" }

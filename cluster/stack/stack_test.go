@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -437,5 +438,56 @@ func TestSidecarsReportToTheTracingAddon(t *testing.T) {
 	want := "http://zipkin." + addons.Namespace + ":9411/api/v2/spans"
 	if xds.KubeZipkinURL != want {
 		t.Fatalf("sidecars report to %s; the addons serve %s", xds.KubeZipkinURL, want)
+	}
+}
+
+// TestVerifyIsToldWhatIsAbsent: verify hears "not in the offline bundle" only for an addon whose
+// image the bundle's manifest lacks, "skipped" for one the hosts file leaves out, and nothing for
+// an installed addon (Jaeger in Zipkin's place included), which must then answer or fail.
+func TestVerifyIsToldWhatIsAbsent(t *testing.T) {
+	lab := testLab()
+	a := lab.Versions.Addons
+	cases := []struct {
+		name   string
+		bundle []string // nil: online
+		addons []string // nil: the defaults
+		want   map[string]string
+	}{
+		{"online", nil, nil, map[string]string{}},
+		{"offline, Jaeger for Zipkin, no Grafana", []string{a.Prometheus, a.Jaeger}, nil,
+			map[string]string{verify.AddonGrafana: "not in the offline bundle: BUNDLE has no " + a.Grafana}},
+		{"offline, no tracing image at all", []string{a.Prometheus, a.Grafana}, nil,
+			map[string]string{verify.AddonTracing: "not in the offline bundle: BUNDLE has no " + a.Zipkin}},
+		{"offline, everything", []string{a.Prometheus, a.Grafana, a.Zipkin}, nil, map[string]string{}},
+		{"grafana left out", nil, []string{"jaeger", "prometheus"},
+			map[string]string{verify.AddonGrafana: "skipped: components.addons has no grafana"}},
+	}
+	for _, c := range cases {
+		_, p, _ := newTestPlan(t, func(o *Options) {
+			if c.bundle != nil {
+				o.BundleDir = writeBundle(t, c.bundle...)
+			}
+			if c.addons != nil {
+				o.Lab.Components.Addons = c.addons
+			}
+		})
+		got := map[string]string{}
+		for role, err := range p.verifyOptions().Absent {
+			got[role] = err.Error()
+			if p.BundleDir != "" {
+				got[role] = strings.ReplaceAll(got[role], p.BundleDir+" ", "BUNDLE ")
+			}
+			if strings.HasPrefix(got[role], "not in") != errors.Is(err, verify.ErrNotInBundle) {
+				t.Errorf("%s: %s: %v does not wrap ErrNotInBundle", c.name, role, err)
+			}
+		}
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s: absent %q, want %q", c.name, got, c.want)
+		}
+		// `meshlab verify bookinfo --bundle DIR` decides the same way.
+		alone, err := AbsentAddons(p.Lab, p.BundleDir)
+		if err != nil || len(alone) != len(got) {
+			t.Errorf("%s: AbsentAddons = %v, %v", c.name, alone, err)
+		}
 	}
 }

@@ -70,7 +70,7 @@ func (p *plan) firstNode() string {
 
 func (p *plan) verifyOptions() verify.ClusterOptions {
 	return verify.ClusterOptions{
-		Kubeconfig: p.kubeconfigPath(), Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Offline: p.offline(),
+		Kubeconfig: p.kubeconfigPath(), Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Absent: p.absentAddons(),
 		Ports: verify.NodePorts{
 			Gateway:    p.nodePort("gateway", gateway.DefaultNodePort),
 			Prometheus: p.nodePort("prometheus", inventory.DefaultPrometheusNodePort),
