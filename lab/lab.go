@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/connect"
 	"github.com/meshlab/meshlab/provision/engine"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/state"

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/playbook"
 )

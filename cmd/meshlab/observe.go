@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/bookinfo/verify"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/versions"
 )

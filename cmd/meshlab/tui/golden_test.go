@@ -173,7 +173,7 @@ func TestGoldenViews(t *testing.T) {
 			return step(m, runDoneMsg{result: lab.Result{Dir: "/root/.meshlab/labs/demo"}, err: errors.New(`phase "facts" failed`)})
 		}},
 		{"done", func(t *testing.T, m Model, clk *fakeClock) Model {
-			// A stack run: its summary phase lists the lab's URLs (cluster/stack's format).
+			// A stack run: its summary phase lists the lab's URLs (lab/stack's format).
 			return doneRun(t, m, clk, []string{
 				"productpage          http://192.168.56.10:30080/productpage",
 				"tracing (zipkin)     http://192.168.56.10:30001",

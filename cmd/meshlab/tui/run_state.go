@@ -11,7 +11,7 @@ import (
 // maxLogLines bounds each host's log pane; the full log is in the host's log file.
 const maxLogLines = 2000
 
-// summaryPhase is the phase that ends a stack run (cluster/stack's Summary): each of its Log
+// summaryPhase is the phase that ends a stack run (lab/stack's Summary): each of its Log
 // events is one "what  where" line (productpage, the addons' UIs, the kubeconfig). The wizard
 // shows those lines rather than guessing URLs, so it lists only what the run really installed.
 const summaryPhase = "summary"

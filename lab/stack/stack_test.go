@@ -15,6 +15,7 @@ import (
 	"github.com/meshlab/meshlab/addons"
 	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/mesh/install"
 	"github.com/meshlab/meshlab/mesh/xds"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/state"
@@ -90,7 +91,7 @@ func TestSideLoadEveryNodeThenSkip(t *testing.T) {
 			t.Fatalf("%s: uploads %v, imported %v", n.name, n.puts, n.loaded)
 		}
 		last := n.cmds[len(n.cmds)-1]
-		if !strings.Contains(last, ImageMarker) || !strings.Contains(last, filepath.Base(tar)) {
+		if !strings.Contains(last, install.ImageMarker) || !strings.Contains(last, filepath.Base(tar)) {
 			t.Fatalf("%s: last command %q does not record the marker", n.name, last)
 		}
 	}

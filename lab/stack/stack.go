@@ -58,7 +58,7 @@ type plan struct {
 	proxyBinary  string            // the sidecar binary (imageTarball)
 	digest       string            // the binary's sha256 prefix, set with tar
 	noRetry      bool              // tests: verify checks fail at once instead of retrying
-	markerPath   string            // tests: the side-load marker instead of ImageMarker
+	markerPath   string            // tests: the side-load marker instead of install.ImageMarker
 }
 
 func newPlan(o Options) (*plan, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,16 +23,7 @@ func (*SideLoad) Name() string  { return "mesh-image-load" }
 
 func (s *SideLoad) ShouldRun(*engine.Run) bool { return s.plan.needsMeshImage() }
 
-// ImageMarker is the file on each node naming the meshlab image tarball last imported.
-const ImageMarker = "/var/lib/meshlab/meshlab-image"
-
 const sideLoadTask = "Import the meshlab image into containerd"
-
-// loadedCommand exits 0 when the node has this tarball's image already.
-func loadedCommand(marker, tarName, ref string) string {
-	return "test \"$(cat " + transport.Quote(marker) + " 2>/dev/null)\" = " + transport.Quote(tarName) +
-		" && ctr -n k8s.io images ls -q | grep -qxF " + transport.Quote(ref)
-}
 
 func (s *SideLoad) Run(ctx context.Context, r *engine.Run) error {
 	_, tar, err := s.plan.imageTarball()
@@ -63,23 +53,20 @@ func (s *SideLoad) loadOne(ctx context.Context, r *engine.Run, h *engine.Host, t
 	if h.Transport == nil {
 		return t.fail("the connect phase did not run", fmt.Errorf("no connection to %s", h.Name))
 	}
-	_, err := h.Transport.Run(ctx, transport.Cmd{Command: loadedCommand(s.plan.marker(), name, ref), Become: true, Timeout: time.Minute})
-	var ee *transport.ExitError
+	has, err := install.HasImage(ctx, h.Transport, s.plan.marker(), name, ref)
 	switch {
-	case err == nil:
+	case err != nil:
+		return t.fail("", err)
+	case has:
 		t.Skip("")
 		return nil
-	case !errors.As(err, &ee):
-		return t.fail("", fmt.Errorf("check for %s: %w", ref, err))
 	}
 	t.Begin(ref)
 	if err := install.SideLoad(ctx, []transport.Transport{h.Transport}, tar, nil); err != nil {
 		return t.fail("containerd must run on the node (the cluster phases set it up)", err)
 	}
-	m := s.plan.marker()
-	mark := "mkdir -p " + transport.Quote(filepath.Dir(m)) + " && printf '%s\\n' " + transport.Quote(name) + " > " + transport.Quote(m)
-	if _, err := h.Transport.Run(ctx, transport.Cmd{Command: mark, Become: true, Timeout: time.Minute}); err != nil {
-		return t.fail("", fmt.Errorf("record %s: %w", m, err))
+	if err := install.MarkImage(ctx, h.Transport, s.plan.marker(), name); err != nil {
+		return t.fail("", err)
 	}
 	t.Done(ref)
 	return nil
@@ -96,10 +83,10 @@ func (s *SideLoad) DryRun(_ context.Context, r *engine.Run) error {
 	return nil
 }
 
-// marker is ImageMarker, or the tests' own file.
+// marker is install.ImageMarker, or the tests' own file.
 func (p *plan) marker() string {
 	if p.markerPath != "" {
 		return p.markerPath
 	}
-	return ImageMarker
+	return install.ImageMarker
 }
