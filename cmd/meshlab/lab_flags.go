@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/lab"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"

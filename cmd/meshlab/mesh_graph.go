@@ -17,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshlab/meshlab/addons/graph"
-	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/live"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
 
