@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
@@ -99,6 +100,16 @@ func newPlan(o Options) (*plan, error) {
 func (p *plan) offline() bool { return p.manifest != nil }
 
 func (p *plan) kubeconfigPath() string { return filepath.Join(p.LabDir, KubeconfigName) }
+
+// client connects to the lab's cluster with the kubeconfig the kubeconfig phase wrote, named
+// explicitly: $KUBECONFIG must not point the lab's own phases at another cluster.
+func (p *plan) client() (*kube.Client, error) {
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: p.kubeconfigPath()})
+	if err != nil {
+		return nil, err
+	}
+	return kube.NewClient(cfg.REST)
+}
 
 // vars are the playbook vars the Go side provides.
 func (p *plan) vars() map[string]any {

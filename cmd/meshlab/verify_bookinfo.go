@@ -30,9 +30,10 @@ func (o tableObserver) Finished(r verify.Result) {
 
 func newVerifyBookinfoCmd(g *globalOptions) *cobra.Command {
 	var o verify.ClusterOptions
+	var kubeconfig string
 	var quick bool
 	cmd := &cobra.Command{
-		Use:   "bookinfo --kubeconfig FILE [--quick] [--offline]",
+		Use:   "bookinfo [--kubeconfig FILE] [--quick] [--offline]",
 		Short: "Check Bookinfo end to end: pods, gateway, routing scenarios, tracing, metrics, dashboards",
 		Long: `Runs meshlab's Bookinfo checklist against a lab and prints check, expected, observed,
 result and time for each. The routing scenarios apply Istio's networking samples, observe them
@@ -42,6 +43,10 @@ failed; each failure comes with a hint. --quick runs the smoke checks only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.output != "" && g.output != "text" && g.output != "json" {
 				return badInput(fmt.Errorf("--output %q: want text or json", g.output))
+			}
+			var err error
+			if o.Config, err = loadCluster(cmd, kubeconfig, ""); err != nil {
+				return err
 			}
 			lab, err := verify.NewClusterLab(o)
 			if err != nil {
@@ -53,7 +58,7 @@ failed; each failure comes with a hint. --quick runs the smoke checks only.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the lab (its server's host is where the NodePorts are reached)")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&o.Namespace, "namespace", deploy.DefaultNamespace, "Bookinfo's namespace")
 	f.StringVar(&o.Node, "node", "", "address of a node for the NodePorts (default: the kubeconfig server's host)")
 	f.IntVar(&o.Ports.Gateway, "gateway-port", verify.DefaultNodePorts().Gateway, "NodePort of the ingress gateway")
@@ -62,7 +67,6 @@ failed; each failure comes with a hint. --quick runs the smoke checks only.`,
 	f.IntVar(&o.Ports.Grafana, "grafana-port", verify.DefaultNodePorts().Grafana, "NodePort of Grafana")
 	f.BoolVar(&o.Offline, "offline", false, "the lab was built from the offline bundle: absent Zipkin server and Grafana are reported as not in the bundle")
 	f.BoolVar(&quick, "quick", false, "run the smoke checks only")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
 

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/meshlab/meshlab/cluster/phases"
+	"github.com/meshlab/meshlab/internal/kube"
+	"github.com/meshlab/meshlab/provision/connect"
+	"github.com/meshlab/meshlab/provision/inventory"
+)
+
+// kubeconfigHelp is the --kubeconfig help of every command that talks to a cluster: they all
+// find it the same way (internal/kube.Load).
+const kubeconfigHelp = "kubeconfig (default: $KUBECONFIG, then the lab's when --hosts is given, then ~/.kube/config, then in-cluster)"
+
+func addKubeconfigFlag(fl *pflag.FlagSet, p *string) {
+	fl.StringVar(p, "kubeconfig", "", kubeconfigHelp)
+}
+
+// loadCluster finds the cluster for --kubeconfig flag (labKubeconfig: the lab's file, "" when
+// the command knows no lab) and says on stderr which one it uses.
+func loadCluster(cmd *cobra.Command, flag, labKubeconfig string) (*kube.Config, error) {
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: flag, Lab: labKubeconfig})
+	if err != nil {
+		return nil, badInput(err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "using %s (%s)\n", cfg.Source, cfg.REST.Host)
+	return cfg, nil
+}
+
+// connectCluster is loadCluster and a client for the cluster.
+func connectCluster(cmd *cobra.Command, flag, labKubeconfig string) (*kube.Client, *kube.Config, error) {
+	cfg, err := loadCluster(cmd, flag, labKubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := kube.NewClient(cfg.REST)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cfg, nil
+}
+
+// labKubeconfig is where `meshlab up` keeps the lab's admin kubeconfig.
+func labKubeconfig(g *globalOptions, lab *inventory.Lab) (string, error) {
+	dir, err := connect.LabDir(lab, g.logDir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, phases.KubeconfigName), nil
+}
