@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	kubekit "github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/kube"
 	"github.com/meshlab/meshlab/mesh/kube/kubetest"
@@ -51,7 +52,11 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	if _, err := kc.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dc, err := deploy.NewClient(c.Kubeconfig(t), nil)
+	cfg, err := kubekit.Load(kubekit.LoadOptions{Kubeconfig: c.Kubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := kubekit.NewClient(cfg.REST)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +68,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	for _, o := range objs {
 		o.SetNamespace(ns)
 	}
-	if err := dc.Apply(ctx, objs); err != nil {
+	if _, err := dc.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := kube.New(c.Config, kube.Options{})
