@@ -22,13 +22,16 @@ func addKubeconfigFlag(fl *pflag.FlagSet, p *string) {
 }
 
 // loadCluster finds the cluster for --kubeconfig flag (labKubeconfig: the lab's file, "" when
-// the command knows no lab) and says on stderr which one it uses.
+// the command knows no lab). When the cluster was not named with --kubeconfig it says on stderr
+// which one it found; a named one adds no line to output that scripts may read.
 func loadCluster(cmd *cobra.Command, flag, labKubeconfig string) (*kube.Config, error) {
 	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: flag, Lab: labKubeconfig})
 	if err != nil {
 		return nil, badInput(err)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "using %s (%s)\n", cfg.Source, cfg.REST.Host)
+	if cfg.Source.Kind != kube.FromFlag {
+		fmt.Fprintf(cmd.ErrOrStderr(), "using %s (%s)\n", cfg.Source, cfg.REST.Host)
+	}
 	return cfg, nil
 }
 

@@ -95,4 +95,13 @@ func TestEveryKubeconfigCommandResolvesTheSameWay(t *testing.T) {
 			}
 		}
 	}
+	// --kubeconfig wins over both, and a cluster the user named is not announced: scripts read
+	// `mesh status` and the like with stderr mixed in.
+	named := nowhereKubeconfig(t, filepath.Join(dir, "named"))
+	for _, args := range withLab {
+		_, stderr, err := runMeshlab(t, nil, append(append([]string{"--log-dir", logDir}, args...), "--kubeconfig", named)...)
+		if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(stderr, "using ") {
+			t.Errorf("meshlab %s --kubeconfig: err %v, stderr:\n%s", strings.Join(args, " "), err, stderr)
+		}
+	}
 }
