@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshlab/meshlab/cluster/cni"
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -58,17 +57,19 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 		r.Logf(nil, "cni", "would apply %d Flannel objects (server-side apply) with pod network %s", len(objs), c.plan.Lab.Network.PodCIDR)
 		return nil
 	}
-	cfg, err := kubeconfig.RESTConfig(c.plan.kubeconfigPath())
+	kc, err := c.plan.client()
 	if err != nil {
 		return t.Fail("", "", err)
 	}
-	a, err := cni.NewApplier(cfg)
-	if err != nil {
-		return t.Fail("", "", err)
-	}
-	changed, err := a.Apply(ctx, objs)
+	applied, err := kc.Apply(ctx, objs)
 	if err != nil {
 		return t.Fail("server-side apply (kube-flannel)", "check the API server is reachable with the lab's kubeconfig", err)
+	}
+	changed := 0
+	for _, a := range applied {
+		if a.Changed {
+			changed++
+		}
 	}
 	if changed == 0 {
 		t.Skip("")
@@ -76,7 +77,7 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 		t.Done(fmt.Sprintf("%d of %d objects created or changed", changed, len(objs)))
 	}
 	if c.plan.offline() {
-		return c.localDNS(ctx, r, cfg)
+		return c.localDNS(ctx, r, kc.Kube)
 	}
 	return nil
 }

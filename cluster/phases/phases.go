@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -121,6 +122,16 @@ func (v PlaybookVars) Map() map[string]any {
 		"bundle":         v.Bundle,
 		"bundleImages":   v.BundleImages,
 	}
+}
+
+// client connects to the lab's cluster with the kubeconfig the kubeconfig phase wrote, named
+// explicitly: $KUBECONFIG must not point the lab's own phases at another cluster.
+func (p *plan) client() (*kube.Client, error) {
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: p.kubeconfigPath()})
+	if err != nil {
+		return nil, err
+	}
+	return kube.NewClient(cfg.REST)
 }
 
 // vars are the playbook vars the Go side provides.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v3/pkg/action"
 
 	"github.com/meshlab/meshlab/addons"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -21,21 +22,38 @@ func init() {
 }
 
 // addonSettings reads the addon choices, NodePorts and images from a hosts file, or the defaults.
-func addonSettings(hostsFile string) (addons.Settings, error) {
+// The lab is the hosts file's (nil without one).
+func addonSettings(hostsFile string) (addons.Settings, *inventory.Lab, error) {
 	s := addons.Settings{
 		Addons:    inventory.DefaultAddons(),
 		NodePorts: inventory.DefaultNodePorts(),
 		Images:    versions.Default().Addons,
 	}
 	if hostsFile == "" {
-		return s, nil
+		return s, nil, nil
 	}
 	lab, err := inventory.Load(hostsFile)
 	if err != nil {
-		return s, badInput(err)
+		return s, nil, badInput(err)
 	}
 	s.Addons, s.NodePorts, s.Images = lab.Components.Addons, lab.Components.NodePorts, lab.Versions.Addons
-	return s, nil
+	return s, lab, nil
+}
+
+// addonsCluster connects Helm to the cluster of --kubeconfig, or of the lab --hosts names.
+func addonsCluster(cmd *cobra.Command, g *globalOptions, kubeconfig string, lab *inventory.Lab) (*action.Configuration, error) {
+	labFile := ""
+	if lab != nil {
+		var err error
+		if labFile, err = labKubeconfig(g, lab); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := loadCluster(cmd, kubeconfig, labFile)
+	if err != nil {
+		return nil, err
+	}
+	return addons.NewConfiguration(cfg, addons.Namespace, slog.Default())
 }
 
 func newAddonsRenderCmd(*globalOptions) *cobra.Command {
@@ -44,7 +62,7 @@ func newAddonsRenderCmd(*globalOptions) *cobra.Command {
 		Use:   "render [ADDON...]",
 		Short: "Print the manifests the addons' embedded charts render to (no cluster needed)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := addonSettings(hosts)
+			s, _, err := addonSettings(hosts)
 			if err != nil {
 				return err
 			}
@@ -69,21 +87,21 @@ func newAddonsRenderCmd(*globalOptions) *cobra.Command {
 	return cmd
 }
 
-func newAddonsInstallCmd(*globalOptions) *cobra.Command {
+func newAddonsInstallCmd(g *globalOptions) *cobra.Command {
 	var hosts, kubeconfig string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "install --kubeconfig FILE [--hosts FILE]",
+		Use:   "install [--kubeconfig FILE] [--hosts FILE]",
 		Short: "Install or upgrade the addons with the Helm SDK, waiting until they are ready",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := addonSettings(hosts)
+			s, lab, err := addonSettings(hosts)
 			if err != nil {
 				return err
 			}
 			if err := s.CheckNodePorts(); err != nil {
 				return badInput(err)
 			}
-			cfg, err := addons.NewConfiguration(kubeconfig, addons.Namespace, slog.Default())
+			cfg, err := addonsCluster(cmd, g, kubeconfig, lab)
 			if err != nil {
 				return err
 			}
@@ -106,23 +124,22 @@ func newAddonsInstallCmd(*globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&hosts, "hosts", "", "hosts file whose components and versions choose the addons, NodePorts and images")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab (meshlab up writes it to the lab's state directory)")
+	addKubeconfigFlag(cmd.Flags(), &kubeconfig)
 	cmd.Flags().DurationVar(&timeout, "timeout", addons.DefaultTimeout, "how long one addon may take to become ready")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
 
-func newAddonsUninstallCmd(*globalOptions) *cobra.Command {
+func newAddonsUninstallCmd(g *globalOptions) *cobra.Command {
 	var hosts, kubeconfig string
 	cmd := &cobra.Command{
-		Use:   "uninstall --kubeconfig FILE [--hosts FILE]",
+		Use:   "uninstall [--kubeconfig FILE] [--hosts FILE]",
 		Short: "Remove the addons' releases",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := addonSettings(hosts)
+			s, lab, err := addonSettings(hosts)
 			if err != nil {
 				return err
 			}
-			cfg, err := addons.NewConfiguration(kubeconfig, addons.Namespace, slog.Default())
+			cfg, err := addonsCluster(cmd, g, kubeconfig, lab)
 			if err != nil {
 				return err
 			}
@@ -137,7 +154,6 @@ func newAddonsUninstallCmd(*globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&hosts, "hosts", "", "hosts file whose components choose the addons")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab")
-	_ = cmd.MarkFlagRequired("kubeconfig")
+	addKubeconfigFlag(cmd.Flags(), &kubeconfig)
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/gateway"
 )
@@ -35,7 +32,8 @@ func newMeshGatewayCmd(g *globalOptions) *cobra.Command {
 		Long: `Serves every HTTP port of the Istio Gateways whose selector matches the gateway's labels
 (default istio=ingressgateway), routing by the VirtualServices bound to them (spec.gateways).
 With --config the Gateways, routing and a meshlab Registry come from files, re-read on change;
-with --kube they come from the cluster (in-cluster credentials, or --kubeconfig).`,
+with --kube they come from the cluster (--kubeconfig, found as every command finds it: in a
+pod, the service account).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if inCluster == (len(opts.ConfigFiles) > 0) {
@@ -66,17 +64,17 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 				}
 				return gw.Run(ctx)
 			}
-			cfg, err := restConfig(kubeconfig)
+			cfg, err := loadCluster(cmd, kubeconfig, "")
 			if err != nil {
-				return badInput(err)
+				return err
 			}
-			return gateway.RunInCluster(ctx, cfg, opts)
+			return gateway.RunInCluster(ctx, cfg.REST, opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.ConfigFiles, "config", nil, "file with Gateways, VirtualServices, DestinationRules and a meshlab Registry (repeatable)")
 	f.BoolVar(&inCluster, "kube", false, "take Gateways, routing and services from the cluster")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "with --kube: kubeconfig (default: in-cluster credentials)")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&labels, "labels", "", "the gateway's labels as k=v,k=v (default istio=ingressgateway,app=meshlab-ingressgateway)")
 	f.StringArrayVar(&listen, "listen", nil, "PORT=ADDR: listen for the Gateway server PORT on ADDR instead of :PORT (repeatable)")
 	f.StringVar(&tracing.ZipkinURL, "zipkin-url", "", "where the gateway reports its spans, e.g. http://zipkin.meshlab-system:9411/api/v2/spans (default: nowhere)")
@@ -92,7 +90,7 @@ func newMeshGatewayInstallCmd() *cobra.Command {
 	var o gateway.ManifestOptions
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "install --kubeconfig FILE [--image IMAGE]",
+		Use:   "install [--kubeconfig FILE] [--image IMAGE]",
 		Short: "Deploy the ingress gateway (Deployment meshlab-ingressgateway, NodePort 30080) with server-side apply",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,41 +98,27 @@ func newMeshGatewayInstallCmd() *cobra.Command {
 				o.Image = "meshlab.local/meshlab:" + version
 				o.PullPolicy = "Never"
 			}
-			c, err := deploy.NewClient(kubeconfig, slog.Default())
+			c, _, err := connectCluster(cmd, kubeconfig, "")
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			objs := gateway.Manifest(o)
-			if err := c.Apply(ctx, objs); err != nil {
+			if _, err := c.Apply(ctx, objs); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "waiting up to %s for %s to roll out...\n", timeout, gateway.DeploymentName)
-			wctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			return c.WaitRollouts(wctx, objs[len(objs)-2].GetNamespace(), []string{gateway.DeploymentName})
+			return kube.WaitRollouts(ctx, c.Kube, kube.Workloads(objs), kube.WaitOptions{Timeout: timeout, Log: slog.Default()})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&o.Namespace, "namespace", "meshlab-system", "namespace of the gateway")
 	f.StringVar(&o.Image, "image", "", "meshlab image (default meshlab.local/meshlab:<version>, side-loaded, pull policy Never)")
 	f.IntVar(&o.NodePort, "node-port", gateway.DefaultNodePort, "NodePort for the gateway's port 8080")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long the rollout may take")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("--kube without --kubeconfig needs in-cluster credentials: %w", err)
-		}
-		return cfg, nil
-	}
-	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
 func parseLabels(s string) (map[string]string, error) {

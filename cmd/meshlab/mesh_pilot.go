@@ -52,11 +52,11 @@ DestinationRule, RouteRule documents; docs/proxy-config.md), which are watched.`
 				}
 				opts.Registry = &filereg.Registry{Files: files, Logger: opts.Logger}
 			case "kubernetes":
-				cfg, err := kubeClientConfig(kubeconfig) // in a pod: the service account's config
+				cfg, err := loadCluster(cmd, kubeconfig, "") // in a pod: the service account's config
 				if err != nil {
-					return badInput(err)
+					return err
 				}
-				reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger})
+				reg, err := kubereg.New(cfg.REST, kubereg.Options{Log: opts.Logger})
 				if err != nil {
 					return err
 				}
@@ -71,7 +71,7 @@ DestinationRule, RouteRule documents; docs/proxy-config.md), which are watched.`
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&registry, "registry", "file", "where the mesh comes from: file or kubernetes")
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --registry kubernetes (default: in-cluster, then ~/.kube/config)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.StringArrayVar(&files, "config", nil, "config file for --registry file (repeatable)")
 	fl.StringVar(&opts.GRPCAddr, "grpc", server.DefaultGRPCAddr, "ADS listen address")
 	fl.StringVar(&opts.DebugAddr, "debug", server.DefaultDebugAddr, "metrics and /debug/status listen address")

@@ -9,9 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/mesh/install"
 	"github.com/meshlab/meshlab/mesh/pilot"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
@@ -40,7 +37,7 @@ it rejected the latest config (the error is shown).`,
 			var st []server.ProxyStatus
 			var err error
 			if kubeconfigPath != "" {
-				st, err = fetchStatusInCluster(ctx, kubeconfigPath)
+				st, err = fetchStatusInCluster(ctx, cmd, kubeconfigPath)
 			} else {
 				st, err = pilot.FetchStatus(ctx, addr)
 			}
@@ -63,14 +60,10 @@ it rejected the latest config (the error is shown).`,
 }
 
 // fetchStatusInCluster asks meshlab's installed control plane through the API server.
-func fetchStatusInCluster(ctx context.Context, path string) ([]server.ProxyStatus, error) {
-	cfg, err := kubeconfig.RESTConfig(path)
+func fetchStatusInCluster(ctx context.Context, cmd *cobra.Command, path string) ([]server.ProxyStatus, error) {
+	c, _, err := connectCluster(cmd, path, "")
 	if err != nil {
-		return nil, badInput(err)
+		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	return pilot.FetchStatusInCluster(ctx, kube, install.Namespace, "app="+install.Name, install.MetricsPort)
+	return pilot.FetchStatusInCluster(ctx, c.Kube, install.Namespace, "app="+install.Name, install.MetricsPort)
 }

@@ -33,10 +33,11 @@ func (o tableObserver) Finished(r verify.Result) {
 
 func newVerifyBookinfoCmd(g *globalOptions) *cobra.Command {
 	var o verify.ClusterOptions
+	var kubeconfig string
 	var quick, offline bool // offline: accepted (deprecated) so old scripts still run
 	var bundleDir string
 	cmd := &cobra.Command{
-		Use:   "bookinfo --kubeconfig FILE [--quick] [--bundle DIR]",
+		Use:   "bookinfo [--kubeconfig FILE] [--quick] [--bundle DIR]",
 		Short: "Check Bookinfo end to end: pods, gateway, routing scenarios, tracing, metrics, dashboards",
 		Long: `Runs meshlab's Bookinfo checklist against a lab and prints check, expected, observed,
 result and time for each. The routing scenarios apply Istio's networking samples, observe them
@@ -58,6 +59,9 @@ installed but does not answer fails at once with the reason; one whose image the
 				return badInput(fmt.Errorf("--bundle: %w", err))
 			}
 			o.Absent = absent
+			if o.Config, err = loadCluster(cmd, kubeconfig, ""); err != nil {
+				return err
+			}
 			lab, err := verify.NewClusterLab(o)
 			if err != nil {
 				return badInput(err)
@@ -68,7 +72,7 @@ installed but does not answer fails at once with the reason; one whose image the
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the lab (its server's host is where the NodePorts are reached)")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&o.Namespace, "namespace", deploy.DefaultNamespace, "Bookinfo's namespace")
 	f.StringVar(&o.Node, "node", "", "address of a node for the NodePorts (default: the kubeconfig server's host)")
 	f.IntVar(&o.Ports.Gateway, "gateway-port", verify.DefaultNodePorts().Gateway, "NodePort of the ingress gateway")
@@ -79,7 +83,6 @@ installed but does not answer fails at once with the reason; one whose image the
 	f.BoolVar(&offline, "offline", false, "use --bundle DIR")
 	_ = f.MarkDeprecated("offline", "pass --bundle DIR: only the bundle's manifest says which addon images it lacks")
 	f.BoolVar(&quick, "quick", false, "run the smoke checks only")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
 

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/gateway"
 	"github.com/meshlab/meshlab/mesh/install"
@@ -46,21 +46,18 @@ func rollOut(ctx context.Context, t *testing.T, kube kubernetes.Interface, ns st
 // already done.
 func TestMeshPhaseAgainstRealAPIServer(t *testing.T) {
 	c := kubetest.Start(t)
-	kube, err := kubernetes.NewForConfig(c.Config)
+	kc, err := kube.NewClient(c.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(c.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := kc.Kube
 	ps, p, _ := newTestPlan(t, nil)
-	p.clients = &Clients{Kube: kube, Dynamic: dyn, Poll: 100 * time.Millisecond}
+	p.clients = &Clients{Client: kc, Poll: 100 * time.Millisecond}
 	p.WaitTimeout = 2 * time.Minute
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	go rollOut(ctx, t, kube, install.Namespace)
+	go rollOut(ctx, t, cs, install.Namespace)
 
 	for round, want := range []string{"task.done", "task.skip"} {
 		rec := &recorder{}
@@ -77,11 +74,11 @@ func TestMeshPhaseAgainstRealAPIServer(t *testing.T) {
 			t.Fatalf("round %d: %v, want two %s", round, ends, want)
 		}
 	}
-	svc, err := kube.CoreV1().Services(install.Namespace).Get(ctx, gateway.DeploymentName, metav1.GetOptions{})
+	svc, err := cs.CoreV1().Services(install.Namespace).Get(ctx, gateway.DeploymentName, metav1.GetOptions{})
 	if err != nil || svc.Spec.Ports[0].NodePort != gateway.DefaultNodePort {
 		t.Fatalf("gateway Service: %v %v", svc, err)
 	}
-	d, err := kube.AppsV1().Deployments(install.Namespace).Get(ctx, install.Name, metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(install.Namespace).Get(ctx, install.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("control plane: %v", err)
 	}

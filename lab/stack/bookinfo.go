@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -47,10 +48,13 @@ func (b *Bookinfo) Run(ctx context.Context, r *engine.Run) error {
 		return nil
 	}
 	t.Begin(fmt.Sprintf("namespace %s, offline %v", o.Namespace, o.Offline))
-	if err := c.applier().Apply(ctx, objs); err != nil {
+	if _, err := c.Apply(ctx, objs); err != nil {
 		return t.fail("", err)
 	}
-	names := deploy.Workloads(objs)
+	var names []string
+	for _, w := range kube.Workloads(objs) {
+		names = append(names, w.Name)
+	}
 	r.Waiting(nil, "bookinfo", fmt.Sprintf("waiting for %d Bookinfo deployments to roll out", len(names)))
 	if err := c.waitRollouts(ctx, b.plan.WaitTimeout, o.Namespace, names...); err != nil {
 		return t.fail("kubectl -n "+o.Namespace+" get pods shows which pod is not ready (2/2 with the sidecar)", err)

@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/meshlab/meshlab/internal/kube"
+	mapperfake "github.com/meshlab/meshlab/internal/kube/kubefake"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -60,7 +62,7 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 		}
 		return true, &u, fc.materialize(&u)
 	})
-	fc.clients = &Clients{Kube: fc.kube, Dynamic: dyn, Helm: memoryHelm(), Poll: time.Millisecond}
+	fc.clients = &Clients{Client: &kube.Client{Kube: fc.kube, Dynamic: dyn, Mapper: mapperfake.Mapper()}, Helm: memoryHelm(), Poll: time.Millisecond}
 	return fc
 }
 

@@ -61,7 +61,7 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 	if err != nil {
 		return t.fail("", err)
 	}
-	if err := install.Apply(ctx, c.Dynamic, objs, nil); err != nil {
+	if _, err := install.Apply(ctx, c.Client, objs); err != nil {
 		return t.fail("", err)
 	}
 	r.Waiting(nil, "mesh", "waiting for "+install.Name+" to roll out")
@@ -87,7 +87,7 @@ func (m *Mesh) gateway(ctx context.Context, r *engine.Run, c *Clients) error {
 		return nil
 	}
 	t.Begin(fmt.Sprintf("NodePort %d", o.NodePort))
-	if err := c.applier().Apply(ctx, gateway.Manifest(o)); err != nil {
+	if _, err := c.Apply(ctx, gateway.Manifest(o)); err != nil {
 		return t.fail("", err)
 	}
 	r.Waiting(nil, "mesh", "waiting for "+gateway.DeploymentName+" to roll out")

@@ -3,14 +3,14 @@ package stack
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kube"
 )
 
 // DefaultWaitTimeout bounds each rollout wait (image pulls or side-loaded starts included).
@@ -18,29 +18,24 @@ const DefaultWaitTimeout = 5 * time.Minute
 
 // rolledOut says whether a Deployment exists, runs image in its first container, and has every
 // replica updated and available: the guard of the phases that apply Deployments.
-func rolledOut(ctx context.Context, kube kubernetes.Interface, ns, name, image string) (bool, error) {
-	d, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+func rolledOut(ctx context.Context, cs kubernetes.Interface, ns, name, image string) (bool, error) {
+	d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("read Deployment %s/%s: %w", ns, name, err)
 	}
-	cs := d.Spec.Template.Spec.Containers
-	if len(cs) == 0 || (image != "" && cs[0].Image != image) {
+	if !runs(d, image) {
 		return false, nil
 	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas >= want && s.AvailableReplicas >= want, nil
+	done, _ := kube.DeploymentStatus(d)
+	return done, nil
 }
 
-// applier is the server-side applier and rollout waiter of bookinfo/deploy over the clients.
-func (c *Clients) applier() *deploy.Client {
-	return &deploy.Client{Dynamic: c.Dynamic, Kube: c.Kube, Log: slog.New(slog.DiscardHandler), Poll: c.Poll}
+func runs(d *appsv1.Deployment, image string) bool {
+	cs := d.Spec.Template.Spec.Containers
+	return len(cs) > 0 && (image == "" || cs[0].Image == image)
 }
 
 // waitRollouts waits up to timeout for the Deployments.
@@ -48,7 +43,9 @@ func (c *Clients) waitRollouts(ctx context.Context, timeout time.Duration, ns st
 	if timeout <= 0 {
 		timeout = DefaultWaitTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return c.applier().WaitRollouts(ctx, ns, names)
+	ws := make([]kube.Workload, len(names))
+	for i, n := range names {
+		ws[i] = kube.Workload{Kind: "Deployment", Namespace: ns, Name: n}
+	}
+	return kube.WaitRollouts(ctx, c.Kube, ws, kube.WaitOptions{Timeout: timeout, Interval: c.Poll})
 }

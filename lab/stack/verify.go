@@ -70,7 +70,7 @@ func (p *plan) firstNode() string {
 
 func (p *plan) verifyOptions() verify.ClusterOptions {
 	return verify.ClusterOptions{
-		Kubeconfig: p.kubeconfigPath(), Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Absent: p.absentAddons(),
+		Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Absent: p.absentAddons(),
 		Ports: verify.NodePorts{
 			Gateway:    p.nodePort("gateway", gateway.DefaultNodePort),
 			Prometheus: p.nodePort("prometheus", inventory.DefaultPrometheusNodePort),
@@ -112,7 +112,13 @@ func (o *eventObserver) Finished(res verify.Result) {
 }
 
 func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
-	lab, err := v.plan.VerifyLab(v.plan.verifyOptions())
+	o := v.plan.verifyOptions()
+	c, err := v.plan.cluster()
+	if err != nil {
+		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
+	}
+	o.Config = c.Config
+	lab, err := v.plan.VerifyLab(o)
 	if err != nil {
 		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	kubekit "github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
@@ -52,7 +53,11 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	if _, err := kc.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dc, err := deploy.NewClient(c.Kubeconfig(t), nil)
+	cfg, err := kubekit.Load(kubekit.LoadOptions{Kubeconfig: c.Kubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := kubekit.NewClient(cfg.REST)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	for _, o := range objs {
 		o.SetNamespace(ns)
 	}
-	if err := dc.Apply(ctx, objs); err != nil {
+	if _, err := dc.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := kubereg.New(c.Config, kubereg.Options{})

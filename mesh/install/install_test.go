@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
@@ -23,7 +23,7 @@ import (
 func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	cluster := kubetest.Start(t)
 	cs := cluster.Client(t)
-	dc, err := dynamic.NewForConfig(cluster.Config)
+	kc, err := kube.NewClient(cluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +38,9 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var applied []string
+	var applied []kube.Applied
 	for range 2 {
-		applied = nil
-		if err := install.Apply(ctx, dc, objs, func(w string) { applied = append(applied, w) }); err != nil {
+		if applied, err = install.Apply(ctx, kc, objs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +66,7 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 		t.Fatalf("reinstall would change the CA (err %v)", err)
 	}
 
-	if err := install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: true}, nil); err != nil {
+	if _, err := install.Uninstall(ctx, kc, objs, install.UninstallOptions{Purge: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.AppsV1().Deployments(install.Namespace).Get(ctx, install.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -77,7 +76,7 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 		t.Fatalf("validating webhook still registered after uninstall: %v", err)
 	}
 	// A second uninstall finds nothing and is not an error.
-	if err := install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: true}, nil); err != nil {
+	if _, err := install.Uninstall(ctx, kc, objs, install.UninstallOptions{Purge: true}); err != nil {
 		t.Fatalf("second uninstall: %v", err)
 	}
 }
