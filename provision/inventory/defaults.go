@@ -74,6 +74,8 @@ func (d *decoder) applyDefaults(lab *Lab) {
 	}
 	c.NodePorts = ports
 
+	d.defaultMirrors(&lab.Mirrors)
+
 	s := &lab.SSH
 	if !d.isSet("ssh.user") {
 		s.User = DefaultUser

@@ -90,6 +90,8 @@ func (d *decoder) decodeLab(top *yaml.Node, lab *Lab) {
 			d.decodeNetwork(p.value, &lab.Network)
 		case "components":
 			d.decodeComponents(p.value, &lab.Components)
+		case "mirrors":
+			d.decodeMirrors(p.value, &lab.Mirrors)
 		case "ssh":
 			d.decodeSSHDefaults(p.value, &lab.SSH)
 		case "hosts":

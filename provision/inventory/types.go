@@ -13,6 +13,7 @@ type Lab struct {
 	Versions   versions.Set
 	Network    Network
 	Components Components
+	Mirrors    Mirrors // empty: the hosts install from the internet
 	SSH        SSHDefaults
 	Hosts      []Host
 	Source     string // path of the hosts file ("" when parsed from memory without a name)
