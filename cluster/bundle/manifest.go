@@ -34,6 +34,12 @@ const (
 	DirManifests = "manifests"
 )
 
+// Where a bundle's contents came from (Manifest.Source).
+const (
+	SourceFromSource = "source" // built here from pinned source
+	SourceOnline     = "online" // upstream's release files and images
+)
+
 // Manifest describes a bundle: what versions it carries and every file with its digest.
 type Manifest struct {
 	Schema int `json:"schema"`

@@ -67,7 +67,7 @@ func BuildOnline(ctx context.Context, o OnlineOptions) (*Manifest, error) {
 	if err := os.RemoveAll(dl); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	m := &Manifest{Schema: Schema, Source: "online", Versions: o.Versions}
+	m := &Manifest{Schema: Schema, Source: SourceOnline, Versions: o.Versions}
 	if err := m.Index(o.Out); err != nil {
 		return nil, err
 	}
