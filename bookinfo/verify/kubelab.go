@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,6 +32,9 @@ type ClusterOptions struct {
 	Node    string
 	Ports   NodePorts // zero fields take DefaultNodePorts
 	Offline bool
+	// Addons are the addons the lab installs (zipkin, jaeger, prometheus, grafana); the checks of
+	// any other are skipped. nil checks them all.
+	Addons []string
 }
 
 // NewClusterLab connects to the lab the kubeconfig names and fills in every address.
@@ -72,14 +76,20 @@ func NewClusterLab(o ClusterOptions) (Lab, error) {
 	if err != nil {
 		return Lab{}, err
 	}
+	installed := func(url string, addons ...string) string {
+		if o.Addons == nil || slices.ContainsFunc(addons, func(a string) bool { return slices.Contains(o.Addons, a) }) {
+			return url
+		}
+		return "" // not installed: its checks are skipped
+	}
 	return Lab{
 		Namespace:     ns,
 		Kube:          kube,
 		Browser:       Browser{BaseURL: port(o.Ports.Gateway, def.Gateway)},
 		Router:        KubeRouter{Dynamic: dyn, Namespace: ns},
-		PrometheusURL: port(o.Ports.Prometheus, def.Prometheus),
-		TracingURL:    port(o.Ports.Tracing, def.Tracing),
-		GrafanaURL:    port(o.Ports.Grafana, def.Grafana),
+		PrometheusURL: installed(port(o.Ports.Prometheus, def.Prometheus), "prometheus"),
+		TracingURL:    installed(port(o.Ports.Tracing, def.Tracing), "zipkin", "jaeger"),
+		GrafanaURL:    installed(port(o.Ports.Grafana, def.Grafana), "grafana"),
 		Dashboards:    ds,
 		Offline:       o.Offline,
 	}, nil

@@ -71,6 +71,7 @@ func (p *plan) firstNode() string {
 func (p *plan) verifyOptions() verify.ClusterOptions {
 	return verify.ClusterOptions{
 		Kubeconfig: p.kubeconfigPath(), Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Offline: p.offline(),
+		Addons: append([]string{}, p.addonSettings().Addons...), // the hosts file's choice: the others are not checked
 		Ports: verify.NodePorts{
 			Gateway:    p.nodePort("gateway", gateway.DefaultNodePort),
 			Prometheus: p.nodePort("prometheus", inventory.DefaultPrometheusNodePort),
