@@ -32,7 +32,7 @@ type Puller struct {
 	// nothing is fetched from the internet by mistake.
 	MirrorsOnly bool
 	Platform    v1.Platform       // default linux/amd64
-	Transport http.RoundTripper // nil: remote.DefaultTransport
+	Transport   http.RoundTripper // nil: remote.DefaultTransport
 }
 
 // PulledImage is one image written into a bundle.

@@ -290,4 +290,3 @@ func rewriteTar(t *testing.T, archive string, edit func(name string, body []byte
 		t.Fatal(err)
 	}
 }
-
