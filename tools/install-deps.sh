@@ -16,6 +16,8 @@ packages=(
                                               # Recommends of vagrant, and recommends are not installed)
   etcd-server                                 # a real etcd under the kube-apiserver in registry and webhook tests
   socat conntrack ca-certificates curl
+  apt-utils gpg                               # apt-ftparchive and gpg: the signed apt repositories standing in for
+                                              # pkgs.k8s.io and Debian in the mirrors end-to-end test
 )
 missing=()
 for p in "${packages[@]}"; do
