@@ -49,6 +49,7 @@ type Registry struct {
 	cmd     *exec.Cmd
 	done    chan error
 	log     *bytes.Buffer
+	stopped bool
 }
 
 // registryConfig is the whole configuration: filesystem storage, one listener, no proxy (so no
@@ -119,17 +120,15 @@ func StartRegistry(ctx context.Context, binary, addr, dir string) (*Registry, er
 
 // Stop ends the registry process (its own, by PID) and waits for it. Stopping twice is fine.
 func (r *Registry) Stop() {
-	if r == nil || r.cmd == nil || r.cmd.Process == nil {
+	if r == nil || r.cmd == nil || r.stopped {
 		return
 	}
-	if r.cmd.ProcessState == nil {
-		_ = r.cmd.Process.Kill()
-	}
+	r.stopped = true
+	_ = r.cmd.Process.Kill() // an error means it exited already
 	select {
 	case <-r.done:
 	case <-time.After(10 * time.Second):
 	}
-	r.cmd.Process = nil
 }
 
 // Blob is the file holding the blob with this digest in the registry's storage.
