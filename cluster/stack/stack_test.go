@@ -468,4 +468,16 @@ func TestVerifyChecksOnlyInstalledAddons(t *testing.T) {
 	if got := p.verifyOptions().Addons; got == nil || len(got) != 0 {
 		t.Errorf("no addons chosen must check none (not all): %#v", got)
 	}
+	if p.verifyOptions().Offline {
+		t.Error("online, every check counts")
+	}
+	a := p.Lab.Versions.Addons
+	p.BundleDir, p.bundleImages = "x", map[string]string{a.Prometheus: "p.tar"}
+	if !p.verifyOptions().Offline {
+		t.Error("a bundle without Zipkin's and Grafana's images: verify must report them as not in the bundle")
+	}
+	p.bundleImages[a.Zipkin], p.bundleImages[a.Grafana] = "z.tar", "g.tar"
+	if p.verifyOptions().Offline {
+		t.Error("an online bundle carries Zipkin and Grafana: their checks must count")
+	}
 }
