@@ -124,6 +124,10 @@ func (o *bundleBuildOptions) run(cmd *cobra.Command, g *globalOptions) error {
 	for _, u := range bundle.Unpinned(dls) {
 		log.Warn("unpinned download", "file", u)
 	}
+	if len(images) > 0 {
+		log.Info("images are pinned by tag (the versions table has no image digests): each tag's digest is recorded in manifest.json at its first pull, and pulled by digest from then on",
+			"images", len(images))
+	}
 	start := time.Now()
 	oo := bundle.OnlineOptions{
 		Out: o.out, Downloads: dls, AllowUnpinned: o.allowUnpinned, Logger: log,
