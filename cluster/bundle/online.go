@@ -180,7 +180,8 @@ func placeDebs(ctx context.Context, o OnlineOptions, dl string) ([]string, error
 	}
 	cache := cmp.Or(o.DebCache, filepath.Join(dl, "debs"))
 	if err := fetchDebs(ctx, cache, o.Debs); err != nil {
-		return nil, fmt.Errorf("runtime debs: %w", err)
+		return nil, fmt.Errorf("runtime debs (Debian 12 packages, fetched with apt-get download from this machine's apt sources; "+
+			"without them the bundle serves hosts that install their runtime from apt): %w", err)
 	}
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return nil, err
