@@ -10,6 +10,10 @@ STATICCHECK_VERSION ?= v0.8.2
 BUNDLE_DIR ?= _output/bundle
 LAB       ?= meshlab
 LAB_HOSTS ?= _output/$(LAB)-hosts.yaml
+# Where `make up` gets its bundle: auto builds the online one (upstream releases and images,
+# digests checked) when every upstream host answers a short probe, else from source, saying
+# which and why; online or source skip the probe.
+BUNDLE_SOURCE ?= auto
 
 .PHONY: help deps build test unit lint bench fuzz bundle peers up down fresh fresh-test vagrant-lab clean
 
@@ -49,7 +53,14 @@ bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by v
 peers: ## real test peers built from pinned modules (Jaeger), cached by version
 	tools/testpeers/build.sh
 
-up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle: cluster, mesh, addons, Bookinfo, verify (root)
+up: deps build ## boot a local 3-machine lab and run `meshlab up` on it from a bundle (online if the upstream hosts answer, else from source; BUNDLE_SOURCE=auto|online|source): cluster, mesh, addons, Bookinfo, verify (root)
+ifeq ($(BUNDLE_SOURCE),source)
+	tools/k8sbuild/build.sh $(BUNDLE_DIR)
+else ifeq ($(BUNDLE_SOURCE),online)
+	$(BIN) cluster bundle build --out $(BUNDLE_DIR)
+else
+	$(BIN) cluster bundle build --fallback-from-source --source-dir tools/k8sbuild --out $(BUNDLE_DIR)
+endif
 	$(BIN) lab create --name $(LAB) --nodes 3 --control-planes 1 --out $(LAB_HOSTS)
 	$(BIN) up --hosts $(LAB_HOSTS) --bundle $(BUNDLE_DIR)
 

@@ -21,6 +21,7 @@ func upPhases(b *builder) engine.Phases {
 		k.Facts(),                             // OS, addresses, MACs, product_uuid; unique across hosts
 		b.play("preflight"),                   // kubeadm's requirements, ports, kernel modules
 		b.play("os-prep"),                     // swap off, sysctls, modules at boot
+		b.play("mirrors"),                     // apt sources and containerd hosts.toml of the hosts file's mirrors
 		b.when(k.Offline(), k.UploadBundle()), // the offline bundle to every host
 		b.play("container-runtime"),           // pinned containerd (Docker's or the bundle's)
 		b.play("kubernetes"),                  // pinned kubeadm, kubelet, kubectl (held), images

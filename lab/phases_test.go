@@ -33,7 +33,7 @@ func names(t *testing.T, o Options, a Action) []string {
 }
 
 var (
-	clusterUp = []string{"connect", "facts", "preflight", "os-prep", "container-runtime", "kubernetes",
+	clusterUp = []string{"connect", "facts", "preflight", "os-prep", "mirrors", "container-runtime", "kubernetes",
 		"kubeadm-config", "control-plane", "kubeconfig", "join", "cni", "wait"}
 	stackUp = []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
 )

@@ -17,6 +17,8 @@ packages=(
   etcd-server                                 # a real etcd under the kube-apiserver in registry and webhook tests
   chromium                                    # headless browser tests of the web UIs (internal/browser)
   socat conntrack ca-certificates curl
+  apt-utils gpg                               # apt-ftparchive and gpg: the signed apt repositories standing in for
+                                              # pkgs.k8s.io and Debian in the mirrors end-to-end test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -31,7 +31,8 @@ type ClusterOptions struct {
 	// Node is the address the NodePorts are reached on; the kubeconfig server's host when empty.
 	Node  string
 	Ports NodePorts // zero fields take DefaultNodePorts
-	// Absent says which addons the lab has not and why (Lab.Absent).
+	// Absent says which addons the lab has not and why (Lab.Absent): an addon the hosts file
+	// leaves out is skipped, one the offline bundle lacks is "not in the offline bundle".
 	Absent map[string]error
 }
 

@@ -34,6 +34,12 @@ const (
 	DirManifests = "manifests"
 )
 
+// Where a bundle's contents came from (Manifest.Source).
+const (
+	SourceFromSource = "source" // built here from pinned source
+	SourceOnline     = "online" // upstream's release files and images
+)
+
 // Manifest describes a bundle: what versions it carries and every file with its digest.
 type Manifest struct {
 	Schema int `json:"schema"`
@@ -44,6 +50,10 @@ type Manifest struct {
 	Versions map[string]string `json:"versions"`
 	// Images maps each image tag to its tarball, relative to the bundle root.
 	Images map[string]string `json:"images,omitempty"`
+	// ImageDigests maps each image pulled from a registry (an online bundle) to the digest of
+	// its manifest: what the tag resolved to when first pulled, pulled by digest from then on,
+	// and checked by Verify inside the image's archive.
+	ImageDigests map[string]string `json:"imageDigests,omitempty"`
 	// Debs lists the runtime packages as name=version, in install order.
 	Debs  []string `json:"debs,omitempty"`
 	Files []File   `json:"files"`
@@ -190,6 +200,20 @@ func Verify(dir string) (*Manifest, error) {
 				WantSize: f.Size, GotSize: info.Size(), ExpectedBy: ManifestName})
 		}
 	}
+	for _, ref := range sortedKeys(m.ImageDigests) {
+		file, ok := m.Images[ref]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: has a digest but no image file in manifest.json: %w", ref, ErrImageDigest))
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(file))
+		if _, err := os.Stat(p); err != nil {
+			continue // reported above as missing
+		}
+		if err := verifyOCIArchive(p, ref, m.ImageDigests[ref]); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	present, err := listFiles(dir)
 	if err != nil {
 		errs = append(errs, err)
@@ -203,6 +227,15 @@ func Verify(dir string) (*Manifest, error) {
 		return m, fmt.Errorf("bundle %s failed verification: %w", dir, errors.Join(errs...))
 	}
 	return m, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func fileSHA256(p string) (string, error) {

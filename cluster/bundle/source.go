@@ -200,7 +200,7 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, uis []*uiBuild
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 
-	m := &Manifest{Schema: Schema, Source: "source", Versions: p.versionsMap(o.Versions), Images: images}
+	m := &Manifest{Schema: Schema, Source: SourceFromSource, Versions: p.versionsMap(o.Versions), Images: images}
 	for _, d := range runtime {
 		m.Debs = append(m.Debs, d.String())
 	}

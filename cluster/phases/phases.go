@@ -67,6 +67,9 @@ type plan struct {
 	Options
 	initHost inventory.Host
 	manifest *bundle.Manifest // nil online
+	// The hosts file's mirrors as the playbook writes them (empty without mirrors).
+	registryMirrors []RegistryHosts
+	aptMirrors      map[string]*AptSource
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -88,6 +91,10 @@ func newPlan(o Options) (*plan, error) {
 		o.WaitTimeout = DefaultWaitTimeout
 	}
 	p := &plan{Options: o, initHost: cps[0]}
+	var err error
+	if p.registryMirrors, p.aptMirrors, err = mirrorVars(o.Lab.Mirrors); err != nil {
+		return nil, err
+	}
 	if o.BundleDir != "" {
 		m, err := bundle.Read(o.BundleDir)
 		if err != nil {
@@ -111,16 +118,22 @@ type PlaybookVars struct {
 	RemovePackages bool          // down --remove-packages
 	Bundle         string        // remote folder of the uploaded bundle; "" online
 	BundleImages   []BundleImage // the bundle's images, sorted by reference
+	// RegistryMirrors are containerd's hosts.toml files, one per mirrored registry.
+	RegistryMirrors []RegistryHosts
+	// AptMirrors has the keys debian, docker and kubernetes, each nil unless mirrored.
+	AptMirrors map[string]*AptSource
 }
 
 // Map is the template data: the playbook's own var names.
 func (v PlaybookVars) Map() map[string]any {
 	return map[string]any{
-		"initHost":       v.InitHost,
-		"initConfig":     v.InitConfig,
-		"removePackages": v.RemovePackages,
-		"bundle":         v.Bundle,
-		"bundleImages":   v.BundleImages,
+		"initHost":        v.InitHost,
+		"initConfig":      v.InitConfig,
+		"removePackages":  v.RemovePackages,
+		"bundle":          v.Bundle,
+		"bundleImages":    v.BundleImages,
+		"registryMirrors": v.RegistryMirrors,
+		"aptMirrors":      v.AptMirrors,
 	}
 }
 
@@ -137,7 +150,14 @@ func (p *plan) client() (*kube.Client, error) {
 // vars are the playbook vars the Go side provides.
 func (p *plan) vars() PlaybookVars {
 	v := PlaybookVars{InitHost: p.initHost.Name, InitConfig: RemoteInitConfig,
-		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}}
+		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{},
+		RegistryMirrors: p.registryMirrors, AptMirrors: p.aptMirrors}
+	if v.RegistryMirrors == nil {
+		v.RegistryMirrors = []RegistryHosts{}
+	}
+	if v.AptMirrors == nil { // the playbook reads all three names
+		v.AptMirrors = map[string]*AptSource{"debian": nil, "docker": nil, "kubernetes": nil}
+	}
 	if p.offline() {
 		v.Bundle = RemoteBundleDir
 		v.BundleImages = bundleImages(p.manifest)

@@ -38,6 +38,27 @@ func testPlan(offline bool) *plan {
 	return p
 }
 
+// mirroredPlan is an online plan whose hosts file names a mirror for every registry and apt
+// repository (one registry serving the three upstreams under path prefixes).
+func mirroredPlan(t *testing.T) *plan {
+	t.Helper()
+	p := testPlan(false)
+	reg := func(up string) inventory.RegistryMirror {
+		return inventory.RegistryMirror{Upstream: up, URL: "http://10.77.0.1:5000/v2/" + up}
+	}
+	p.Lab.Mirrors = inventory.Mirrors{
+		Registries: []inventory.RegistryMirror{reg("docker.io"), reg("ghcr.io"), reg("registry.k8s.io")},
+		Debian:     &inventory.AptMirror{URL: "http://10.77.0.1:8080/debian", Key: "testdata/keys/mirror.asc"},
+		Docker:     &inventory.AptMirror{URL: "http://10.77.0.1:8080/docker/linux/ubuntu", Key: "testdata/keys/mirror.asc"},
+		Kubernetes: &inventory.AptMirror{URL: "http://10.77.0.1:8080/core:/stable:/v1.34/deb/", Key: "testdata/keys/mirror.gpg"},
+	}
+	var err error
+	if p.registryMirrors, p.aptMirrors, err = mirrorVars(p.Lab.Mirrors); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // renderAll renders every task of the kubernetes playbook (up and reset) for every host of the
 // test lab, as the engine would, and returns one document plus the scripts by file name.
 func renderAll(t *testing.T, p *plan, conflicts map[string][]string) (string, map[string]string) {
@@ -92,25 +113,32 @@ func TestPlaybookRenders(t *testing.T) {
 	s := versions.Default()
 	cases := []struct {
 		name    string
-		offline bool
+		plan    *plan
 		want    []string
 		notWant []string
 	}{
-		{"kubernetes-online.golden", false, []string{
+		{"kubernetes-online.golden", testPlan(false), []string{
 			(s.Docker.ForUbuntu("22.04", "jammy")).Engine, (s.Docker.ForUbuntu("22.04", "jammy")).Containerd,
 			(s.Docker.ForUbuntu("24.04", "noble")).Engine, (s.Docker.ForUbuntu("24.04", "noble")).CLI,
 			"kubeadm=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
-			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "docker.io=" + s.DebianRuntime.DockerIO,
+			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "containerd=" + s.DebianRuntime.Containerd,
+			"runc=" + s.DebianRuntime.Runc, `config_path = "/etc/containerd/certs.d"`,
 			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --config " + RemoteInitConfig,
-		}, []string{RemoteBundleDir}},
-		{"kubernetes-offline.golden", true, []string{
+		}, []string{RemoteBundleDir, "certs.d/registry.k8s.io"}},
+		{"kubernetes-mirrors.golden", mirroredPlan(t), []string{
+			"/etc/containerd/certs.d/registry.k8s.io/hosts.toml", "override_path = true",
+			"URIs: http://10.77.0.1:8080/debian", "/etc/apt/sources.list.d/meshlab-debian.sources",
+			"/etc/apt/keyrings/meshlab-kubernetes.gpg] http://10.77.0.1:8080/core:/stable:/v1.34/deb/ /",
+			"uri=http://10.77.0.1:8080/docker/linux/ubuntu", "kubeadm=" + s.Kubernetes.Package, "apt-mark hold kubelet kubeadm kubectl",
+		}, []string{"https://pkgs.k8s.io", "curl", "download.docker.com"}},
+		{"kubernetes-offline.golden", testPlan(true), []string{
 			"dpkg -i --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
 			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf",
 		}, []string{"download.docker.com", "https://pkgs.k8s.io"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc, _ := renderAll(t, testPlan(c.offline), map[string][]string{})
+			doc, _ := renderAll(t, c.plan, map[string][]string{})
 			golden.Check(t, filepath.Join("testdata", c.name), []byte(doc))
 			for _, w := range c.want {
 				if !strings.Contains(doc, w) {
@@ -142,10 +170,10 @@ func TestRenderedScriptsPassShellcheck(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var files []string
-	for _, offline := range []bool{false, true} {
-		_, scripts := renderAll(t, testPlan(offline), map[string][]string{"cp1": {"it's a clash"}})
+	for i, p := range []*plan{testPlan(false), testPlan(true), mirroredPlan(t)} {
+		_, scripts := renderAll(t, p, map[string][]string{"cp1": {"it's a clash"}})
 		for name, src := range scripts {
-			f := filepath.Join(dir, fmt.Sprintf("%t-%s", offline, name))
+			f := filepath.Join(dir, fmt.Sprintf("%d-%s", i, name))
 			// The engine runs scripts as `set -e` + script through sh -c; check them the same way.
 			if err := os.WriteFile(f, []byte("set -e\n"+src), 0o600); err != nil {
 				t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 )
 
 // Bookinfo deploys Istio's Bookinfo (bookinfo.yaml and bookinfo-gateway.yaml, unchanged) into an
-// injected namespace: the upstream images online, the Go Bookinfo from the side-loaded meshlab
-// image offline.
+// injected namespace: the upstream images online (and from a bundle that carries them), the Go
+// Bookinfo from the side-loaded meshlab image from a bundle that does not.
 type Bookinfo struct{ plan *plan }
 
 func (*Bookinfo) Title() string { return "Deploy Bookinfo" }
@@ -25,7 +25,7 @@ const bookinfoTask = "Deploy Bookinfo and wait for its rollouts"
 
 func (b *Bookinfo) options() deploy.Options {
 	return deploy.Options{Namespace: deploy.DefaultNamespace, Images: b.plan.Lab.Versions.Bookinfo,
-		Offline: b.plan.offline(), MeshlabImage: b.plan.image(), MeshlabVersion: b.plan.Version}
+		Offline: b.plan.goBookinfo(), MeshlabImage: b.plan.image(), MeshlabVersion: b.plan.Version}
 }
 
 func (b *Bookinfo) Run(ctx context.Context, r *engine.Run) error {

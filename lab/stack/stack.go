@@ -19,6 +19,7 @@ import (
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/state"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 // Options shape the stack phases of one `meshlab up`.
@@ -162,8 +163,23 @@ func (s *Set) Verify() engine.Phase { return &Verify{plan: s.p} }
 // Summary prints the lab's URLs and kubeconfig.
 func (s *Set) Summary() engine.Phase { return &Summary{plan: s.p} }
 
-// needsMeshImage: the image carries the control plane, sidecars, gateway and offline Bookinfo.
+// needsMeshImage: the image carries the control plane, sidecars, gateway and the Go Bookinfo.
 func (p *plan) needsMeshImage() bool {
 	c := p.components()
-	return c.Mesh || (c.Bookinfo && p.offline())
+	return c.Mesh || (c.Bookinfo && p.goBookinfo())
+}
+
+// goBookinfo says whether Bookinfo runs as meshlab's Go services from the meshlab image: with a
+// bundle that lacks Istio's Bookinfo images (a bundle built from source cannot have them; an
+// online bundle carries them, and then upstream's images run, side-loaded).
+func (p *plan) goBookinfo() bool {
+	if !p.offline() {
+		return false
+	}
+	for _, svc := range versions.BookinfoServices() {
+		if !p.inBundle(p.Lab.Versions.Bookinfo.Image(svc)) {
+			return true
+		}
+	}
+	return false
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/meshlab/meshlab/mesh/xds"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/state"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 // newTestPlan builds the phases over a fake cluster; the image tarball already exists, so
@@ -490,5 +491,35 @@ func TestVerifyIsToldWhatIsAbsent(t *testing.T) {
 		if err != nil || len(alone) != len(got) {
 			t.Errorf("%s: AbsentAddons = %v, %v", c.name, alone, err)
 		}
+	}
+}
+
+// TestBundleWithBookinfoImagesRunsUpstreamBookinfo: an online bundle carries Istio's Bookinfo
+// images, so Bookinfo runs them (side-loaded) rather than the Go services; with the mesh off
+// the meshlab image is then not needed at all.
+func TestBundleWithBookinfoImagesRunsUpstreamBookinfo(t *testing.T) {
+	lab := testLab()
+	var imgs []string
+	for _, svc := range versions.BookinfoServices() {
+		imgs = append(imgs, lab.Versions.Bookinfo.Image(svc))
+	}
+	ps, p, fc := newTestPlan(t, func(o *Options) { o.BundleDir = writeBundle(t, imgs...) })
+	if err := engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[4]}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := fc.kube.AppsV1().Deployments("bookinfo").Get(context.Background(), "reviews-v2", metav1GetOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != lab.Versions.Bookinfo.Image("reviews-v2") {
+		t.Errorf("reviews-v2 runs %s, want the bundle's upstream image", img)
+	}
+	p.Lab.Components.Mesh = false
+	if (&Image{plan: p}).ShouldRun(nil) {
+		t.Error("upstream Bookinfo without the mesh needs no meshlab image")
+	}
+	p.bundleImages = map[string]string{imgs[0]: "images/x.tar"} // one image short: the Go services
+	if !p.goBookinfo() {
+		t.Error("a bundle lacking a Bookinfo image must run the Go Bookinfo")
 	}
 }

@@ -58,6 +58,9 @@ func (d *decoder) applyDefaults(lab *Lab) {
 	if !d.isSet("network.serviceCIDR") {
 		lab.Network.ServiceCIDR = DefaultServiceCIDR
 	}
+	if !d.isSet("network.podMasquerade") {
+		lab.Network.PodMasquerade = true
+	}
 	c := &lab.Components
 	if !d.isSet("components.mesh") {
 		c.Mesh = DefaultMesh
@@ -73,6 +76,8 @@ func (d *decoder) applyDefaults(lab *Lab) {
 		ports[k] = v
 	}
 	c.NodePorts = ports
+
+	d.defaultMirrors(&lab.Mirrors)
 
 	s := &lab.SSH
 	if !d.isSet("ssh.user") {

@@ -29,6 +29,7 @@ func (d *decoder) validate(lab *Lab) {
 	d.checkVersions(lab.Versions)
 	d.checkNetwork(&lab.Network)
 	d.checkComponents(&lab.Components)
+	d.checkMirrors(lab)
 	d.checkSSHDefaults(&lab.SSH)
 	d.checkHosts(lab)
 }
