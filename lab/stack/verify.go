@@ -68,14 +68,6 @@ func (p *plan) firstNode() string {
 	return p.Lab.Hosts[0].Address
 }
 
-// lacksServers: the lab installs from a bundle without Zipkin's or Grafana's image (one built from
-// source cannot have them), so verify reports them as not in the bundle rather than failing.
-// An online bundle carries both, and their checks count.
-func (p *plan) lacksServers() bool {
-	a := p.Lab.Versions.Addons
-	return p.offline() && !(p.inBundle(a.Zipkin) && p.inBundle(a.Grafana))
-}
-
 func (p *plan) verifyOptions() verify.ClusterOptions {
 	return verify.ClusterOptions{
 		Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Absent: p.absentAddons(),
