@@ -18,7 +18,6 @@ import (
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/internal/kubetest"
-	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
 	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 )
@@ -94,7 +93,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), config.Tracing{})
+		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), Identity{})
 		if err == nil && len(tr.Servers) == 1 && tr.Servers[0].Routes == 1 && strings.Contains(string(tr.Config), "10.244.1.7") {
 			break
 		}
