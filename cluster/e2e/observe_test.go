@@ -45,6 +45,14 @@ func observeLab(ctx context.Context, t *testing.T, c *cli, up []event.Event) {
 	defer stop()
 	links := summaryLinks(up)
 
+	// The graph first: Prometheus may have restarted a minute ago (an earlier subtest scales
+	// it down and up), and the pages' graphs show more than a dot with a few minutes of data.
+	t.Run("mesh graph: Bookinfo and the gateway live; reviews-v3 scaled to zero leaves it within a minute", func(t *testing.T) {
+		start := time.Now()
+		checkMeshGraph(ctx, t, c, gw)
+		t.Logf("MEASURE mesh graph subtest: %.1fs", time.Since(start).Seconds())
+	})
+
 	t.Run("summary URLs open working pages in Chromium", func(t *testing.T) {
 		start := time.Now()
 		checkSummaryLinks(ctx, t, browser.ForTest(t, nodes...), links)
@@ -56,12 +64,6 @@ func observeLab(ctx context.Context, t *testing.T, c *cli, up []event.Event) {
 		prom := "http://" + net.JoinHostPort(c.lab.Machines[0].Address, "30003")
 		checkPrometheusUI(ctx, t, browser.ForTest(t, nodes...), prom)
 		t.Logf("MEASURE Prometheus's UI checked in Chromium: %.1fs", time.Since(start).Seconds())
-	})
-
-	t.Run("mesh graph: Bookinfo and the gateway live; reviews-v3 scaled to zero leaves it within a minute", func(t *testing.T) {
-		start := time.Now()
-		checkMeshGraph(ctx, t, c, gw)
-		t.Logf("MEASURE mesh graph subtest: %.1fs", time.Since(start).Seconds())
 	})
 }
 
@@ -262,7 +264,7 @@ const (
 )
 
 // checkDashboardLink opens one dashboard's link: its panels' queries as graphs on Prometheus's
-// query page. Every query must run (no error panel) and at least one graph have data drawn.
+// query page. Every query must run (no error panel) and at least one have data.
 func checkDashboardLink(ctx context.Context, t *testing.T, b *browser.Browser, l summaryLink) {
 	t.Helper()
 	u, err := url.Parse(l.where)
@@ -291,10 +293,10 @@ func checkDashboardLink(ctx context.Context, t *testing.T, b *browser.Browser, l
 	if strings.Contains(text, panelError) {
 		t.Errorf("%s: a query failed:\n%s", l.what, text)
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if _, err := b.WaitCanvasColoured(wctx, 100); err != nil {
-		t.Errorf("%s: no graph with data: %v", l.what, err)
+	// Data, not drawn lines: a panel whose series began a minute ago is a dot at the right
+	// edge of the hour the link shows (the drawing is checked on istio_requests_total's graph).
+	if !strings.Contains(text, panelGraph) {
+		t.Errorf("%s: no panel has data:\n%s", l.what, text)
 	}
 	t.Logf("%s: %d panels, %d with data, %d empty", l.what, panels, strings.Count(text, panelGraph), strings.Count(text, panelEmpty))
 	name := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(strings.TrimPrefix(l.what, "dashboard: ")), "-")
