@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/meshlab/meshlab/internal/browser"
 )
 
@@ -69,7 +67,9 @@ scrape_configs:
 	// The graph of `up` over the last 15 s (Prometheus has been scraping every second since it
 	// started): the legend names both series, and the lines are drawn on uPlot's canvas.
 	open("/query?g0.expr=up&g0.tab=graph&g0.range_input=15s", `job="prometheus-self"`, `job="nothing-listens"`)
-	waitSeriesDrawn(ctx, t, b)
+	if _, err := b.WaitCanvasColoured(ctx, 100); err != nil {
+		t.Fatalf("the query page's graph has no series drawn: %v", err)
+	}
 	shot(ctx, t, b, "query-graph.png")
 
 	// The targets page: both jobs, with the scrape URLs of their endpoints.
@@ -108,44 +108,6 @@ func waitUpSeries(ctx context.Context, t *testing.T, base string, n int) {
 		case <-ctx.Done():
 			t.Fatalf("Prometheus never had %d series of up: %s", n, body)
 		case <-time.After(200 * time.Millisecond): // polling interval of a deadline-bound wait
-		}
-	}
-}
-
-// waitSeriesDrawn waits until a canvas of the page has a line drawn in colour: uPlot draws the
-// grid, the axes and their labels in greys, and each series in a colour of its own, so coloured
-// pixels are the plotted data and nothing else.
-func waitSeriesDrawn(ctx context.Context, t *testing.T, b *browser.Browser) {
-	t.Helper()
-	const coloured = `(() => {
-	  let best = 0;
-	  for (const c of document.querySelectorAll("canvas")) {
-	    if (c.width === 0 || c.height === 0) continue;
-	    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-	    let n = 0;
-	    for (let i = 0; i < d.length; i += 4) {
-	      const hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
-	      if (d[i+3] > 128 && hi - lo > 80) n++;
-	    }
-	    best = Math.max(best, n);
-	  }
-	  return best;
-	})()`
-	var n int
-	for {
-		tctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
-		got, err := chromedp.Run(tctx, chromedp.Evaluate[int](coloured))
-		cancel()
-		if err == nil {
-			n = got
-		}
-		if n > 100 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the query page's graph has no series drawn (%d coloured pixels; %v)", n, err)
-		case <-time.After(250 * time.Millisecond): // polling interval of a deadline-bound wait
 		}
 	}
 }

@@ -177,6 +177,10 @@ func TestUpWholeLab(t *testing.T) {
 			t.Errorf("the second up changed things: %v", changed)
 		}
 	})
+
+	// Issue 17: the lab as a person looks at it (browser, service graph). Last: it scales
+	// reviews-v3 to zero and back.
+	observeLab(ctx, t, c, events)
 }
 
 // verifyBookinfo runs `meshlab verify bookinfo` on the lab as its user would after `meshlab up

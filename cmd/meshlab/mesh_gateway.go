@@ -11,11 +11,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/gateway"
+	"github.com/meshlab/meshlab/mesh/proxy"
+	"github.com/meshlab/meshlab/mesh/telemetry"
 )
 
 func init() { registerIn("mesh", newMeshGatewayCmd) }
@@ -54,6 +58,17 @@ pod, the service account).`,
 				return badInput(fmt.Errorf("--sample-percent %v: want 0..100", tracing.SamplePercent))
 			}
 			opts.Tracing = &tracing
+			if opts.Namespace == "" {
+				opts.Namespace = os.Getenv("POD_NAMESPACE")
+			}
+			// Istio-named metrics on --metrics-addr, as a sidecar's: the gateway's calls are the
+			// graph's entry edges, and Prometheus scrapes the port its pod declares.
+			reg := prometheus.NewRegistry()
+			m, err := telemetry.NewMetrics(reg)
+			if err != nil {
+				return fmt.Errorf("mesh gateway: metrics: %w", err)
+			}
+			opts.Telemetry = proxy.NewTelemetry(m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -81,6 +96,7 @@ pod, the service account).`,
 	f.Float64Var(&tracing.SamplePercent, "sample-percent", 100, "share of requests the gateway traces; sidecars follow its decision")
 	f.StringVar(&opts.HealthAddr, "health-addr", "", "readiness listener (default :15021)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "Prometheus listener (default :15090)")
+	f.StringVar(&opts.Namespace, "namespace", "", "the gateway's own namespace, its identity in metrics (default $POD_NAMESPACE, else default)")
 	cmd.AddCommand(newMeshGatewayInstallCmd())
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -40,12 +41,16 @@ func Path() (string, error) {
 // flags are the command-line switches of every launch, on top of chromedp's defaults (headless,
 // no first run, no background networking, no sync, no extensions...). This machine has no network
 // beyond loopback: without them Chromium's own services try to reach the internet at every start,
-// and their refused connections fill the log. Only loopback and the hosts of allow resolve (the
-// rule applies to IP literals too), so a page cannot make the browser send anything elsewhere.
-func flags(profile string, width, height int, allow []string) []chromedp.ExecAllocatorOption {
+// and their refused connections fill the log. Only loopback and the addresses of allow resolve
+// (the rule applies to IP literals too), so a page cannot make the browser send anything elsewhere.
+func flags(profile string, width, height int, allow []netip.Addr) []chromedp.ExecAllocatorOption {
 	rules := "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]"
-	for _, h := range allow {
-		rules += ", EXCLUDE " + h
+	for _, a := range allow {
+		if a.Is6() {
+			rules += ", EXCLUDE [" + a.String() + "]"
+		} else {
+			rules += ", EXCLUDE " + a.String()
+		}
 	}
 	return append(append([]chromedp.ExecAllocatorOption(nil), chromedp.DefaultExecAllocatorOptions[:]...),
 		chromedp.UserDataDir(profile),
@@ -70,9 +75,14 @@ type Browser struct {
 }
 
 // Start launches Chromium with a new, empty profile and a 1280×900 window. The browser lives
-// until Close (or until ctx ends). allow names the hosts besides loopback that pages may reach
-// (a lab's addresses in network namespaces of this machine); nothing else resolves.
+// until Close (or until ctx ends). allow names the addresses besides loopback that pages may
+// reach (a lab's nodes in network namespaces of this machine), each one IP address: no host
+// names, ranges or patterns, so a caller cannot widen the rule by accident. Nothing else resolves.
 func Start(ctx context.Context, allow ...string) (*Browser, error) {
+	addrs, err := allowed(allow)
+	if err != nil {
+		return nil, err
+	}
 	path, err := Path()
 	if err != nil {
 		return nil, err
@@ -81,7 +91,7 @@ func Start(ctx context.Context, allow ...string) (*Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append(flags(profile, 1280, 900, allow), chromedp.ExecPath(path))
+	opts := append(flags(profile, 1280, 900, addrs), chromedp.ExecPath(path))
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	tctx, tcancel := chromedp.NewContext(actx)
 	b := &Browser{ctx: tctx, profile: profile, cancel: func() { tcancel(); acancel() }}
@@ -105,6 +115,22 @@ func Start(ctx context.Context, allow ...string) (*Browser, error) {
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// allowed parses Start's allow list: IP addresses only, and none that means "any host".
+func allowed(allow []string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, s := range allow {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("browser: allow %q: want one IP address (a lab node's), not a name or pattern", s)
+		}
+		if a.IsUnspecified() || a.IsMulticast() {
+			return nil, fmt.Errorf("browser: allow %s: not the address of one host", s)
+		}
+		out = append(out, a.Unmap())
+	}
+	return out, nil
 }
 
 // Close ends the browser and removes its profile.
@@ -146,6 +172,48 @@ func (b *Browser) WaitText(ctx context.Context, want ...string) (string, error) 
 		select {
 		case <-ctx.Done():
 			return text, fmt.Errorf("page never showed %q (%v); its text:\n%s", want, context.Cause(outer), text)
+		case <-time.After(250 * time.Millisecond): // polling interval of a deadline-bound wait
+		}
+	}
+}
+
+// colouredPixels counts, on the page's fullest canvas, the pixels drawn in a colour (channels
+// apart by more than 80 of 255): charting libraries (uPlot, Prometheus's) draw grid, axes and
+// labels in greys and each series in a colour of its own, so these are the plotted data.
+const colouredPixels = `(() => {
+  let best = 0;
+  for (const c of document.querySelectorAll("canvas")) {
+    if (c.width === 0 || c.height === 0) continue;
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
+      if (d[i+3] > 128 && hi - lo > 80) n++;
+    }
+    best = Math.max(best, n);
+  }
+  return best;
+})()`
+
+// WaitCanvasColoured waits until a canvas of the page has more than min coloured pixels (a
+// graph with its series drawn, not just an empty frame) and returns their number.
+func (b *Browser) WaitCanvasColoured(ctx context.Context, min int) (int, error) {
+	outer := ctx
+	ctx, cancel := b.within(ctx)
+	defer cancel()
+	n := 0
+	var err error
+	for {
+		var got int
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[int](colouredPixels)); err == nil {
+			n = got
+			if n > min {
+				return n, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return n, fmt.Errorf("no canvas with more than %d coloured pixels (best %d, last error %v): %v", min, n, err, context.Cause(outer))
 		case <-time.After(250 * time.Millisecond): // polling interval of a deadline-bound wait
 		}
 	}

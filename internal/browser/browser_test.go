@@ -3,6 +3,7 @@ package browser
 import (
 	"context"
 	"image/png"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -111,5 +112,76 @@ func TestOffHost(t *testing.T) {
 	want := []string{"http://127.0.0.1:9091/other", "https://fonts.example/f.woff"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("OffHost = %v, want %v", got, want)
+	}
+}
+
+// TestOnlyAllowedAddressesResolve: a page on another loopback address (127.0.0.2, standing in
+// for a lab node in a network namespace) does not load in a browser that was not given it, and
+// loads in one that was; names and patterns are refused before Chromium starts.
+func TestOnlyAllowedAddressesResolve(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address here: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><body>lab node page</body>`))
+	}))
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	closed := ForTest(t)
+	if err := closed.Open(ctx, srv.URL+"/"); err == nil || !strings.Contains(err.Error(), "ERR_NAME_NOT_RESOLVED") {
+		t.Errorf("a browser not allowed 127.0.0.2 opened %s: %v; want ERR_NAME_NOT_RESOLVED", srv.URL, err)
+	}
+
+	open := ForTest(t, "127.0.0.2")
+	if err := open.Open(ctx, srv.URL+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.WaitText(ctx, "lab node page"); err != nil {
+		t.Errorf("a browser allowed 127.0.0.2: %v", err)
+	}
+
+	for _, bad := range []string{"*", "node1", "10.0.0.1, MAP * 10.0.0.2", "0.0.0.0", "10.0.0.0/8", "[::1]"} {
+		if b, err := Start(ctx, bad); err == nil {
+			b.Close()
+			t.Errorf("Start(allow %q) accepted it", bad)
+		}
+	}
+}
+
+// TestWaitCanvasColoured sees a series drawn on a canvas by script, and only then.
+func TestWaitCanvasColoured(t *testing.T) {
+	b := ForTest(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Write([]byte(`<!doctype html><body><canvas id="c" width="200" height="100"></canvas><script>
+const g = document.getElementById("c").getContext("2d");
+g.strokeStyle = "#888"; g.strokeRect(0, 0, 200, 100); // a grey frame: no data
+setTimeout(() => { g.strokeStyle = "#1f77b4"; g.lineWidth = 3; g.beginPath();
+  g.moveTo(0, 90); g.lineTo(100, 20); g.lineTo(200, 60); g.stroke(); }, 500);
+</script></body>`))
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Open(ctx, srv.URL+"/"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.WaitCanvasColoured(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 300 { // three pixels wide over 200 px of line
+		t.Errorf("%d coloured pixels; the line has more", n)
+	}
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	defer cancelShort()
+	if _, err := b.WaitCanvasColoured(short, 100000); err == nil {
+		t.Error("WaitCanvasColoured saw more coloured pixels than the canvas has")
 	}
 }

@@ -225,7 +225,7 @@ func TestOfflineJaegerStandsInForZipkin(t *testing.T) {
 	for _, l := range (&Summary{plan: p}).Links() {
 		links = append(links, l.What+" "+l.Where)
 	}
-	if !slices.Contains(links, "tracing (jaeger) http://10.9.0.2:30001") {
+	if !slices.Contains(links, "tracing (jaeger API; UI needs the online bundle) http://10.9.0.2:30001/api/services") {
 		t.Errorf("summary: %q", links)
 	}
 

@@ -17,6 +17,12 @@ type Summary struct{ plan *plan }
 func (*Summary) Title() string { return "Summary" }
 func (*Summary) Name() string  { return "summary" }
 
+// JaegerOfflineTracing names the tracing link of an offline lab: the bundle's Jaeger is built
+// from its Go module, which serves the query API but not the UI (jaeger-ui is not in the module
+// and not on npm; "/" shows a placeholder). The link goes to the API's list of traced services,
+// a page that works; `meshlab mesh traces` draws the traces themselves.
+const JaegerOfflineTracing = "tracing (jaeger API; UI needs the online bundle)"
+
 // Link is one line of the summary.
 type Link struct{ What, Where string }
 
@@ -37,6 +43,9 @@ func (s *Summary) Links() []Link {
 		switch name {
 		case addons.Zipkin, addons.Jaeger:
 			l = Link{"tracing (" + name + ")", e.Tracing}
+			if name == addons.Jaeger && p.offline() {
+				l = Link{JaegerOfflineTracing, e.Tracing + "/api/services"}
+			}
 		case addons.Prometheus:
 			l = Link{"prometheus", e.Prometheus}
 		case addons.Grafana:

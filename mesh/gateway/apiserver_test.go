@@ -19,7 +19,6 @@ import (
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	kubekit "github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
-	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
 	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 )
@@ -99,7 +98,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), config.Tracing{})
+		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), Identity{})
 		if err == nil && len(tr.Servers) == 1 && tr.Servers[0].Routes == 1 && strings.Contains(string(tr.Config), "10.244.1.7") {
 			break
 		}

@@ -36,7 +36,12 @@ type Options struct {
 	// Tracing is where the gateway reports its spans and how many requests it samples. The
 	// gateway starts most traces, and sidecars follow its decision: nil means sample 100 % (a
 	// lab, like Istio's demo profile) and report nowhere itself.
-	Tracing   *config.Tracing
+	Tracing *config.Tracing
+	// Namespace is the one the gateway runs in: its identity in telemetry (default
+	// config.DefaultNamespace; in a cluster, the pod's).
+	Namespace string
+	// Telemetry records the gateway's requests as a sidecar's are (Istio-named metrics served
+	// on MetricsAddr); nil records nothing and serves no metrics.
 	Telemetry proxy.Telemetry
 	Logger    *slog.Logger
 }
@@ -115,7 +120,7 @@ func (g *Gateway) translate(out string) (*Translation, string, error) {
 			stamp += fmt.Sprintf("%s:%d:%d;", f, fi.ModTime().UnixNano(), fi.Size())
 		}
 	}
-	t, err := Translate(files, g.opts.Labels, *g.opts.Tracing)
+	t, err := Translate(files, g.opts.Labels, Identity{Namespace: g.opts.Namespace, Tracing: *g.opts.Tracing})
 	if err != nil {
 		return nil, stamp, err
 	}

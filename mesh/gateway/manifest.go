@@ -87,6 +87,9 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 						"name": "gateway", "image": o.Image, "imagePullPolicy": o.PullPolicy,
 						"command": []any{"meshlab"},
 						"args":    []any{"mesh", "gateway", "--kube", "--zipkin-url", o.ZipkinURL},
+						// Its identity in telemetry, as an injected sidecar learns its own.
+						"env": []any{map[string]any{"name": "POD_NAMESPACE",
+							"valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}}},
 						"ports": []any{
 							map[string]any{"name": "http", "containerPort": int64(ServerPort)},
 							map[string]any{"name": "http-envoy-prom", "containerPort": int64(15090)},
