@@ -33,8 +33,8 @@ func names(t *testing.T, o Options, a Action) []string {
 }
 
 var (
-	clusterUp = []string{"connect", "facts", "preflight", "os-prep", "container-runtime", "kubernetes",
-		"kubeadm-config", "control-plane", "kubeconfig", "join", "cni", "wait"}
+	clusterUp = []string{"connect", "facts", "ownership", "preflight", "os-prep", "container-runtime", "kubernetes",
+		"kubeadm-config", "control-plane", "kubeconfig", "join", "record-ownership", "cni", "wait"}
 	stackUp = []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
 )
 
@@ -48,7 +48,7 @@ func TestUpIsOneList(t *testing.T) {
 	if got, want := names(t, o, ActionPlan), names(t, o, ActionUp); !slices.Equal(got, want) {
 		t.Errorf("plan = %v, up = %v", got, want)
 	}
-	if got, want := names(t, o, ActionDown), []string{"connect", "reset", "forget-state", "remove-kubeconfig"}; !slices.Equal(got, want) {
+	if got, want := names(t, o, ActionDown), []string{"connect", "ownership", "reset", "forget-state", "remove-kubeconfig"}; !slices.Equal(got, want) {
 		t.Errorf("down = %v, want %v", got, want)
 	}
 
@@ -69,8 +69,9 @@ func TestUpIsOneList(t *testing.T) {
 	}
 }
 
-// TestSelectPhases: --skip-phases and --phase pick from the list; connect always stays, and a
-// name that is not a phase is an error that lists the phases.
+// TestSelectPhases: --skip-phases and --phase pick from the list; connect and the ownership
+// check always stay (skipping the check is refused), and a name that is not a phase is an error
+// that lists the phases.
 func TestSelectPhases(t *testing.T) {
 	o := testOptions(t)
 	o.SkipPhases = []string{"verify", "summary"}
@@ -78,9 +79,18 @@ func TestSelectPhases(t *testing.T) {
 		t.Errorf("skip verify,summary: %v", got)
 	}
 	o.SkipPhases, o.OnlyPhase = nil, "cni"
-	if got := names(t, o, ActionUp); !slices.Equal(got, []string{"connect", "cni"}) {
+	if got := names(t, o, ActionUp); !slices.Equal(got, []string{"connect", "ownership", "cni"}) {
 		t.Errorf("--phase cni: %v", got)
 	}
+	o.OnlyPhase = "reset"
+	if got := names(t, o, ActionDown); !slices.Equal(got, []string{"connect", "ownership", "reset"}) {
+		t.Errorf("down --phase reset: %v", got)
+	}
+	o.SkipPhases, o.OnlyPhase = []string{"ownership"}, ""
+	if _, _, err := Phases(o, ActionDown); err == nil || !strings.Contains(err.Error(), "cannot be skipped") {
+		t.Errorf("--skip-phases ownership: %v", err)
+	}
+	o.SkipPhases = nil
 	o.OnlyPhase = "cnii"
 	if _, _, err := Phases(o, ActionUp); err == nil || !strings.Contains(err.Error(), "kubeadm-config") {
 		t.Errorf("--phase cnii: %v", err)

@@ -17,7 +17,9 @@ import (
 // Join joins every worker that is not yet a node: a fresh bootstrap token with a TTL is created
 // on the control plane (once per run, only when some worker needs it), the CA is pinned by its
 // public-key hash, and each worker runs `kubeadm join --config` with a JoinConfiguration
-// uploaded 0600 and deleted afterwards, so the token is never in an argv or a log.
+// uploaded 0600 and deleted afterwards, so the token is never in an argv or a log. Then every
+// token meshlab made (kubeadm init's, never printed, and the joins') is deleted: once the nodes
+// are in, no token is left that could add another.
 type Join struct {
 	plan    *plan
 	workers []*engine.Host
@@ -30,10 +32,7 @@ type joinSecret struct {
 	token, caHash string
 }
 
-var (
-	_ engine.Preparer = (*Join)(nil)
-	_ engine.Guard    = (*Join)(nil)
-)
+var _ engine.Preparer = (*Join)(nil)
 
 func (*Join) Title() string { return "Join the workers" }
 func (*Join) Name() string  { return "join" }
@@ -55,9 +54,46 @@ func (j *Join) Prepare(_ context.Context, r *engine.Run) error {
 	return nil
 }
 
-func (j *Join) ShouldRun(*engine.Run) bool { return len(j.workers) > 0 }
-
 func (j *Join) Run(ctx context.Context, r *engine.Run) error {
+	if err := j.joinAll(ctx, r); err != nil {
+		return err
+	}
+	return j.deleteTokens(ctx, r)
+}
+
+// tokensTask is the lab-wide step that deletes meshlab's bootstrap tokens.
+const tokensTask = "Delete meshlab's bootstrap tokens"
+
+func (j *Join) deleteTokens(ctx context.Context, r *engine.Run) error {
+	t := newTask(r, nil, "join", tokensTask)
+	if r.DryRun {
+		t.Plan("would delete the bootstrap tokens meshlab made (kubeadm init's and the joins')")
+		return nil
+	}
+	cs, err := j.plan.kubeClient()
+	if err != nil {
+		return t.Fail("", "", err)
+	}
+	ids, err := meshlabTokens(ctx, cs)
+	if err != nil {
+		return t.Fail("", "the API server must answer with the lab's kubeconfig ("+j.plan.kubeconfigPath()+")", err)
+	}
+	if len(ids) == 0 {
+		t.Skip("")
+		return nil
+	}
+	t.Begin("")
+	if err := deleteTokens(ctx, cs, ids); err != nil {
+		return t.Fail("", "", err)
+	}
+	t.Done(fmt.Sprintf("deleted %d token(s): %v", len(ids), ids))
+	return nil
+}
+
+func (j *Join) joinAll(ctx context.Context, r *engine.Run) error {
+	if len(j.workers) == 0 {
+		return nil
+	}
 	cp := findHost(r, j.plan.initHost.Name)
 	return r.ForEachHost(ctx, j.workers, func(ctx context.Context, h *engine.Host) error {
 		t := newTask(r, h, "join", joinTask)

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -53,6 +55,9 @@ type Options struct {
 	TokenTTL time.Duration
 	// IgnorePreflightErrors is passed to kubeadm init and join.
 	IgnorePreflightErrors []string
+	// Force lets up and down work on hosts meshlab cannot prove it set up for this lab (see
+	// Ownership); without it such a host stops the run before anything changes.
+	Force bool
 }
 
 // BundleImage is one image of the offline bundle, as the playbook's import task sees it.
@@ -66,6 +71,8 @@ type plan struct {
 	Options
 	initHost inventory.Host
 	manifest *bundle.Manifest // nil online
+	// client replaces the kubeconfig's API client (tests).
+	client func() (kubernetes.Interface, error)
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -110,6 +117,7 @@ type PlaybookVars struct {
 	RemovePackages bool          // down --remove-packages
 	Bundle         string        // remote folder of the uploaded bundle; "" online
 	BundleImages   []BundleImage // the bundle's images, sorted by reference
+	Force          bool          // --force: the reset's own ownership checks stand aside
 }
 
 // Map is the template data: the playbook's own var names.
@@ -120,13 +128,14 @@ func (v PlaybookVars) Map() map[string]any {
 		"removePackages": v.RemovePackages,
 		"bundle":         v.Bundle,
 		"bundleImages":   v.BundleImages,
+		"force":          v.Force,
 	}
 }
 
 // vars are the playbook vars the Go side provides.
 func (p *plan) vars() PlaybookVars {
 	v := PlaybookVars{InitHost: p.initHost.Name, InitConfig: RemoteInitConfig,
-		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}}
+		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}, Force: p.Force}
 	if p.offline() {
 		v.Bundle = RemoteBundleDir
 		v.BundleImages = bundleImages(p.manifest)
@@ -168,6 +177,15 @@ func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
 func (s *Set) Facts() engine.Phase { return &Facts{} }
+
+// Claim checks every host's ownership before up changes anything and claims the free ones.
+func (s *Set) Claim() engine.Phase { return &Ownership{plan: s.p, claim: true} }
+
+// CheckOwner checks every host's ownership before down resets anything.
+func (s *Set) CheckOwner() engine.Phase { return &Ownership{plan: s.p} }
+
+// RecordOwnership records the cluster's CA in every node's marker (after the joins).
+func (s *Set) RecordOwnership() engine.Phase { return &RecordOwnership{plan: s.p} }
 
 // UploadBundle puts the offline bundle on every host (before the container runtime).
 func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }
