@@ -179,8 +179,13 @@ func (j *Join) join(ctx context.Context, t *task, h, cp *engine.Host, s *joinSec
 	}
 	// A join that stopped half-way leaves a kubelet config and certificates behind: undo them
 	// first, so the re-run needs no manual reset. The config holds the token: always removed.
+	owned := ""
+	if !j.plan.Force { // the same check the reset tasks make: only the lab's own host is reset
+		owned = "  if ! grep -qsxF " + transport.Quote("lab="+j.plan.Lab.Name) + " " + RemoteOwnerMarker + "; then\n" +
+			"    echo 'refusing to reset a node whose " + RemoteOwnerMarker + " does not name this lab: re-run with --force to take it over' >&2; exit 1\n  fi\n"
+	}
 	cmd := "trap 'rm -f " + RemoteJoinConfig + "' EXIT\n" +
-		"if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; then\n" +
+		"if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; then\n" + owned +
 		"  echo 'a previous kubeadm join did not finish: resetting it first'\n" +
 		"  kubeadm reset -f --cri-socket " + kubeadm.DefaultCRISocket + "\nfi\n" +
 		"kubeadm join --config " + RemoteJoinConfig + ignore

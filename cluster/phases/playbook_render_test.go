@@ -121,12 +121,13 @@ func TestPlaybookRenders(t *testing.T) {
 			(s.Docker.ForUbuntu("24.04", "noble")).Engine, (s.Docker.ForUbuntu("24.04", "noble")).CLI,
 			"kubeadm=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
 			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "docker.io=" + s.DebianRuntime.DockerIO,
-			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --config " + RemoteInitConfig,
-		}, []string{RemoteBundleDir}},
+			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --skip-token-print --config " + RemoteInitConfig,
+			"backup /etc/containerd/config.toml", "backup /etc/apt/sources.list.d/kubernetes.list",
+		}, []string{RemoteBundleDir, "--allow-downgrades"}},
 		{"kubernetes-offline.golden", true, []string{
 			"dpkg -i --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
-			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf",
-		}, []string{"download.docker.com", "https://pkgs.k8s.io"}},
+			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf", "backup /etc/containerd/config.toml", "backup \"$f\"",
+		}, []string{"download.docker.com", "https://pkgs.k8s.io", "--allow-downgrades"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,6 +144,34 @@ func TestPlaybookRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResetLeavesOtherHostsAlone: every reset task's guard treats a host whose ownership marker
+// does not name the lab as done (nothing runs there) unless --force, and kubeadm init resets a
+// half-done control plane only on the lab's own host.
+func TestResetLeavesOtherHostsAlone(t *testing.T) {
+	pb, err := playbook.Load(playbooks.FS, Playbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := pb.Vars["backupFn"].(string); !strings.Contains(v, RemoteBackupDir) || pb.Vars["backupDir"] != RemoteBackupDir ||
+		pb.Vars["ownerMarker"] != RemoteOwnerMarker {
+		t.Errorf("the playbook's paths differ from the Go side's: backupFn/backupDir %q, ownerMarker %v", RemoteBackupDir, pb.Vars["ownerMarker"])
+	}
+	check := "grep -qsxF lab=demo " + RemoteOwnerMarker + " || exit 0"
+	for _, force := range []bool{false, true} {
+		p := testPlan(true)
+		p.Force = force
+		doc, _ := renderAll(t, p, map[string][]string{})
+		_, reset, _ := strings.Cut(doc, "› reset ›")
+		// 5 reset tasks per host (the packages stay), two hosts.
+		if n, want := strings.Count(reset, check), map[bool]int{false: 2 * 5, true: 0}[force]; n != want {
+			t.Errorf("force=%v: %d reset guards check the marker, want %d", force, n, want)
+		}
+		if refuse := strings.Contains(doc, "refusing to reset a control plane that is not lab demo's"); refuse == force {
+			t.Errorf("force=%v: the re-init's own check present=%v", force, refuse)
+		}
 	}
 }
 
