@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 )
@@ -58,7 +61,8 @@ func TestUpIsOneList(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"}}
+	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"},
+		Files: []bundle.File{{Path: "images/p.tar"}}}
 	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -130,5 +134,30 @@ func TestEveryPlaybookPhaseIsPlaced(t *testing.T) {
 	b = &builder{pb: pb}
 	if _, err := b.build(engine.Phases{b.play("no-such-phase")}, "phases", nil); err == nil || !strings.Contains(err.Error(), `"no-such-phase"`) {
 		t.Errorf("missing playbook phase: %v", err)
+	}
+}
+
+type countSink struct{ n int }
+
+func (c *countSink) Emit(event.Event) { c.n++ }
+
+// TestTamperedBundleRunsNothing: `up --bundle` with a manifest whose path leaves the bundle is
+// refused as bad input before a single event (no connection, no phase) — nothing runs.
+func TestTamperedBundleRunsNothing(t *testing.T) {
+	o := testOptions(t)
+	dir := t.TempDir()
+	m := &bundle.Manifest{Schema: bundle.Schema, Files: []bundle.File{{Path: "bin/../../../etc/cron.d/x"}}}
+	if err := m.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	o.Cluster.Bundle = dir
+	sink := &countSink{}
+	_, err := Up(context.Background(), o, sink)
+	var in *InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), `"bin/../../../etc/cron.d/x" is not a path inside the bundle`) {
+		t.Fatalf("err = %v", err)
+	}
+	if sink.n != 0 {
+		t.Errorf("%d events: something ran", sink.n)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,9 +121,9 @@ func TestPlaybookRenders(t *testing.T) {
 		{"kubernetes-online.golden", false, []string{
 			(s.Docker.ForUbuntu("22.04", "jammy")).Engine, (s.Docker.ForUbuntu("22.04", "jammy")).Containerd,
 			(s.Docker.ForUbuntu("24.04", "noble")).Engine, (s.Docker.ForUbuntu("24.04", "noble")).CLI,
-			"kubeadm=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
+			"v=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
 			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "docker.io=" + s.DebianRuntime.DockerIO,
-			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --skip-token-print --config " + RemoteInitConfig,
+			"pause=" + s.Images.Pause, `sandbox_image = "$pause"`, "SystemdCgroup = true", "kubeadm init --skip-token-print --config " + RemoteInitConfig,
 			"backup /etc/containerd/config.toml", "backup /etc/apt/sources.list.d/kubernetes.list",
 		}, []string{RemoteBundleDir, "--allow-downgrades"}},
 		{"kubernetes-offline.golden", true, []string{
@@ -169,7 +171,7 @@ func TestResetLeavesOtherHostsAlone(t *testing.T) {
 		if n, want := strings.Count(reset, check), map[bool]int{false: 2 * 5, true: 0}[force]; n != want {
 			t.Errorf("force=%v: %d reset guards check the marker, want %d", force, n, want)
 		}
-		if refuse := strings.Contains(doc, "refusing to reset a control plane that is not lab demo's"); refuse == force {
+		if refuse := strings.Contains(doc, "refusing to reset a control plane that is not lab demo"); refuse == force {
 			t.Errorf("force=%v: the re-init's own check present=%v", force, refuse)
 		}
 	}
@@ -205,5 +207,80 @@ func TestRenderedScriptsPassShellcheck(t *testing.T) {
 	out, err := exec.Command(sc, append([]string{"-s", "sh", "-f", "gcc"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck:\n%s", out)
+	}
+}
+
+// TestEveryInterpolationIsQuoted: each value the playbook puts into shell text goes through
+// quote (control actions, the backup function's text and when: conditions aside), so a value
+// holding $(…), backquotes or quotes stays one word of data.
+func TestEveryInterpolationIsQuoted(t *testing.T) {
+	src, err := playbooks.FS.ReadFile(Playbook + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	action := regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?\}\}`)
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, "when: '") {
+			continue
+		}
+		for _, m := range action.FindAllStringSubmatch(line, -1) {
+			a := m[1]
+			switch {
+			case strings.HasPrefix(a, "quote "), a == "end", a == "else", strings.HasPrefix(a, "if "),
+				strings.HasPrefix(a, "range "), a == ".Vars.backupFn":
+			default:
+				t.Errorf("%s.yaml:%d: {{ %s }} goes into the script unquoted", Playbook, i+1, a)
+			}
+		}
+	}
+}
+
+// TestHostileImageRefRunsNothing renders the image import task with a reference and a file
+// name made of shell text (as a tampered manifest would carry them, were they not refused
+// first) and runs its guard and script with a stand-in ctr: nothing but ctr runs.
+func TestHostileImageRefRunsNothing(t *testing.T) {
+	dir := t.TempDir()
+	pwned := filepath.Join(dir, "pwned")
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// ctr images ls prints nothing (nothing imported yet); ctr images import records its args.
+	if err := os.WriteFile(filepath.Join(bin, "ctr"), []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" >> "+filepath.Join(dir, "ctr.args")+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostile := []struct{ ref, file string }{
+		{"x$(touch " + pwned + "1)", "images/a.tar"},
+		{"x`touch " + pwned + "2`", "images/b.tar"},
+		{"x'\"; touch " + pwned + "3; '", "images/c.tar"},
+		{"registry.k8s.io/pause:3.10.1", "images/a$(touch " + pwned + "4).tar"},
+	}
+	for _, h := range hostile {
+		p := testPlan(true)
+		p.manifest.Images = map[string]string{h.ref: h.file}
+		_, scripts := renderAll(t, p, map[string][]string{})
+		ran := 0
+		for name, script := range scripts {
+			if !strings.HasPrefix(name, "cp1-kubernetes-Import_the_bundle's_images") {
+				continue
+			}
+			ran++
+			cmd := exec.Command("sh", "-c", "set -e\n"+script)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			t.Logf("%q, %s: %v\n%s", h.ref, name, err, out)
+		}
+		if ran == 0 {
+			t.Fatal("no import task rendered")
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		if _, err := os.Stat(pwned + strconv.Itoa(i)); err == nil {
+			t.Errorf("a hostile image reference or file ran a command (%s%d exists)", pwned, i)
+		}
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "ctr.args"))
+	if !strings.Contains(string(args), "/var/lib/meshlab/bundle/images/a$(touch "+pwned+"4).tar") {
+		t.Errorf("ctr did not get the file name as one word:\n%s", args)
 	}
 }
