@@ -228,6 +228,16 @@ func TestManifestShape(t *testing.T) {
 	if labels["istio"] != "ingressgateway" || d.GetName() != DeploymentName || d.GetNamespace() != "meshlab-system" {
 		t.Fatalf("deployment %s/%s labels %v: bookinfo-gateway.yaml selects istio=ingressgateway", d.GetNamespace(), d.GetName(), labels)
 	}
+	// No privilege: every capability dropped, a read-only root, /tmp the only writable place.
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	sc := containers[0].(map[string]any)["securityContext"].(map[string]any)
+	drop, _, _ := unstructured.NestedStringSlice(sc, "capabilities", "drop")
+	if sc["readOnlyRootFilesystem"] != true || len(drop) != 1 || drop[0] != "ALL" || sc["allowPrivilegeEscalation"] != false {
+		t.Errorf("gateway securityContext %v", sc)
+	}
+	if mounts := containers[0].(map[string]any)["volumeMounts"]; !strings.Contains(fmt.Sprint(mounts), "mountPath:/tmp") {
+		t.Errorf("no writable /tmp for the translated config: %v", mounts)
+	}
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	p := ports[0].(map[string]any)
 	if p["nodePort"] != int64(30080) || p["targetPort"] != int64(8080) {

@@ -61,7 +61,7 @@ type ProbeOptions struct {
 	// the HostKey of an earlier result, after the user accepted it. A host presenting another
 	// key is reported unknown again, with that key.
 	TrustKey string
-	Timeout         time.Duration // default ProbeTimeout
+	Timeout  time.Duration // default ProbeTimeout
 	// Logger receives the transport's debug lines; nil discards them (a TUI owns the screen,
 	// so nothing may write to stderr behind its back).
 	Logger *slog.Logger
