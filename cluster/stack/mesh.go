@@ -61,6 +61,9 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 	if err != nil {
 		return t.fail("", err)
 	}
+	if err := install.CheckTakeover(ctx, c.Dynamic, objs); err != nil {
+		return t.fail("this cluster runs another mesh: meshlab's mesh needs a cluster without one", err)
+	}
 	if err := install.Apply(ctx, c.Dynamic, objs, nil); err != nil {
 		return t.fail("", err)
 	}

@@ -87,6 +87,9 @@ The image must be on every node: 'meshlab up' side-loads it. --dry-run prints th
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if err := install.CheckTakeover(ctx, dc, objs); err != nil {
+				return err
+			}
 			return install.Apply(ctx, dc, objs, func(what string) { fmt.Fprintf(out, "applied %s\n", what) })
 		},
 	}
@@ -155,13 +158,16 @@ func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
-			return install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: purge},
+			kept := func(what string) {
+				fmt.Fprintf(out, "kept %s: it lacks meshlab's label %s=%s\n", what, install.PartOfLabel, install.PartOfValue)
+			}
+			return install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: purge, Kept: kept},
 				func(what string) { fmt.Fprintf(out, "deleted %s\n", what) })
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
-	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule")
+	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule (only CRDs labelled as meshlab's)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
 	return cmd
 }

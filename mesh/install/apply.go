@@ -92,10 +92,14 @@ type UninstallOptions struct {
 	// Purge also deletes the CRDs, and with them every VirtualService, DestinationRule and
 	// RouteRule in the cluster. Off by default: a reinstall should find the user's routing.
 	Purge bool
+	// Kept, if not nil, is told of each object left because it lacks meshlab's label.
+	Kept func(what string)
 }
 
 // Uninstall deletes what Render describes, webhooks first (so nothing calls a server that is
-// going away) and the namespace last; objects already gone are fine. All failures are returned.
+// going away) and the namespace last; objects already gone are fine. Only objects carrying
+// meshlab's label are deleted: one of the same name that another mesh installed stays.
+// All failures are returned.
 func Uninstall(ctx context.Context, dc dynamic.Interface, objs []runtime.Object, o UninstallOptions, report func(what string)) error {
 	var errs []error
 	for i := len(objs) - 1; i >= 0; i-- {
@@ -111,7 +115,23 @@ func Uninstall(ctx context.Context, dc dynamic.Interface, objs []runtime.Object,
 		if resources[u.GetKind()].namespaced {
 			ri = dc.Resource(gvr).Namespace(u.GetNamespace())
 		}
-		err = ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)})
+		live, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("install: look up %s: %w", describe(u), err))
+			continue
+		case !isMeshlabs(live):
+			if o.Kept != nil {
+				o.Kept(describe(u))
+			}
+			continue
+		}
+		// The UID precondition: delete the object just checked, not one re-created meanwhile.
+		uid := live.GetUID()
+		err = ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground),
+			Preconditions: &metav1.Preconditions{UID: &uid}})
 		switch {
 		case apierrors.IsNotFound(err):
 		case err != nil:
