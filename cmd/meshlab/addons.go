@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlab/meshlab/addons"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -18,6 +22,7 @@ func init() {
 	registerIn("addons", newAddonsRenderCmd)
 	registerIn("addons", newAddonsInstallCmd)
 	registerIn("addons", newAddonsUninstallCmd)
+	registerIn("addons", newAddonsPortForwardCmd)
 }
 
 // addonSettings reads the addon choices, NodePorts and images from a hosts file, or the defaults.
@@ -35,6 +40,7 @@ func addonSettings(hostsFile string) (addons.Settings, error) {
 		return s, badInput(err)
 	}
 	s.Addons, s.NodePorts, s.Images = lab.Components.Addons, lab.Components.NodePorts, lab.Versions.Addons
+	s.ServiceType = lab.Components.AddonService
 	return s, nil
 }
 
@@ -95,6 +101,11 @@ func newAddonsInstallCmd(*globalOptions) *cobra.Command {
 				if err != nil {
 					return badInput(err)
 				}
+				if name == addons.Grafana {
+					if err := grafanaAdmin(ctx, cmd, kubeconfig); err != nil {
+						return err
+					}
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "installing %s (waiting up to %s for it to be ready)...\n", name, timeout)
 				rel, err := in.Apply(ctx, name, vals)
 				if err != nil {
@@ -138,6 +149,65 @@ func newAddonsUninstallCmd(*globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&hosts, "hosts", "", "hosts file whose components choose the addons")
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab")
+	_ = cmd.MarkFlagRequired("kubeconfig")
+	return cmd
+}
+
+// grafanaAdmin makes Grafana's admin Secret when it is missing and shows the new password once.
+func grafanaAdmin(ctx context.Context, cmd *cobra.Command, kubeconfig string) error {
+	rc, err := kubeClientConfig(kubeconfig)
+	if err != nil {
+		return badInput(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	pw, created, err := addons.EnsureGrafanaAdmin(ctx, cs, addons.Namespace)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(cmd.OutOrStdout(), "grafana: admin password %s (shown this once; kept in Secret %s/%s)\n",
+			pw, addons.Namespace, addons.GrafanaAdminSecret)
+	}
+	return nil
+}
+
+// newAddonsPortForwardCmd reaches an addon's UI through the API server, as `kubectl
+// port-forward` does: the way in when the addons are ClusterIP only (components.addonService).
+func newAddonsPortForwardCmd(*globalOptions) *cobra.Command {
+	var kubeconfig string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "port-forward NAME --kubeconfig FILE",
+		Short: "Reach an addon's UI (" + strings.Join(addons.Names(), ", ") + ") on 127.0.0.1 through the API server, until Ctrl+C",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := addons.UIService(args[0]); err != nil {
+				return badInput(err)
+			}
+			rc, err := kubeClientConfig(kubeconfig)
+			if err != nil {
+				return badInput(err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			f, err := addons.PortForward(ctx, rc, addons.Namespace, args[0], port)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (through the API server; Ctrl+C stops)\n", args[0], f.URL)
+			select {
+			case <-ctx.Done():
+				return f.Close()
+			case <-f.Done():
+				return fmt.Errorf("port-forward to %s ended: %w", args[0], f.Close())
+			}
+		},
+	}
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab (meshlab up writes it to the lab's state directory)")
+	cmd.Flags().IntVar(&port, "port", 0, "local port on 127.0.0.1 (0: a free one)")
 	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
