@@ -164,3 +164,29 @@ func TestRecordOwnershipAddsTheCA(t *testing.T) {
 		t.Errorf("a recorded marker was written again")
 	}
 }
+
+// TestOwnershipInAProbe: `meshlab plan --probe` reads the markers but writes none, and a host that
+// is not a node yet is planned, not failed.
+func TestOwnershipInAProbe(t *testing.T) {
+	free := newFake("cp1", evidence(""))
+	r, log, p := ownershipRun(t, false, free)
+	r.DryRun, r.Probe = true, true
+	if err := (&Ownership{plan: p, claim: true}).DryRun(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&RecordOwnership{plan: p}).Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if len(free.puts) != 0 {
+		t.Errorf("a probe wrote %v", free.puts)
+	}
+	plans := 0
+	for _, e := range log.ev {
+		if e.Kind == "task.plan" {
+			plans++
+		}
+	}
+	if plans != 2 {
+		t.Errorf("%d planned steps, want the claim and the record", plans)
+	}
+}
