@@ -284,3 +284,56 @@ func TestHostileImageRefRunsNothing(t *testing.T) {
 		t.Errorf("ctr did not get the file name as one word:\n%s", args)
 	}
 }
+
+// TestBackupThenRestore runs the playbook's backup function and the reset's restore task (with
+// their folder moved under a temporary root, systemctl a stand-in): a file the host had comes
+// back as it was, a file meshlab added goes away, and the caller's variables are untouched.
+func TestBackupThenRestore(t *testing.T) {
+	pb, err := playbook.Load(playbooks.FS, Playbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	move := strings.NewReplacer(RemoteBackupDir, root+RemoteBackupDir, "/var/lib/meshlab/owner", root+"/owner")
+	etc := filepath.Join(root, "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own, added := filepath.Join(etc, "config.toml"), filepath.Join(etc, "kubelet.service")
+	if err := os.WriteFile(own, []byte("the host's own\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fn := move.Replace(pb.Vars["backupFn"].(string))
+	script := fn + "\nb=/the/bundle\nbackup " + own + "\nbackup " + added + "\n" +
+		"echo meshlab > " + own + "\necho meshlab > " + added + "\nbackup " + own + "\necho \"$b\"\n"
+	out, err := exec.Command("sh", "-ec", script).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "/the/bundle" {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+
+	_, scripts := renderAll(t, testPlan(true), map[string][]string{})
+	restore := scripts["cp1-reset-Put_back_the_files_meshlab_replaced-run.sh"]
+	if restore == "" {
+		t.Fatal("no restore task rendered")
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-ec", move.Replace(restore))
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	} else {
+		t.Logf("restore:\n%s", out)
+	}
+	if b, err := os.ReadFile(own); err != nil || string(b) != "the host's own\n" {
+		t.Errorf("the host's file after restore: %q, %v", b, err)
+	}
+	if _, err := os.Stat(added); !os.IsNotExist(err) {
+		t.Errorf("the file meshlab added is still there (%v)", err)
+	}
+	if _, err := os.Stat(root + RemoteBackupDir); !os.IsNotExist(err) {
+		t.Errorf("the backup folder is left (%v)", err)
+	}
+}
