@@ -49,7 +49,14 @@ func checkNoTokens(t *testing.T, ctx context.Context, c *cli, cs kubernetes.Inte
 			}
 		}
 	}
+	// meshlab's own files: the lab's folder (state, logs, kubeconfig) and the local lab's (hosts
+	// file, keys, state), not the machines' root filesystems (Debian's package lists are full
+	// of names like jquery.fixedtableheader).
+	machines := filepath.Join(c.lab.Dir, "machines")
 	err := filepath.WalkDir(c.base, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && p == machines {
+			return filepath.SkipDir
+		}
 		if err != nil || d.IsDir() || !d.Type().IsRegular() {
 			return err
 		}
@@ -139,7 +146,7 @@ func checkNoEscape(t *testing.T, ctx context.Context, c *cli, cs kubernetes.Inte
 	}
 	t.Logf("a privileged pod (hostPID, hostNetwork) on %s tries the host:\n%s", node, logs)
 	blocked := strings.Count(string(logs), "BLOCKED ")
-	if runErr != nil || strings.Contains(string(logs), "ESCAPED ") || blocked < 7 {
+	if runErr != nil || strings.Contains(string(logs), "ESCAPED ") || blocked < 12 {
 		t.Errorf("the pod got through or did not try everything (%d attempts blocked): %v", blocked, runErr)
 	}
 	select {
@@ -251,7 +258,7 @@ func checkWrongHostsFile(t *testing.T, ctx context.Context, c *cli, cs kubernete
 		t.Logf("down refused: host=%s %s (hint: %s)", fail.Host, fail.Error.Message, fail.Error.Hint)
 	}
 	for _, e := range events {
-		if e.Kind == event.TaskDone {
+		if e.Kind == event.TaskDone && !readOnlyPhases[e.Phase] {
 			t.Errorf("down changed something: %s %s/%s", e.Host, e.Phase, e.Task)
 		}
 	}

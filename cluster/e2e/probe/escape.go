@@ -52,6 +52,28 @@ func escape(args []string) error {
 		report("see "+marker+" of the host's / through /proc/1/root", fmt.Errorf("%w (PID 1 is the machine's init; its / is the machine's own)", err))
 	}
 
+	// Scratch room for device nodes and mount points (the probe's image is FROM scratch).
+	if err := os.MkdirAll("/tmp", 0o1777); err != nil {
+		return err
+	}
+
+	// Capabilities that act on the host's kernel whatever the namespaces: the machine must not
+	// have them, so a privileged pod in it cannot either.
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{2, "CAP_DAC_READ_SEARCH"}, {16, "CAP_SYS_MODULE"}, {17, "CAP_SYS_RAWIO"}, {22, "CAP_SYS_BOOT"}, {25, "CAP_SYS_TIME"}} {
+		eff, err := effectiveCaps()
+		if err == nil && eff&(1<<c.bit) != 0 {
+			report("hold "+c.name+" in a privileged pod", nil)
+			continue
+		}
+		if err == nil {
+			err = fmt.Errorf("not in the pod's effective set (CapEff %016x)", eff)
+		}
+		report("hold "+c.name+" in a privileged pod", err)
+	}
+
 	// The host's disks: a device node is easy to make, opening it is what the device cgroup stops.
 	for i, d := range devs {
 		maj, min, ok := strings.Cut(d, ":")
@@ -115,8 +137,8 @@ func escape(args []string) error {
 
 	// A kernel module into the host's kernel: an empty image is refused for lack of the
 	// capability before it is ever parsed.
-	if err := unix.InitModule([]byte{}, ""); errors.Is(err, unix.EPERM) {
-		report("load a kernel module (init_module)", err)
+	if err := unix.InitModule([]byte{}, ""); errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS) {
+		report("load a kernel module (init_module)", err) // ENOSYS: this kernel loads no modules at all
 	} else {
 		report(fmt.Sprintf("load a kernel module (init_module: %v, so the capability is there)", err), nil)
 	}
@@ -146,4 +168,18 @@ func escape(args []string) error {
 		return fmt.Errorf("%d attempt(s) got through", escaped)
 	}
 	return nil
+}
+
+// effectiveCaps reads this process's effective capability mask.
+func effectiveCaps() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, errors.New("no CapEff in /proc/self/status")
 }
