@@ -311,3 +311,46 @@ func TestDownLeavesAHostItDidNotSetUp(t *testing.T) {
 		t.Errorf("down --force left %v", have)
 	}
 }
+
+// checkClusterIPAddons switches the lab's hosts file to components.addonService: ClusterIP and
+// runs up again: the addons lose their NodePorts (nothing answers on Prometheus' 30003 any
+// more), the gateway keeps its own, and the verify phase reaches the addons through
+// port-forwards.
+func checkClusterIPAddons(t *testing.T, ctx context.Context, c *cli) {
+	t.Helper()
+	src, err := os.ReadFile(c.lab.HostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	if strings.Contains(text, "\ncomponents:") {
+		text = strings.Replace(text, "\ncomponents:", "\ncomponents:\n  addonService: ClusterIP", 1)
+	} else {
+		text += "components:\n  addonService: ClusterIP\n"
+	}
+	hosts := filepath.Join(filepath.Dir(c.lab.HostsFile), "hosts-clusterip.yaml")
+	if err := os.WriteFile(hosts, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events, took, err := c.run(ctx, nil, "up", "--hosts", hosts, "--playbook", phases.Playbook, "--bundle", c.bundle, "--stack", "--verify", "quick")
+	if err != nil {
+		t.Fatalf("up with ClusterIP addons: %v\n%s", err, verifyRows(events))
+	}
+	t.Logf("MEASURE up switching the addons to ClusterIP (quick verify through port-forwards): %s", took.Round(time.Second))
+	t.Logf("verify rows:\n%s\nsummary:\n%s", verifyRows(events), summaryLines(events))
+	node := c.lab.Machines[0].Address
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(node, "30003"), 5*time.Second); err == nil {
+		conn.Close()
+		t.Error("Prometheus still answers on NodePort 30003")
+	} else {
+		t.Logf("NodePort 30003 after the switch: %v", err)
+	}
+	if resp, err := http.Get("http://" + net.JoinHostPort(node, "30080") + "/productpage"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("the gateway's NodePort after the switch: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if !strings.Contains(summaryLines(events), "meshlab addons port-forward prometheus") {
+		t.Error("the summary does not say how to reach Prometheus")
+	}
+}

@@ -149,6 +149,11 @@ func TestUpWholeLab(t *testing.T) {
 	t.Run("no join token in any log, event or state file", func(t *testing.T) {
 		checkNoTokens(t, ctx, c, cs, runs...)
 	})
+
+	// Last: it changes the lab (the addons lose their NodePorts).
+	t.Run("addons ClusterIP only, verified through port-forwards", func(t *testing.T) {
+		checkClusterIPAddons(t, ctx, c)
+	})
 }
 
 func (c *cli) stackArgs(verifyMode string) []string {
