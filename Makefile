@@ -65,7 +65,7 @@ endif
 	$(BIN) up --hosts $(LAB_HOSTS) --bundle $(BUNDLE_DIR)
 
 down: build ## undo `make up`: reset the lab's hosts and destroy the local machines
-	-$(BIN) down --hosts $(LAB_HOSTS) --playbook kubernetes
+	-$(BIN) down --yes --hosts $(LAB_HOSTS) --playbook kubernetes
 	$(BIN) lab destroy --name $(LAB)
 
 fresh: ## rehearse `make up` on a fresh machine: empty Go/npm/meshlab caches and lab state in a temp dir, stage times as a table, nothing left behind (root, ~25 min)

@@ -16,7 +16,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // ManifestName is the bundle's index file, at the bundle root.
@@ -146,7 +150,46 @@ func Read(dir string) (*Manifest, error) {
 	if m.Schema != Schema {
 		return nil, fmt.Errorf("bundle: %s: schema %d, this meshlab reads schema %d", p, m.Schema, Schema)
 	}
+	if err := m.Check(); err != nil {
+		return nil, fmt.Errorf("bundle: %s: %w", p, err)
+	}
 	return &m, nil
+}
+
+// debRE is one runtime package as the manifest lists it: a Debian package name, "=", a version.
+var debRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+=(\d+:)?\d[A-Za-z0-9.+~-]*$`)
+
+// Check refuses a manifest whose values would reach a host's filesystem or shell as anything
+// but plain names: file paths must be clean relative paths inside the bundle (fs.ValidPath: no
+// "..", no leading "/"), image references must parse as references, package entries must be
+// name=version. A manifest is data from wherever the bundle came from; it is checked before
+// any of it is used.
+func (m *Manifest) Check() error {
+	var errs []error
+	files := map[string]bool{}
+	for _, f := range m.Files {
+		if !fs.ValidPath(f.Path) || f.Path == "." || f.Path == ManifestName {
+			errs = append(errs, fmt.Errorf("file path %q is not a path inside the bundle", f.Path))
+		}
+		files[f.Path] = true
+	}
+	for ref, file := range m.Images {
+		if _, err := name.ParseReference(ref); err != nil || strings.ContainsAny(ref, " \t\n'\"\\$`;&|<>(){}") {
+			errs = append(errs, fmt.Errorf("image %q is not an image reference", ref))
+		}
+		if !fs.ValidPath(file) || !strings.HasPrefix(file, DirImages+"/") {
+			errs = append(errs, fmt.Errorf("image %s: file %q is not a path under %s/", ref, file, DirImages))
+		} else if !files[file] {
+			errs = append(errs, fmt.Errorf("image %s: file %s is not in the manifest's files", ref, file))
+		}
+	}
+	for _, d := range m.Debs {
+		if !debRE.MatchString(d) {
+			errs = append(errs, fmt.Errorf("package %q is not name=version", d))
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
 }
 
 // MismatchError reports a bundle file whose content is not what the manifest recorded.

@@ -147,7 +147,7 @@ func (c *cli) up(ctx context.Context, onEvent func(event.Event)) ([]event.Event,
 }
 
 func (c *cli) down(ctx context.Context, extra ...string) error {
-	_, _, err := c.run(ctx, nil, append([]string{"down", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook}, extra...)...)
+	_, _, err := c.run(ctx, nil, append([]string{"down", "--yes", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook}, extra...)...)
 	return err
 }
 

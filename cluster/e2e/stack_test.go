@@ -20,7 +20,9 @@ import (
 // TestUpWholeLab is the main job end to end (issue 7) and the mesh's proof on a real cluster
 // (issue 5): one `meshlab up` from bare lab hosts through cluster, mesh, addons and Bookinfo to
 // `meshlab verify bookinfo` passing; then Istio's networking samples applied with kubectl, the
-// walk-through's RouteRule, and the control plane killed and restarted.
+// walk-through's RouteRule, and the control plane killed and restarted; then the lab's safety
+// (issue 15): a privileged pod cannot reach the host, the addons are locked down, a wrong
+// hosts file cannot reset the lab, and no join token is left in a log, event or state file.
 func TestUpWholeLab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -161,8 +163,24 @@ func TestUpWholeLab(t *testing.T) {
 		}
 	})
 
+	cs := c.client(t)
+	t.Run("a privileged pod cannot reach the host", func(t *testing.T) {
+		loadProbeImage(t, ctx, c)
+		checkNoEscape(t, ctx, c, cs, c.lab.Machines[len(c.lab.Machines)-1].Name)
+	})
+
+	t.Run("prometheus has no lifecycle API; port-forward through the API server", func(t *testing.T) {
+		checkAddonsLockedDown(t, ctx, c)
+	})
+
+	t.Run("another lab's hosts file cannot reset this lab", func(t *testing.T) {
+		checkWrongHostsFile(t, ctx, c, cs)
+	})
+
+	runs := [][]event.Event{events}
 	t.Run("second up changes nothing", func(t *testing.T) {
 		events, again, err := c.run(ctx, nil, c.stackArgs("quick")...)
+		runs = append(runs, events)
 		if err != nil {
 			t.Fatalf("second up: %v", err)
 		}
@@ -178,9 +196,18 @@ func TestUpWholeLab(t *testing.T) {
 		}
 	})
 
-	// Issue 17: the lab as a person looks at it (browser, service graph). Last: it scales
-	// reviews-v3 to zero and back.
+	t.Run("no join token in any log, event or state file", func(t *testing.T) {
+		checkNoTokens(t, ctx, c, cs, runs...)
+	})
+
+	// Issue 17: the lab as a person looks at it (browser, service graph). It scales reviews-v3
+	// to zero and back.
 	observeLab(ctx, t, c, events)
+
+	// Last: it changes the lab (the addons lose their NodePorts).
+	t.Run("addons ClusterIP only, verified through port-forwards", func(t *testing.T) {
+		checkClusterIPAddons(t, ctx, c)
+	})
 }
 
 // verifyBookinfo runs `meshlab verify bookinfo` on the lab as its user would after `meshlab up

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
@@ -54,6 +56,9 @@ type Options struct {
 	TokenTTL time.Duration
 	// IgnorePreflightErrors is passed to kubeadm init and join.
 	IgnorePreflightErrors []string
+	// Force lets up and down work on hosts meshlab cannot prove it set up for this lab (see
+	// Ownership); without it such a host stops the run before anything changes.
+	Force bool
 }
 
 // BundleImage is one image of the offline bundle, as the playbook's import task sees it.
@@ -70,6 +75,8 @@ type plan struct {
 	// The hosts file's mirrors as the playbook writes them (empty without mirrors).
 	registryMirrors []RegistryHosts
 	aptMirrors      map[string]*AptSource
+	// testClient replaces the kubeconfig's API client in kubeClient (tests).
+	testClient func() (kubernetes.Interface, error)
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -122,6 +129,7 @@ type PlaybookVars struct {
 	RegistryMirrors []RegistryHosts
 	// AptMirrors has the keys debian, docker and kubernetes, each nil unless mirrored.
 	AptMirrors map[string]*AptSource
+	Force      bool // --force: the reset's own ownership checks stand aside
 }
 
 // Map is the template data: the playbook's own var names.
@@ -134,6 +142,7 @@ func (v PlaybookVars) Map() map[string]any {
 		"bundleImages":    v.BundleImages,
 		"registryMirrors": v.RegistryMirrors,
 		"aptMirrors":      v.AptMirrors,
+		"force":           v.Force,
 	}
 }
 
@@ -150,7 +159,7 @@ func (p *plan) client() (*kube.Client, error) {
 // vars are the playbook vars the Go side provides.
 func (p *plan) vars() PlaybookVars {
 	v := PlaybookVars{InitHost: p.initHost.Name, InitConfig: RemoteInitConfig,
-		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{},
+		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}, Force: p.Force,
 		RegistryMirrors: p.registryMirrors, AptMirrors: p.aptMirrors}
 	if v.RegistryMirrors == nil {
 		v.RegistryMirrors = []RegistryHosts{}
@@ -199,6 +208,15 @@ func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
 func (s *Set) Facts() engine.Phase { return &Facts{} }
+
+// Claim checks every host's ownership before up changes anything and claims the free ones.
+func (s *Set) Claim() engine.Phase { return &Ownership{plan: s.p, claim: true} }
+
+// CheckOwner checks every host's ownership before down resets anything.
+func (s *Set) CheckOwner() engine.Phase { return &Ownership{plan: s.p} }
+
+// RecordOwnership records the cluster's CA in every node's marker (after the joins).
+func (s *Set) RecordOwnership() engine.Phase { return &RecordOwnership{plan: s.p} }
 
 // UploadBundle puts the offline bundle on every host (before the container runtime).
 func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }

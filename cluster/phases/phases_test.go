@@ -27,7 +27,8 @@ func TestVars(t *testing.T) {
 		t.Errorf("vars = %v, offline %v", v, s.Offline())
 	}
 	dir := t.TempDir()
-	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"}}
+	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"},
+		Files: []bundle.File{{Path: "images/p.tar"}}}
 	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}

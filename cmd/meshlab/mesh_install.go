@@ -67,6 +67,9 @@ The image must be on every node: 'meshlab up' side-loads it. --dry-run prints th
 			if err != nil {
 				return err
 			}
+			if err := install.CheckTakeover(ctx, c, objs); err != nil {
+				return err
+			}
 			applied, err := install.Apply(ctx, c, objs)
 			for _, a := range applied {
 				fmt.Fprintf(cmd.OutOrStdout(), "applied %s\n", a.Object)
@@ -122,16 +125,20 @@ func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			deleted, err := install.Uninstall(ctx, c, objs, install.UninstallOptions{Purge: purge})
+			out := cmd.OutOrStdout()
+			kept := func(what string) {
+				fmt.Fprintf(out, "kept %s: it lacks meshlab's label %s=%s\n", what, install.PartOfLabel, install.PartOfValue)
+			}
+			deleted, err := install.Uninstall(ctx, c, objs, install.UninstallOptions{Purge: purge, Kept: kept})
 			for _, d := range deleted {
-				fmt.Fprintf(cmd.OutOrStdout(), "deleted %s\n", d)
+				fmt.Fprintf(out, "deleted %s\n", d)
 			}
 			return err
 		},
 	}
 	fl := cmd.Flags()
 	addKubeconfigFlag(fl, &kubeconfig)
-	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule")
+	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule (only CRDs labelled as meshlab's)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
 	return cmd
 }

@@ -158,6 +158,68 @@ func (c *Client) Delete(ctx context.Context, objs []*unstructured.Unstructured) 
 	return deleted, errors.Join(errs...)
 }
 
+// DeleteOwned is Delete for objects this caller may prove it made: each is looked up first and
+// deleted only when owned says the live object is the caller's (by its labels, say), with the
+// live object's UID as a precondition, so an object re-created by someone else meanwhile is not
+// deleted either. It returns what it deleted and what it kept because it was not owned.
+func (c *Client) DeleteOwned(ctx context.Context, objs []*unstructured.Unstructured, owned func(live *unstructured.Unstructured) bool) (deleted, kept []string, err error) {
+	var errs []error
+	for _, o := range slices.Backward(objs) {
+		ri, err := c.Resource(o)
+		var miss *MappingError
+		switch {
+		case errors.As(err, &miss):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("delete %w", err))
+			continue
+		}
+		live, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("look up %s: %w", Describe(o), err))
+			continue
+		case !owned(live):
+			kept = append(kept, Describe(o))
+			continue
+		}
+		uid := live.GetUID()
+		err = ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground),
+			Preconditions: &metav1.Preconditions{UID: &uid}})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("delete %s: %w", Describe(o), err))
+		default:
+			deleted = append(deleted, Describe(o))
+		}
+	}
+	return deleted, kept, errors.Join(errs...)
+}
+
+// Get returns the live object named like obj, or nil when there is none (or its kind is not
+// served).
+func (c *Client) Get(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	ri, err := c.Resource(obj)
+	var miss *MappingError
+	switch {
+	case errors.As(err, &miss):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", Describe(obj), err)
+	}
+	return live, nil
+}
+
 // ToUnstructured converts typed objects (with their TypeMeta set) for Apply, without the
 // fields a server-side apply must not send: an empty creationTimestamp and the status.
 func ToUnstructured(objs []runtime.Object) ([]*unstructured.Unstructured, error) {

@@ -37,7 +37,7 @@ func (p *plan) addonSettings() addons.Settings {
 	if p.offline() {
 		pull = "Never"
 	}
-	s := addons.Settings{NodePorts: c.NodePorts, Images: p.Lab.Versions.Addons, PullPolicy: pull}
+	s := addons.Settings{NodePorts: c.NodePorts, Images: p.Lab.Versions.Addons, PullPolicy: pull, ServiceType: c.AddonService}
 	for _, name := range c.Addons {
 		if alt := p.standIn(s, c.Addons, name); alt != "" {
 			name = alt
@@ -142,18 +142,29 @@ func (a *Addons) Run(ctx context.Context, r *engine.Run) error {
 	in := addons.NewInstaller(c.Helm, addons.Namespace, a.plan.WaitTimeout)
 	a.plan.reportStandIns(r, s)
 	for _, name := range s.Addons {
-		if err := a.applyOne(ctx, r, in, s, name); err != nil {
+		if err := a.applyOne(ctx, r, c, in, s, name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *Addons) applyOne(ctx context.Context, r *engine.Run, in *addons.Installer, s addons.Settings, name string) error {
+func (a *Addons) applyOne(ctx context.Context, r *engine.Run, c *Clients, in *addons.Installer, s addons.Settings, name string) error {
 	t := newTask(r, nil, "addons", "Install "+name)
 	if why := a.plan.missingFromBundle(s, name); why != "" {
 		t.Skip(why)
 		return nil
+	}
+	if name == addons.Grafana {
+		// Grafana's admin password, generated into a Secret before Grafana first starts; it never
+		// reaches a log: only the summary shows it, once.
+		pw, created, err := addons.EnsureGrafanaAdmin(ctx, c.Kube, addons.Namespace)
+		if err != nil {
+			return t.fail("", err)
+		}
+		if created {
+			a.plan.grafanaPassword = pw
+		}
 	}
 	vals, err := s.Values(name)
 	if err != nil {

@@ -61,6 +61,9 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 	if err != nil {
 		return t.fail("", err)
 	}
+	if err := install.CheckTakeover(ctx, c.Client, objs); err != nil {
+		return t.fail("this cluster runs another mesh: meshlab's mesh needs a cluster without one", err)
+	}
 	if _, err := install.Apply(ctx, c.Client, objs); err != nil {
 		return t.fail("", err)
 	}

@@ -9,6 +9,7 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -60,6 +61,10 @@ type plan struct {
 	digest       string            // the binary's sha256 prefix, set with tar
 	noRetry      bool              // tests: verify checks fail at once instead of retrying
 	markerPath   string            // tests: the side-load marker instead of install.ImageMarker
+	// grafanaPassword is the Grafana admin password made by this run, shown once by the summary.
+	grafanaPassword string
+	// forward reaches a ClusterIP addon from here (default addons.PortForward); tests replace it.
+	forward func(ctx context.Context, kubeconfig, addon string) (url string, stop func(), err error)
 }
 
 func newPlan(o Options) (*plan, error) {

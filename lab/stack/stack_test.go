@@ -162,7 +162,7 @@ func inventoryAddons() []string { return testLab().Components.Addons }
 func writeBundle(t *testing.T, images ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	m := &bundle.Manifest{Schema: bundle.Schema, Source: "source", Images: map[string]string{}}
+	m := &bundle.Manifest{Schema: bundle.Schema, Source: "source", Images: map[string]string{}, Files: []bundle.File{{Path: "images/x.tar"}}}
 	for _, img := range images {
 		m.Images[img] = "images/x.tar"
 	}
@@ -521,5 +521,69 @@ func TestBundleWithBookinfoImagesRunsUpstreamBookinfo(t *testing.T) {
 	p.bundleImages = map[string]string{imgs[0]: "images/x.tar"} // one image short: the Go services
 	if !p.goBookinfo() {
 		t.Error("a bundle lacking a Bookinfo image must run the Go Bookinfo")
+	}
+}
+
+// TestGrafanaPasswordShownOnce: the summary shows the admin password the run made, and on later
+// runs only where to read it; with ClusterIP addons it offers the port-forward, not a URL.
+func TestGrafanaPasswordShownOnce(t *testing.T) {
+	ps, p, _ := newTestPlan(t, nil) // online: every addon installs
+	summary := func() string {
+		rec := &recorder{}
+		if err := engine.Execute(context.Background(), testRun(rec), engine.Phases{ps[6]}); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, e := range rec.events {
+			if e.Kind == "log" && e.Phase == "summary" {
+				lines = append(lines, e.Line)
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	p.grafanaPassword = "s3cret-made-now"
+	if got := summary(); !strings.Contains(got, "user admin, password s3cret-made-now (shown this once") {
+		t.Errorf("first summary:\n%s", got)
+	}
+	p.grafanaPassword = ""
+	if got := summary(); strings.Contains(got, "s3cret") || !strings.Contains(got, "get secret grafana-admin") {
+		t.Errorf("later summary:\n%s", got)
+	}
+	p.Lab.Components.AddonService = addons.ServiceClusterIP
+	got := summary()
+	if !strings.Contains(got, "prometheus           meshlab addons port-forward prometheus --kubeconfig ") || strings.Contains(got, ":30003") {
+		t.Errorf("ClusterIP summary:\n%s", got)
+	}
+}
+
+// TestVerifyReachesClusterIPAddonsThroughForwards: with ClusterIP addons the verify phase checks
+// them on port-forwards (one per addon, all stopped afterwards), not on NodePorts.
+func TestVerifyReachesClusterIPAddonsThroughForwards(t *testing.T) {
+	srv := bookinfoPage(http.StatusOK)
+	defer srv.Close()
+	ps, p, _ := newTestPlan(t, nil)
+	p.noRetry, p.Verify = true, VerifyQuick
+	p.Lab.Components.AddonService = addons.ServiceClusterIP
+	p.VerifyLab = func(o verify.ClusterOptions) (verify.Lab, error) {
+		return verify.Lab{Namespace: o.Namespace, Browser: verify.Browser{BaseURL: srv.URL},
+			PrometheusURL: "http://10.9.0.2:30003", GrafanaURL: "http://10.9.0.2:30002", TracingURL: "http://10.9.0.2:30001"}, nil
+	}
+	open := map[string]bool{}
+	p.forward = func(_ context.Context, _, addon string) (string, func(), error) {
+		open[addon] = true
+		return "http://127.0.0.1:1/" + addon, func() { delete(open, addon) }, nil
+	}
+	lab := verify.Lab{}
+	stop, err := p.forwardAddons(context.Background(), &lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lab.PrometheusURL != "http://127.0.0.1:1/prometheus" || lab.GrafanaURL != "http://127.0.0.1:1/grafana" || lab.TracingURL != "http://127.0.0.1:1/zipkin" {
+		t.Errorf("lab URLs %+v", lab)
+	}
+	stop()
+	_ = engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[5]})
+	if len(open) != 0 {
+		t.Errorf("forwards left open: %v", open)
 	}
 }

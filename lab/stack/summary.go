@@ -53,21 +53,40 @@ func (s *Summary) Links() []Link {
 		default:
 			continue
 		}
-		if why := p.missingFromBundle(settings, name); why != "" {
+		switch {
+		case p.missingFromBundle(settings, name) != "":
 			l.Where = "— " + NotInBundle
-		} else if name == addons.Prometheus {
+		case settings.ClusterIPOnly(): // no NodePort: reached through the API server only
+			l.Where = "meshlab addons port-forward " + name + " --kubeconfig " + p.kubeconfigPath()
+		case name == addons.Prometheus:
 			prometheus = l.Where
-		} else if name == addons.Grafana {
+		case name == addons.Grafana:
 			grafana = l.Where
 		}
 		out = append(out, l)
+		if name == addons.Grafana && p.missingFromBundle(settings, name) == "" {
+			out = append(out, s.grafanaAdmin())
+		}
 	}
 	out = append(out, dashboardLinks(prometheus, grafana)...)
 	return append(out, Link{"kubeconfig", p.kubeconfigPath()})
 }
 
+// grafanaAdmin says how to log in to Grafana as admin: the password itself on the run that made
+// it (the only time it is shown), afterwards where to read it.
+func (s *Summary) grafanaAdmin() Link {
+	if pw := s.plan.grafanaPassword; pw != "" {
+		return Link{"grafana admin", "user admin, password " + pw + " (shown this once; kept in Secret " +
+			addons.Namespace + "/" + addons.GrafanaAdminSecret + ")"}
+	}
+	return Link{"grafana admin", "user admin; password: kubectl -n " + addons.Namespace + " get secret " +
+		addons.GrafanaAdminSecret + " -o jsonpath='{.data.password}' | base64 -d"}
+}
+
 func (s *Summary) Run(_ context.Context, r *engine.Run) error {
 	for _, l := range s.Links() {
+		// Straight to the views (terminal, --output json), like every event: never into the
+		// lab's log files, so the Grafana password shown here is not kept on disk.
 		r.Emit(event.Event{Kind: event.Log, Phase: "summary", Line: fmt.Sprintf("%-20s %s", l.What, l.Where)})
 	}
 	return nil

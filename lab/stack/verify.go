@@ -7,8 +7,10 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/meshlab/meshlab/addons"
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/bookinfo/verify"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/gateway"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -122,6 +124,14 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 	if err != nil {
 		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
 	}
+	if v.plan.addonSettings().ClusterIPOnly() {
+		stop, err := v.plan.forwardAddons(ctx, &lab)
+		if err != nil {
+			return newTask(r, nil, "verify", "Reach the addons through the API server").fail(
+				"the addons are ClusterIP only (components.addonService): `meshlab addons port-forward NAME` must work", err)
+		}
+		defer stop()
+	}
 	quick := v.plan.verifyMode() == VerifyQuick
 	results, failed := verify.Runner{Quick: quick, NoRetry: v.plan.noRetry}.Run(ctx, verify.Suite(lab), &eventObserver{r: r})
 	if !failed {
@@ -146,4 +156,53 @@ func (v *Verify) DryRun(_ context.Context, r *engine.Run) error {
 	newTask(r, nil, "verify", "Checks").Plan("would run `" + cmd + "` against http://" +
 		net.JoinHostPort(o.Node, strconv.Itoa(o.Ports.Gateway)) + "/productpage")
 	return nil
+}
+
+// forwardAddons points the lab's addon URLs at port-forwards through the API server: with
+// components.addonService ClusterIP the addons have no NodePort to check them on. The returned
+// function stops the forwards.
+func (p *plan) forwardAddons(ctx context.Context, lab *verify.Lab) (func(), error) {
+	forward := p.forward
+	if forward == nil {
+		forward = portForward
+	}
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	s := p.addonSettings()
+	for _, name := range s.Addons {
+		if p.missingFromBundle(s, name) != "" {
+			continue
+		}
+		url, stop, err := forward(ctx, p.kubeconfigPath(), name)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		stops = append(stops, stop)
+		switch name {
+		case addons.Prometheus:
+			lab.PrometheusURL = url
+		case addons.Grafana:
+			lab.GrafanaURL = url
+		case addons.Zipkin, addons.Jaeger:
+			lab.TracingURL = url
+		}
+	}
+	return stopAll, nil
+}
+
+func portForward(ctx context.Context, kubeconfigPath, addon string) (string, func(), error) {
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: kubeconfigPath})
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := addons.PortForward(ctx, cfg.REST, addons.Namespace, addon, 0)
+	if err != nil {
+		return "", nil, err
+	}
+	return f.URL, func() { _ = f.Close() }, nil
 }

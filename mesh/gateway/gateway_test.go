@@ -233,6 +233,15 @@ func TestManifestShape(t *testing.T) {
 	if fmt.Sprint(env) != "[map[name:POD_NAMESPACE valueFrom:map[fieldRef:map[fieldPath:metadata.namespace]]]]" {
 		t.Errorf("gateway env %v, want POD_NAMESPACE from the downward API", env)
 	}
+	// No privilege: every capability dropped, a read-only root, /tmp the only writable place.
+	sc := cs[0].(map[string]any)["securityContext"].(map[string]any)
+	drop, _, _ := unstructured.NestedStringSlice(sc, "capabilities", "drop")
+	if sc["readOnlyRootFilesystem"] != true || len(drop) != 1 || drop[0] != "ALL" || sc["allowPrivilegeEscalation"] != false {
+		t.Errorf("gateway securityContext %v", sc)
+	}
+	if mounts := cs[0].(map[string]any)["volumeMounts"]; !strings.Contains(fmt.Sprint(mounts), "mountPath:/tmp") {
+		t.Errorf("no writable /tmp for the translated config: %v", mounts)
+	}
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	p := ports[0].(map[string]any)
 	if p["nodePort"] != int64(30080) || p["targetPort"] != int64(8080) {

@@ -96,9 +96,15 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 							map[string]any{"name": "status-port", "containerPort": int64(15021)},
 						},
 						"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/healthz/ready", "port": int64(15021)}},
+						// A proxy facing the outside needs no privilege: it listens above 1024, writes
+						// only its translated config (to /tmp, an emptyDir), and runs no other program.
 						"securityContext": map[string]any{"runAsUser": int64(1337), "runAsGroup": int64(1337),
-							"runAsNonRoot": true, "allowPrivilegeEscalation": false},
+							"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+							"capabilities":   map[string]any{"drop": []any{"ALL"}},
+							"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+						"volumeMounts": []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}},
 					}},
+					"volumes": []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{"sizeLimit": "16Mi"}}},
 				},
 			},
 		}}),

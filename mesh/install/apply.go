@@ -31,11 +31,14 @@ type UninstallOptions struct {
 	// Purge also deletes the CRDs, and with them every VirtualService, DestinationRule and
 	// RouteRule in the cluster. Off by default: a reinstall should find the user's routing.
 	Purge bool
+	// Kept, if not nil, is told of each object left because it lacks meshlab's label.
+	Kept func(what string)
 }
 
 // Uninstall deletes what Render describes, webhooks first (so nothing calls a server that is
-// going away) and the namespace last; objects already gone are fine. It returns what it
-// deleted and every failure.
+// going away) and the namespace last; objects already gone are fine. Only objects carrying
+// meshlab's label are deleted: one of the same name that another mesh installed stays (and is
+// named to o.Kept). It returns what it deleted and every failure.
 func Uninstall(ctx context.Context, c *kube.Client, objs []runtime.Object, o UninstallOptions) ([]string, error) {
 	us, err := kube.ToUnstructured(objs)
 	if err != nil {
@@ -47,7 +50,12 @@ func Uninstall(ctx context.Context, c *kube.Client, objs []runtime.Object, o Uni
 			keep = append(keep, u)
 		}
 	}
-	deleted, err := c.Delete(ctx, keep)
+	deleted, kept, err := c.DeleteOwned(ctx, keep, isMeshlabs)
+	if o.Kept != nil {
+		for _, k := range kept {
+			o.Kept(k)
+		}
+	}
 	if err != nil {
 		return deleted, fmt.Errorf("install: %w", err)
 	}

@@ -18,6 +18,8 @@ const (
 	DefaultLabName     = "lab"
 	DefaultMesh        = true
 	DefaultBookinfo    = true
+	// DefaultAddonService exposes the addons on NodePorts, as the walk-through does.
+	DefaultAddonService = "NodePort"
 
 	// NodePorts of the components (meshlab's convention; the Bookinfo walk-throughs used 30001
 	// and 30002 for Zipkin and Grafana).
@@ -70,6 +72,9 @@ func (d *decoder) applyDefaults(lab *Lab) {
 	}
 	if !d.isSet("components.addons") {
 		c.Addons = DefaultAddons()
+	}
+	if !d.isSet("components.addonService") {
+		c.AddonService = DefaultAddonService
 	}
 	ports := DefaultNodePorts()
 	for k, v := range c.NodePorts {

@@ -9,7 +9,7 @@ import (
 var (
 	topFields        = []string{"apiVersion", "kind", "name", "versions", "network", "components", "mirrors", "ssh", "hosts"}
 	networkFields    = []string{"podCIDR", "serviceCIDR", "podMasquerade"}
-	componentFields  = []string{"mesh", "addons", "bookinfo", "nodePorts"}
+	componentFields  = []string{"mesh", "addons", "bookinfo", "nodePorts", "addonService"}
 	sshDefaultFields = []string{"user", "port", "keyPath", "agent", "knownHosts", "sudo",
 		"password", "keyPassphrase", "sudoPassword", "bastion"}
 	hostFields = []string{"name", "address", "port", "user", "keyPath", "agent", "password",

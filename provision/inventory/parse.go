@@ -155,6 +155,8 @@ func (d *decoder) decodeComponents(n *yaml.Node, c *Components) {
 					c.Addons = append(c.Addons, s)
 				}
 			}
+		case "addonService":
+			c.AddonService, _ = d.str(p.value, path)
 		case "nodePorts":
 			ports, _ := d.mapping(p.value, path, "component: port")
 			if len(ports) > 0 {

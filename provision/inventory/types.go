@@ -38,6 +38,10 @@ type Components struct {
 	Bookinfo bool
 	// NodePorts maps a component (zipkin, grafana, prometheus, jaeger, gateway) to its NodePort.
 	NodePorts map[string]int
+	// AddonService is how the addons' UIs are exposed: "NodePort" (default, on every node, as
+	// the walk-through opens them) or "ClusterIP" (inside the cluster only, reached with
+	// `meshlab addons port-forward` through the API server).
+	AddonService string
 }
 
 // SSHDefaults are the lab-wide connection settings every host inherits unless it sets its own.

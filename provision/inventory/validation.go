@@ -51,6 +51,10 @@ func (d *decoder) checkComponents(c *Components) {
 		d.problem(d.at("components.addons"), "components.addons", "zipkin and jaeger both serve the Zipkin API on 9411",
 			"choose one of them as the trace store")
 	}
+	if c.AddonService != "NodePort" && c.AddonService != "ClusterIP" {
+		d.problem(d.at("components.addonService"), "components.addonService", fmt.Sprintf("%q is not a Service type meshlab offers", truncate(c.AddonService, 40)),
+			"NodePort (every node, the default) or ClusterIP (inside the cluster; meshlab addons port-forward reaches it)")
+	}
 	nodePortNames := []string{"zipkin", "grafana", "prometheus", "jaeger", "gateway"}
 	byPort := map[int]string{}
 	for _, name := range nodePortNames {

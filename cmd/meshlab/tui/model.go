@@ -20,8 +20,9 @@ import (
 	"github.com/meshlab/meshlab/provision/inventory"
 )
 
-// ProbeFunc checks one host of lab; trust allows recording an unknown host key.
-type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host string, trust bool) labrun.ProbeResult
+// ProbeFunc checks one host of lab; trustKey ("" none) is the fingerprint of an unknown host key
+// the user accepted: only a key with that fingerprint is recorded.
+type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host, trustKey string) labrun.ProbeResult
 
 // UpFunc runs the up action on lab, sending every event to sink, and returns once the engine
 // has stopped (also after ctx was cancelled).
@@ -116,8 +117,8 @@ func New(o Options) Model {
 		o.HostsPath = "hosts.yaml"
 	}
 	if o.Probe == nil {
-		o.Probe = func(ctx context.Context, lab *inventory.Lab, host string, trust bool) labrun.ProbeResult {
-			return labrun.Probe(ctx, lab, host, labrun.ProbeOptions{KnownHostsPath: o.KnownHostsPath, TrustNewHostKey: trust})
+		o.Probe = func(ctx context.Context, lab *inventory.Lab, host, trustKey string) labrun.ProbeResult {
+			return labrun.Probe(ctx, lab, host, labrun.ProbeOptions{KnownHostsPath: o.KnownHostsPath, TrustKey: trustKey})
 		}
 	}
 	if o.Up == nil {
