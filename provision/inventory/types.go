@@ -59,7 +59,7 @@ type Host struct {
 	// internalAddress, k0sctl's privateAddress): "" lets meshlab find it on the host.
 	InternalAddress string
 	Port            int
-	User    string
+	User            string
 	// KeyPath is an absolute private key path ("~" expanded, relative paths resolved against
 	// the hosts file's folder); "" means the SSH client's usual default keys.
 	KeyPath       string
