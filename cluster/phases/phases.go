@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
@@ -66,6 +67,9 @@ type plan struct {
 	Options
 	initHost inventory.Host
 	manifest *bundle.Manifest // nil online
+
+	mu      sync.Mutex
+	learned *learned // the facts phase's findings (nil until it ran)
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -167,7 +171,7 @@ func (s *Set) Offline() bool { return s.p.offline() }
 func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
-func (s *Set) Facts() engine.Phase { return &Facts{} }
+func (s *Set) Facts() engine.Phase { return &Facts{plan: s.p} }
 
 // UploadBundle puts the offline bundle on every host (before the container runtime).
 func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }
