@@ -59,7 +59,7 @@ func TestFactsAndConflicts(t *testing.T) {
 	f := ParseFacts("hostname cp1\nmac eth0 02:AA:00:00:00:01\nmac tunl0 00:00:00:00:00:00\nuuid ABC\n" +
 		"addr eth0 10.0.2.15/24\naddr eth1@if7 192.168.56.10/24\naddr eth2 fd00::1/64\ndefault eth0\n")
 	want := HostFacts{Hostname: "cp1", MACs: map[string]string{"eth0": "02:aa:00:00:00:01"}, ProductUUID: "abc",
-		Addrs: []IfAddr{{"eth0", netip.MustParsePrefix("10.0.2.15/24")}, {"eth1", netip.MustParsePrefix("192.168.56.10/24")}},
+		Addrs:        []IfAddr{{"eth0", netip.MustParsePrefix("10.0.2.15/24")}, {"eth1", netip.MustParsePrefix("192.168.56.10/24")}},
 		DefaultIface: "eth0"}
 	if !reflect.DeepEqual(f, want) {
 		t.Errorf("facts = %+v\nwant %+v", f, want)
