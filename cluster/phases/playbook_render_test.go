@@ -122,9 +122,17 @@ func TestPlaybookRenders(t *testing.T) {
 			"kubeadm=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
 			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "docker.io=" + s.DebianRuntime.DockerIO,
 			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --config " + RemoteInitConfig,
-		}, []string{RemoteBundleDir}},
+			// A first-boot apt run's lock is waited for; containerd's replaced config.toml stays
+			// without a dpkg prompt; nothing unpinned comes along.
+			"apt-get -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold",
+			"apt_get install -y --no-install-recommends --allow-downgrades $pkgs",
+			// Keys are downloaded, checked, then installed or dearmored.
+			`curl -fsSL --retry 3 https://pkgs.k8s.io/core:/stable:/` + s.Kubernetes.Repo + `/deb/Release.key -o "$key"`,
+			`gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg "$key"`,
+		}, []string{RemoteBundleDir, "| gpg", "|\n            gpg", "apt-get install", "apt-get update"}},
 		{"kubernetes-offline.golden", true, []string{
-			"dpkg -i --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
+			"dpkg -i --force-confdef --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
+			"apt-get -q -o DPkg::Lock::Timeout=600 check",
 			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf",
 		}, []string{"download.docker.com", "https://pkgs.k8s.io"}},
 	}
@@ -143,6 +151,21 @@ func TestPlaybookRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImagePrePullOnlyOnTheInitHost: the control plane's images are pulled where kubeadm init
+// runs, not on every worker.
+func TestImagePrePullOnlyOnTheInitHost(t *testing.T) {
+	_, scripts := renderAll(t, testPlan(false), map[string][]string{})
+	var on []string
+	for name, src := range scripts {
+		if strings.Contains(src, "kubeadm config images pull") {
+			on = append(on, name)
+		}
+	}
+	if len(on) != 1 || !strings.HasPrefix(on[0], "cp1") {
+		t.Errorf("images pre-pulled by %v, want by cp1 only", on)
 	}
 }
 
