@@ -19,6 +19,7 @@ func upPhases(b *builder) engine.Phases {
 	list := engine.Phases{
 		engine.Connect{},                      // SSH to every host, sudo checked
 		k.Facts(),                             // OS, addresses, MACs, product_uuid; unique across hosts
+		k.FirstBoot(),                         // cloud-init and apt/dpkg runs of a fresh host finished
 		b.play("preflight"),                   // kubeadm's requirements, ports, kernel modules
 		b.play("os-prep"),                     // swap off, sysctls, modules at boot
 		b.when(k.Offline(), k.UploadBundle()), // the offline bundle to every host

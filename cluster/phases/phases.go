@@ -54,6 +54,9 @@ type Options struct {
 	TokenTTL time.Duration
 	// IgnorePreflightErrors is passed to kubeadm init and join.
 	IgnorePreflightErrors []string
+	// FirstBootTimeout bounds the wait for cloud-init and the package manager's locks on each
+	// host (default DefaultFirstBootTimeout).
+	FirstBootTimeout time.Duration
 }
 
 // BundleImage is one image of the offline bundle, as the playbook's import task sees it.
@@ -172,6 +175,10 @@ func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
 func (s *Set) Facts() engine.Phase { return &Facts{plan: s.p} }
+
+// FirstBoot waits until cloud-init and apt/dpkg runs of a freshly booted host are done (after
+// facts, before anything installs).
+func (s *Set) FirstBoot() engine.Phase { return &FirstBoot{plan: s.p} }
 
 // UploadBundle puts the offline bundle on every host (before the container runtime).
 func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }
