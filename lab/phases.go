@@ -27,10 +27,13 @@ func upPhases(b *builder) engine.Phases {
 		b.play("kubernetes"),                  // pinned kubeadm, kubelet, kubectl (held), images
 		k.KubeadmConfig(),                     // kubeadm init config for the first control plane
 		b.play("control-plane"),               // kubeadm init
+		k.NetworkCheck(),                      // firewalls; the API server from every node (fails in seconds, not at join)
 		k.Kubeconfig(),                        // the admin kubeconfig into the lab's folder (0600)
 		k.Join(),                              // workers join with a fresh, short-lived token
 		k.CNI(),                               // Flannel
 		k.Wait(),                              // every node Ready, CoreDNS ready
+		k.PodNetworkCheck(),                   // kubelets from the control plane; VXLAN between every two nodes
+		k.Untaint(),                           // a lab without workers runs its workloads on the control plane
 	}
 	if s == nil { // --stack=false: the cluster only
 		return list

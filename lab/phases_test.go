@@ -33,8 +33,8 @@ func names(t *testing.T, o Options, a Action) []string {
 }
 
 var (
-	clusterUp = []string{"connect", "facts", "preflight", "os-prep", "container-runtime", "kubernetes",
-		"kubeadm-config", "control-plane", "kubeconfig", "join", "cni", "wait"}
+	clusterUp = []string{"connect", "facts", "first-boot", "preflight", "os-prep", "container-runtime", "kubernetes",
+		"kubeadm-config", "control-plane", "network-check", "kubeconfig", "join", "cni", "wait", "pod-network-check", "untaint"}
 	stackUp = []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
 )
 

@@ -198,5 +198,15 @@ func (s *Set) CNI() engine.Phase { return &CNI{plan: s.p} }
 // Wait waits for Ready nodes and CoreDNS.
 func (s *Set) Wait() engine.Phase { return &Wait{plan: s.p} }
 
+// NetworkCheck probes the API server from every node and warns about firewalls (after kubeadm
+// init, before the joins).
+func (s *Set) NetworkCheck() engine.Phase { return &NetworkCheck{plan: s.p} }
+
+// PodNetworkCheck probes the kubelets and the pod network between the nodes (once they are Ready).
+func (s *Set) PodNetworkCheck() engine.Phase { return &PodNetworkCheck{plan: s.p} }
+
+// Untaint lets workloads run on the control plane when the lab has no workers (after wait).
+func (s *Set) Untaint() engine.Phase { return &Untaint{plan: s.p} }
+
 // RemoveKubeconfig forgets the kubeconfig of a cluster that was reset (the end of down).
 func (s *Set) RemoveKubeconfig() engine.Phase { return &RemoveKubeconfig{plan: s.p} }
