@@ -19,12 +19,12 @@ func TestParseProbe(t *testing.T) {
 	for out, want := range map[string]ProbeOutcome{
 		"open\n":    ProbeOpen,
 		"timeout\n": ProbeTimeout,
-		"failed bash: line 1: connect: Connection refused\n": ProbeRefused,
+		"failed bash: line 1: connect: Connection refused\n":            ProbeRefused,
 		"failed bash: line 1: /dev/tcp/10.0.0.1/6443: No route to host": ProbeBlocked,
-		"failed bash: connect: Network is unreachable":                   ProbeBlocked,
-		"failed bash: connect: Operation not permitted":                  ProbeBlocked,
-		"error bash is missing":                                          ProbeError,
-		"":                                                               ProbeError,
+		"failed bash: connect: Network is unreachable":                  ProbeBlocked,
+		"failed bash: connect: Operation not permitted":                 ProbeBlocked,
+		"error bash is missing":                                         ProbeError,
+		"":                                                              ProbeError,
 	} {
 		if got, detail := ParseProbe(out); got != want || detail == "" && want != ProbeError {
 			t.Errorf("%q: %s (%q), want %s", out, got, detail, want)
