@@ -12,6 +12,7 @@ package phases
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -73,6 +74,11 @@ type plan struct {
 
 	mu      sync.Mutex
 	learned *learned // the facts phase's findings (nil until it ran)
+	access  *Access  // how this machine reaches the API server (nil until the kubeconfig phase)
+
+	// Tests: the API server's port and which addresses count as on a network of this machine.
+	apiPort  int
+	attached func(netip.Addr) bool
 }
 
 func newPlan(o Options) (*plan, error) {
