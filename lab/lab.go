@@ -86,7 +86,8 @@ func Phases(o Options, a Action) (engine.Phases, map[string]any, error) {
 	} else {
 		if o.Stack.Enabled {
 			if b.stack, err = stack.New(stack.Options{Lab: o.Lab, Dir: dir, BundleDir: o.Cluster.Bundle,
-				Version: o.Stack.Version, WaitTimeout: o.Stack.WaitTimeout, Verify: o.Stack.Verify}); err != nil {
+				Version: o.Stack.Version, WaitTimeout: o.Stack.WaitTimeout, Verify: o.Stack.Verify,
+				Reach: b.cluster}); err != nil {
 				return nil, nil, err
 			}
 		}

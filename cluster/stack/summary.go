@@ -59,6 +59,11 @@ func (s *Summary) Run(_ context.Context, r *engine.Run) error {
 	for _, l := range s.Links() {
 		r.Emit(event.Event{Kind: event.Log, Phase: "summary", Line: fmt.Sprintf("%-20s %s", l.What, l.Where)})
 	}
+	if p := s.plan; p.Reach != nil {
+		if hint := p.Reach.AccessHint(); hint != "" {
+			r.Emit(event.Event{Kind: event.Log, Phase: "summary", Line: hint + "; the URLs above too (ssh -L for each port)"})
+		}
+	}
 	return nil
 }
 
