@@ -241,7 +241,7 @@ func leaveHalfCreatedLab(t *testing.T, ctx context.Context, m *Manager, name str
 		t.Fatal(err)
 	}
 	allowed, _ := st.clusterPrefixes()
-	if err := ensureMachineNetwork(ctx, m.r, n, st.Nodes[0], subnet, allowed); err != nil {
+	if err := ensureMachineNetwork(ctx, m.r, n, st.Nodes[0], subnet, allowed, TopologyBridge); err != nil {
 		t.Fatal(err)
 	}
 }
