@@ -124,8 +124,8 @@ func TestAccessDirectAtTheHostsFileAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Server != "https://localhost:"+strconv.Itoa(c.port) || a.TLSServerName != "" || a.Host != "localhost" || a.Hint() != "" || len(cp.dialed) != 0 {
-		t.Errorf("access = %+v, tunnels %v", a, cp.dialed)
+	if a.Server != "https://localhost:"+strconv.Itoa(c.port) || a.TLSServerName != "" || a.Host != "localhost" || a.Hint() != "" || len(cp.dials()) != 0 {
+		t.Errorf("access = %+v, tunnels %v", a, cp.dials())
 	}
 	if got, _ := (&Set{p: p}).NodePort(context.Background(), 30080); got != "localhost:30080" {
 		t.Errorf("NodePort = %s", got)
@@ -200,12 +200,12 @@ func TestAccessOnAnAttachedNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Server != "https://127.0.0.2:"+strconv.Itoa(c.port) || a.Host != "127.0.0.2" || a.tunnel != nil || len(cp.dialed) != 0 {
-		t.Errorf("access = %+v, tunnels %v", a, cp.dialed)
+	if a.Server != "https://127.0.0.2:"+strconv.Itoa(c.port) || a.Host != "127.0.0.2" || a.tunnel != nil || len(cp.dials()) != 0 {
+		t.Errorf("access = %+v, tunnels %v", a, cp.dials())
 	}
 	r, p, cp = accessRun(t, c, "127.0.0.1", false)
-	if a, err = p.decideAccess(context.Background(), r, r.Hosts[0], c.admin, node, nil); err != nil || a.tunnel == nil {
-		t.Errorf("not attached: %+v, %v; want the tunnel", a, err)
+	if a, err = p.decideAccess(context.Background(), r, r.Hosts[0], c.admin, node, nil); err != nil || a.tunnel == nil || len(cp.dials()) != 1 {
+		t.Errorf("not attached: %+v, %v, dialed %v; want the tunnel", a, err, cp.dials())
 	}
 }
 
