@@ -27,9 +27,6 @@ import (
 // leaves nothing, the forwarder and the dead-end namespace included.
 func TestVirtualBoxLikeLab(t *testing.T) {
 	needLabHost(t)
-	if testing.Short() {
-		t.Skip("creates a lab: skipped with -short")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	name := "v" + strconv.Itoa(os.Getpid())
