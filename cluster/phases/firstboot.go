@@ -37,7 +37,8 @@ for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock;
   [ -e "$f" ] || continue
   ino=$(stat -c %i "$f")
   pid=$(awk -v ino="$ino" '$2 != "->" { n = split($6, a, ":"); if (a[n] == ino) { print $5; exit } }' /proc/locks 2>/dev/null)
-  if [ -n "$pid" ]; then echo "lock $f $pid $(cat "/proc/$pid/comm" 2>/dev/null || echo '?')"; fi
+  # An open file description lock (OFDLCK) has no owner pid: -1.
+  if [ -n "$pid" ]; then echo "lock $f $pid $(cat "/proc/$pid/comm" 2>/dev/null || echo 'unknown process')"; fi
 done
 true
 `

@@ -101,7 +101,8 @@ my $secs = shift;
 my @held;
 for my $f ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock") {
   open(my $fh, ">>", $f) or die "open $f: $!";
-  fcntl($fh, F_SETLKW, pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0)) or die "lock $f: $!";
+  my $lock = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0); # fcntl writes into it: a variable
+  fcntl($fh, F_SETLKW, $lock) or die "lock $f: $!";
   push @held, $fh;
 }
 print "holding the dpkg locks for $secs s\n";
