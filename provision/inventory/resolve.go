@@ -59,8 +59,11 @@ func CheckNames(ctx context.Context, lab *Lab, r Resolver) error {
 			}
 			hint := "fix the name, add it to /etc/hosts, or give the IP address"
 			var de *net.DNSError
-			if errors.As(err, &de) && (de.IsTimeout || de.IsTemporary) {
+			switch {
+			case errors.As(err, &de) && de.IsTimeout:
 				hint = "the DNS server did not answer in time: check this machine's resolver, or give the IP address"
+			case errors.As(err, &de) && !de.IsNotFound:
+				hint = "the DNS server could not be asked: check this machine's resolver (/etc/resolv.conf), or give the IP address"
 			}
 			problems[i] = &Problem{File: lab.Source, Line: l.line, Field: l.field,
 				Message: fmt.Sprintf("%q does not resolve: %v", truncate(l.name, 60), err), Hint: hint}
