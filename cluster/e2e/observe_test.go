@@ -486,7 +486,7 @@ func missingCalls(g graph.Graph, want [][2]string) string {
 func meshGraph(ctx context.Context, c *cli, format string, extra ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	args := append([]string{"mesh", "graph", "--hosts", c.lab.HostsFile, "--window", graphWindow.String(), "--output", format}, extra...)
+	args := append([]string{"--log-dir", c.base, "mesh", "graph", "--hosts", c.lab.HostsFile, "--window", graphWindow.String(), "--output", format}, extra...)
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
