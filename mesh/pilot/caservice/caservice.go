@@ -82,7 +82,9 @@ func New(opts Options) (*Service, error) {
 }
 
 // Register adds the service to a gRPC server.
-func (s *Service) Register(g *grpc.Server) { securityv1alpha1.RegisterIstioCertificateServiceServer(g, s) }
+func (s *Service) Register(g *grpc.Server) {
+	securityv1alpha1.RegisterIstioCertificateServiceServer(g, s)
+}
 
 // CreateCertificate signs the caller's CSR.
 func (s *Service) CreateCertificate(ctx context.Context, req *securityv1alpha1.IstioCertificateRequest) (*securityv1alpha1.IstioCertificateResponse, error) {
