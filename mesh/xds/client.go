@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
@@ -33,8 +36,14 @@ const (
 
 // Options configure a Client.
 type Options struct {
-	Addr    string       // control plane, host:port
-	Proxy   config.Proxy // who this sidecar is (sent as the node)
+	Addr string // control plane, host:port
+	// Conn, when set, is the connection to use (TLS, shared with the CA client); nil dials Addr
+	// in plaintext.
+	Conn grpc.ClientConnInterface
+	// TokenPath is the pod's projected ServiceAccount token, sent with every stream so that the
+	// control plane knows which pod this is; "" sends none (plaintext labs).
+	TokenPath string
+	Proxy     config.Proxy // who this sidecar is (sent as the node)
 	Tracing config.Tracing
 	// Apply installs a rebuilt snapshot; an error NACKs the config and the proxy keeps its previous one.
 	Apply  func(*config.Snapshot) error
@@ -49,11 +58,15 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	conn, err := grpc.NewClient(opts.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("xds: control plane %s: %w", opts.Addr, err)
+	conn := opts.Conn
+	if conn == nil {
+		c, err := grpc.NewClient(opts.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("xds: control plane %s: %w", opts.Addr, err)
+		}
+		defer c.Close()
+		conn = c
 	}
-	defer conn.Close()
 	backoff := BackoffMin
 	for {
 		s := &session{opts: opts}
@@ -95,6 +108,13 @@ type session struct {
 func (s *session) run(ctx context.Context, c discoveryv3.AggregatedDiscoveryServiceClient) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if s.opts.TokenPath != "" {
+		tok, err := os.ReadFile(s.opts.TokenPath) // read per stream: the kubelet renews it
+		if err != nil {
+			return fmt.Errorf("the ServiceAccount token: %w", err)
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
 	stream, err := c.StreamAggregatedResources(ctx)
 	if err != nil {
 		return fmt.Errorf("open ADS stream: %w", err)

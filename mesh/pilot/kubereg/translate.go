@@ -30,17 +30,32 @@ func pods(in []*corev1.Pod) map[netip.Addr]model.Pod {
 		if p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		id := model.Pod{Name: p.Name, Namespace: p.Namespace, Workload: workloadOf(p), Labels: p.Labels}
+		id := model.Pod{Name: p.Name, Namespace: p.Namespace, Workload: workloadOf(p), Labels: p.Labels,
+			ServiceAccount: serviceAccountOf(p), UID: string(p.UID)}
+		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
+			id.IP = a.Unmap()
+		}
 		for _, ip := range p.Status.PodIPs {
 			if a, err := netip.ParseAddr(ip.IP); err == nil {
+				if !id.IP.IsValid() {
+					id.IP = a.Unmap()
+				}
 				out[a.Unmap()] = id
 			}
 		}
-		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
-			out[a.Unmap()] = id
+		if id.IP.IsValid() {
+			out[id.IP] = id
 		}
 	}
 	return out
+}
+
+// serviceAccountOf is the pod's ServiceAccount; the apiserver defaults an empty one to "default".
+func serviceAccountOf(p *corev1.Pod) string {
+	if p.Spec.ServiceAccountName != "" {
+		return p.Spec.ServiceAccountName
+	}
+	return "default"
 }
 
 // workloadOf names the pod's workload as Istio does in its metrics: the Deployment for a pod of

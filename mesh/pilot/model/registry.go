@@ -50,4 +50,9 @@ type Pod struct {
 	Namespace string
 	Workload  string // e.g. reviews-v1 (the Deployment, or the pod name without its hash)
 	Labels    map[string]string
+	// ServiceAccount is the pod's (its SPIFFE identity's) and UID tells a pod from an earlier one
+	// of the same name; both come from the apiserver and are empty in the file registry.
+	ServiceAccount string
+	UID            string
+	IP             netip.Addr
 }

@@ -22,10 +22,12 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 // Default listen addresses, Istio's istiod ports.
@@ -43,6 +45,7 @@ type Options struct {
 	Registerer    prometheus.Registerer // nil: a private registry
 	DebounceQuiet time.Duration         // default DebounceQuiet
 	DebounceMax   time.Duration         // default DebounceMax
+	TrustDomain   string                // of authenticated proxies' SPIFFE IDs; default cluster.local
 }
 
 // Server is the control plane. Create it with New, feed it with Run, serve it with Serve.
@@ -58,10 +61,11 @@ type Server struct {
 	// newer one and leave that proxy behind until the next change.
 	pushMu sync.Mutex
 
-	mu       sync.Mutex
-	state    *model.State
-	nodes    map[string]config.Proxy // connected node ID -> identity
-	rendered map[string]rendered     // render key -> snapshot of the current state
+	mu         sync.Mutex
+	state      *model.State
+	podsByName map[string]model.Pod    // "namespace/name" -> pod, of state
+	nodes      map[string]config.Proxy // connected node ID -> identity
+	rendered   map[string]rendered     // render key -> snapshot of the current state
 }
 
 type rendered struct {
@@ -83,6 +87,9 @@ func New(opts Options) (*Server, error) {
 	if opts.DebounceMax <= 0 {
 		opts.DebounceMax = DebounceMax
 	}
+	if opts.TrustDomain == "" {
+		opts.TrustDomain = spiffe.DefaultTrustDomain
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("pilot: metrics: %w", err)
@@ -93,13 +100,19 @@ func New(opts Options) (*Server, error) {
 	}
 	s.cache = newShardedCache(cacheLogger{opts.Logger})
 	s.tracker = newTracker(m, s.nodeConnected, s.nodeGone)
+	s.tracker.authorize = s.authenticatedNode
 	return s, nil
 }
 
 // Update replaces the mesh state; the push follows after the debounce. Registries call it.
 func (s *Server) Update(st model.State) {
+	byName := make(map[string]model.Pod, len(st.Pods))
+	for _, p := range st.Pods {
+		byName[p.Namespace+"/"+p.Name] = p
+	}
 	s.mu.Lock()
 	s.state = &st
+	s.podsByName = byName
 	s.mu.Unlock()
 	select {
 	case s.changes <- struct{}{}:
@@ -125,14 +138,29 @@ func (s *Server) Run(ctx context.Context, reg model.Registry) error {
 	return nil
 }
 
-// Serve serves ADS on l until ctx ends.
+// Serve serves ADS in plaintext on l until ctx ends; a proxy there is who it claims to be.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	g := grpc.NewServer(
+	return s.ServeWith(ctx, l, ServeOptions{})
+}
+
+// ServeWith serves ADS, and the services o registers, on l until ctx ends.
+func (s *Server) ServeWith(ctx context.Context, l net.Listener, o ServeOptions) error {
+	opts := []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 15 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if o.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	if o.Auth != nil {
+		opts = append(opts, grpc.StreamInterceptor(authenticateStreams(o.Auth)))
+	}
+	g := grpc.NewServer(opts...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, s.xdsServer(ctx))
+	for _, r := range o.Register {
+		r(g)
+	}
 	stop := context.AfterFunc(ctx, g.Stop) // Stop, not GracefulStop: ADS streams never end by themselves
 	defer stop()
 	if err := g.Serve(l); err != nil && ctx.Err() == nil {
