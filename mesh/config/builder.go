@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -20,6 +21,7 @@ type builder struct {
 	services   map[string]Service // by namespace/name
 	vss        map[string]*networkingv1.VirtualService
 	drs        map[string]*networkingv1.DestinationRule
+	pas        map[string]*securityv1.PeerAuthentication
 	routeRules map[string]*routeRule
 	order      int            // document counter, so later documents win and output is stable
 	seq        map[string]int // resource key -> order of its last definition
@@ -191,6 +193,13 @@ func (b *builder) finish() (*Snapshot, error) {
 			dr.Namespace = s.Proxy.Namespace
 		}
 		s.DestinationRules = append(s.DestinationRules, dr)
+	}
+	for _, k := range b.sorted(keysOf(b.pas)) {
+		pa := b.pas[k]
+		if pa.Namespace == "" {
+			pa.Namespace = s.Proxy.Namespace
+		}
+		s.PeerAuthentications = append(s.PeerAuthentications, pa)
 	}
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)

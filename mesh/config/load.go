@@ -117,6 +117,7 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 	if err := node.Decode(&v); err != nil {
 		return err
 	}
+	v = stringKeys(v)
 	if _, ok := v.(map[string]any); !ok {
 		return fmt.Errorf("a document must be a mapping with apiVersion and kind, not %T", v)
 	}
@@ -146,6 +147,8 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		return b.addVirtualService(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "DestinationRule":
 		return b.addDestinationRule(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "PeerAuthentication":
+		return b.addPeerAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "config.istio.io" && env.Kind == "RouteRule":
 		return b.addRouteRule(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "Gateway":
@@ -159,8 +162,30 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		// document, not these, says where endpoints are.
 		return nil
 	}
-	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
+	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, security.istio.io PeerAuthentication, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
 		env.APIVersion, env.Kind, MeshlabAPIVersion)
+}
+
+// stringKeys turns mappings with non-string keys into string-keyed ones, as JSON needs:
+// PeerAuthentication's portLevelMtls is keyed by port numbers, which YAML reads as integers.
+func stringKeys(v any) any {
+	switch t := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = stringKeys(x)
+		}
+		return m
+	case map[string]any:
+		for k, x := range t {
+			t[k] = stringKeys(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = stringKeys(x)
+		}
+	}
+	return v
 }
 
 func isKubernetesWorkloadKind(apiVersion, kind string) bool {

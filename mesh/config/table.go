@@ -14,6 +14,7 @@ import (
 type Table struct {
 	Proxy    Proxy
 	Tracing  Tracing
+	Inbound  InboundTLS          // what the proxy accepts on its inbound ports
 	Hosts    []*Host             // every service port, sorted by FQDN then port
 	Clusters map[string]*Cluster // by Name
 	// Warnings are things that compile but will not work as the user probably meant (a subset
@@ -105,6 +106,7 @@ type Cluster struct {
 	LB        LBPolicy
 	Outlier   *Outlier // nil = no outlier detection
 	Pool      Pool
+	TLS       ClientTLS
 }
 
 // ClusterEndpoint is an address to dial and what metrics should say about it.
@@ -112,7 +114,52 @@ type ClusterEndpoint struct {
 	Addr     netip.AddrPort
 	Workload string
 	Labels   map[string]string
+	MeshTLS  bool   // runs a sidecar (label security.istio.io/tlsMode=istio)
+	Identity string // the SPIFFE ID its certificate must carry; "" = any in the trust domain
 }
+
+// TLSMode is how a cluster's upstream connections are secured (DestinationRule
+// trafficPolicy.tls.mode).
+type TLSMode string
+
+const (
+	// TLSAuto is no tls setting: mutual TLS with the mesh's certificates to endpoints that run a
+	// sidecar, plaintext to the rest (Istio's auto mTLS).
+	TLSAuto        TLSMode = ""
+	TLSDisable     TLSMode = "DISABLE"
+	TLSIstioMutual TLSMode = "ISTIO_MUTUAL" // the mesh's mutual TLS to every endpoint
+	TLSSimple      TLSMode = "SIMPLE"       // TLS to a server outside the mesh
+	TLSMutual      TLSMode = "MUTUAL"       // TLS with a client certificate of the user's own
+)
+
+// ClientTLS is a cluster's upstream TLS.
+type ClientTLS struct {
+	Mode TLSMode
+	SNI  string
+	// SubjectAltNames the server's certificate must carry one of (SIMPLE, MUTUAL; for the mesh's
+	// mutual TLS the endpoints' identities are checked).
+	SubjectAltNames []string
+	// Files holding the trust anchors and the client certificate and key (SIMPLE, MUTUAL).
+	CACertificates, ClientCertificate, PrivateKey string
+	InsecureSkipVerify                            bool
+}
+
+// MeshTLSTo reports whether connections to e use the mesh's mutual TLS.
+func (cl *Cluster) MeshTLSTo(e ClusterEndpoint) bool {
+	switch cl.TLS.Mode {
+	case TLSAuto:
+		return e.MeshTLS
+	case TLSIstioMutual:
+		return true
+	}
+	return false
+}
+
+// TLSModeLabel and TLSModeIstio mark a pod that runs a sidecar (Istio's label).
+const (
+	TLSModeLabel = "security.istio.io/tlsMode"
+	TLSModeIstio = "istio"
+)
 
 // Outlier is passive health checking: eject an endpoint after consecutive errors.
 type Outlier struct {

@@ -31,12 +31,15 @@ var (
 	VirtualServices  = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 	DestinationRules = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
 	RouteRules       = schema.GroupVersionResource{Group: "config.istio.io", Version: "v1alpha2", Resource: "routerules"}
+	// PeerAuthentications is served as v1 and v1beta1 (identical shapes), as Istio serves it.
+	PeerAuthentications = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
 )
 
 // ServedVersions lists every served version per group, for webhook rules and tests.
 var ServedVersions = map[string][]string{
 	"networking.istio.io": {"v1", "v1beta1", "v1alpha3"},
 	"config.istio.io":     {"v1alpha2"},
+	"security.istio.io":   {"v1", "v1beta1"},
 }
 
 // All decodes the embedded CRDs, sorted by name.

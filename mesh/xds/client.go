@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -158,7 +159,7 @@ func (s *session) handle(resp *discoveryv3.DiscoveryResponse) error {
 			return err
 		}
 	case resource.ListenerType:
-		if err := s.subscribe(resource.RouteType, slices.Sorted(maps.Keys(s.res.Listeners))); err != nil {
+		if err := s.subscribe(resource.RouteType, routeNames(s.res.Listeners)); err != nil {
 			return err
 		}
 	}
@@ -202,12 +203,24 @@ func (s *session) complete() bool {
 			return false
 		}
 	}
-	for name := range s.res.Listeners {
+	for _, name := range routeNames(s.res.Listeners) {
 		if s.res.Routes[name] == nil {
 			return false
 		}
 	}
 	return true
+}
+
+// routeNames are the route configurations the listeners read: one per service listener (named
+// alike); the inbound listener reads none.
+func routeNames(listeners map[string]*listenerv3.Listener) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(listeners)) {
+		if name != xdsnames.InboundListener {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (s *session) subscribe(typ string, names []string) error {

@@ -93,6 +93,11 @@ func trafficPolicy(c *clusterv3.Cluster) (*v1alpha3.TrafficPolicy, error) {
 		tp.ConnectionPool.Http.MaxRequestsPerConnection = int32(common.GetMaxRequestsPerConnection().GetValue())
 		tp.ConnectionPool.Http.IdleTimeout = orZero(common.GetIdleTimeout())
 	}
+	tls, err := clientTLS(c)
+	if err != nil {
+		return nil, err
+	}
+	tp.Tls = tls
 	if od := c.GetOutlierDetection(); od != nil {
 		tp.OutlierDetection = &v1alpha3.OutlierDetection{
 			Consecutive_5XxErrors:    wrapperspb.UInt32(enforced(od.GetConsecutive_5Xx(), od.GetEnforcingConsecutive_5Xx())),

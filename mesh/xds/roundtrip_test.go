@@ -33,6 +33,7 @@ func scenarios(t *testing.T) map[string][]string {
 		"registry-only":     {cfg + "bookinfo-registry.yaml"},
 		"legacy-routerules": {cfg + "bookinfo-registry.yaml", cfg + "legacy-routerules.yaml"},
 		"features":          {"testdata/features.yaml"},
+		"mtls":              {"testdata/mtls.yaml"},
 	}
 	for _, s := range samples {
 		name := strings.TrimSuffix(filepath.Base(s), ".yaml")

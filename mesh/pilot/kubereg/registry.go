@@ -11,6 +11,7 @@ import (
 	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	corev1 "k8s.io/api/core/v1"
@@ -27,8 +28,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 var _ model.Registry = (*Registry)(nil)
@@ -42,6 +45,8 @@ type Options struct {
 	Log *slog.Logger
 	// SyncTimeout bounds the wait for the first full list of every resource; default 2 min.
 	SyncTimeout time.Duration
+	// TrustDomain names endpoints' identities (spiffe://TD/ns/NS/sa/SA); default cluster.local.
+	TrustDomain string
 }
 
 // Registry implements model.Registry against a Kubernetes apiserver.
@@ -77,6 +82,9 @@ func NewFromClients(core kubernetes.Interface, ic istioclient.Interface, dc dyna
 	if opts.SyncTimeout == 0 {
 		opts.SyncTimeout = 2 * time.Minute
 	}
+	if opts.TrustDomain == "" {
+		opts.TrustDomain = spiffe.DefaultTrustDomain
+	}
 	return &Registry{core: core, istio: ic, dynamic: dc, opts: opts}
 }
 
@@ -89,6 +97,7 @@ type listers struct {
 	vss        cache.GenericLister
 	drs        cache.GenericLister
 	rrs        cache.GenericLister // nil when RouteRules are not served
+	pas        cache.GenericLister // nil when PeerAuthentications are not served
 }
 
 // Run watches until ctx ends. It pushes a State once every informer has synced and after each
@@ -130,6 +139,12 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 	}
 	l.vss = collect(add(istioF.Networking().V1().VirtualServices().Informer(), "virtualservices"))
 	l.drs = collect(add(istioF.Networking().V1().DestinationRules().Informer(), "destinationrules"))
+	if err := r.requireServed(crds.PeerAuthentications); err != nil {
+		// A cluster whose CRDs predate mutual TLS still routes; every workload is PERMISSIVE.
+		r.opts.Log.Warn("PeerAuthentications are not served; every workload accepts mTLS and plaintext until restart", "err", err)
+	} else {
+		l.pas = collect(add(istioF.Security().V1().PeerAuthentications().Informer(), "peerauthentications"))
+	}
 	if err := r.requireServed(crds.RouteRules); err != nil {
 		// The legacy API is optional: a cluster with only Istio's CRDs still works.
 		r.opts.Log.Warn("RouteRules are not served; legacy route rules are ignored until restart", "err", err)
@@ -245,9 +260,20 @@ func (r *Registry) state(l listers) (model.State, []Problem) {
 		}
 	}
 	byIP := pods(objs.Pods)
-	st := model.State{Services: services(objs, byIP), Pods: byIP}
+	st := model.State{Services: services(objs, byIP, r.opts.TrustDomain), Pods: byIP}
 	var problems []Problem
 	st.VirtualServices, st.DestinationRules, problems = routing(vss, drs, rrs)
+	if l.pas != nil {
+		var pas []*securityv1.PeerAuthentication
+		for _, o := range list(l.pas) {
+			if p, ok := o.(*securityv1.PeerAuthentication); ok && (inMesh(p.Namespace) || p.Namespace == config.RootNamespace) {
+				pas = append(pas, p)
+			}
+		}
+		var paProblems []Problem
+		st.PeerAuthentications, paProblems = peerAuthentications(pas)
+		problems = append(problems, paProblems...)
+	}
 	return st, problems
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 // Objects is what the informers hold at one moment; translate turns it into a model.State.
@@ -80,7 +81,7 @@ func workloadOf(p *corev1.Pod) string {
 
 // services builds the registry: every Service with its ports and the ready endpoints of its
 // EndpointSlices, each labelled with its pod's labels (what DestinationRule subsets select).
-func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
+func services(objs Objects, byIP map[netip.Addr]model.Pod, trustDomain string) []config.Service {
 	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
 	for _, s := range objs.EndpointSlices {
 		name := s.Labels[discoveryv1.LabelServiceName]
@@ -95,7 +96,7 @@ func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
 			continue // a DNS alias: no endpoints, nothing for a sidecar to balance
 		}
-		out = append(out, service(svc, slicesBySvc[svc.Namespace+"/"+svc.Name], byIP))
+		out = append(out, service(svc, slicesBySvc[svc.Namespace+"/"+svc.Name], byIP, trustDomain))
 	}
 	slices.SortFunc(out, func(a, b config.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -103,7 +104,7 @@ func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
 	return out
 }
 
-func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[netip.Addr]model.Pod) config.Service {
+func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[netip.Addr]model.Pod, trustDomain string) config.Service {
 	s := config.Service{Name: svc.Name, Namespace: svc.Namespace}
 	for _, ip := range svc.Spec.ClusterIPs {
 		if a, err := netip.ParseAddr(ip); err == nil { // "None" (headless) does not parse
@@ -151,6 +152,11 @@ func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[net
 				ep := config.Endpoint{Address: a.Unmap()}
 				if pod, ok := byIP[a.Unmap()]; ok {
 					ep.Labels, ep.Workload = pod.Labels, pod.Workload
+					if pod.ServiceAccount != "" && pod.Labels[config.TLSModeLabel] == config.TLSModeIstio {
+						// A sidecar's certificate names its pod's ServiceAccount; the client
+						// checks exactly that identity.
+						ep.Identity = spiffe.ID{TrustDomain: trustDomain, Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount}.String()
+					}
 				} else if e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
 					ep.Workload = e.TargetRef.Name
 				}

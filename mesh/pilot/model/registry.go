@@ -26,6 +26,7 @@ import (
 	"net/netip"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
 )
@@ -40,6 +41,8 @@ type State struct {
 	Services         []config.Service
 	VirtualServices  []*networkingv1.VirtualService
 	DestinationRules []*networkingv1.DestinationRule
+	// PeerAuthentications say what each workload accepts inbound.
+	PeerAuthentications []*securityv1.PeerAuthentication
 	// Pods is keyed by pod IP (unmapped); nil when the registry knows no pods.
 	Pods map[netip.Addr]Pod
 }

@@ -25,10 +25,11 @@ var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType,
 // of its content, so an unchanged config is never pushed again.
 func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error) {
 	snap := &config.Snapshot{
-		Proxy:            p,
-		Services:         slices.Clone(st.Services), // Compile fills in defaults in place
-		VirtualServices:  st.VirtualServices,
-		DestinationRules: st.DestinationRules,
+		Proxy:               p,
+		Services:            slices.Clone(st.Services), // Compile fills in defaults in place
+		VirtualServices:     st.VirtualServices,
+		DestinationRules:    st.DestinationRules,
+		PeerAuthentications: st.PeerAuthentications,
 	}
 	t, err := config.Compile(snap)
 	if err != nil {

@@ -45,6 +45,7 @@ func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool)
 	if cl.Pool.ConnectTimeout > 0 {
 		c.ConnectTimeout = durationpb.New(cl.Pool.ConnectTimeout)
 	}
+	clusterTLS(c, cl)
 	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		MaxConnections:     u32(cl.Pool.MaxConnections),
 		MaxPendingRequests: u32(cl.Pool.MaxPendingRequests),

@@ -38,6 +38,7 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		out[resource.ListenerType] = append(out[resource.ListenerType], Listener(h, svc.service, svc.ports[h.Port], svc.index[h.Port]))
 		out[resource.RouteType] = append(out[resource.RouteType], RouteConfiguration(h, svc.service))
 	}
+	out[resource.ListenerType] = append(out[resource.ListenerType], InboundListener(t.Inbound))
 	for _, name := range slices.Sorted(maps.Keys(t.Clusters)) {
 		cl := t.Clusters[name]
 		sel, defined := subsetSelector(snap, cl)

@@ -22,6 +22,8 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/raw_buffer/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
 	"github.com/meshlab/meshlab/internal/golden"
@@ -50,6 +52,7 @@ func TestGoldenXDS(t *testing.T) {
 	cases := map[string][]string{
 		"legacy-routerules": {cfg + "bookinfo-registry.yaml", cfg + "legacy-routerules.yaml"},
 		"features":          {"../../xds/testdata/features.yaml"},
+		"mtls":              {"../../xds/testdata/mtls.yaml"},
 	}
 	for _, s := range samples {
 		cases[strings.TrimSuffix(filepath.Base(s), ".yaml")] = []string{cfg + "bookinfo-registry.yaml", cfg + "istio-samples/destination-rule-all.yaml", s}

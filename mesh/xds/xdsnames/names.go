@@ -36,7 +36,8 @@ const (
 
 	// Endpoints.
 	KeyWorkload = "workload"
-	KeyLabels   = "labels" // the pod's labels
+	KeyLabels   = "labels"   // the pod's labels
+	KeyIdentity = "identity" // the SPIFFE ID the endpoint's certificate must carry
 
 	// Route configurations.
 	KeyVirtualService = "virtualService" // the VirtualService the routes came from

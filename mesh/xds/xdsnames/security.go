@@ -1,5 +1,7 @@
 package xdsnames
 
+import "github.com/meshlab/meshlab/mesh/config"
+
 // What the control plane, the injector and the sidecar agree on for workload identity and
 // mutual TLS. The layout follows Istio's (istio-token with audience istio-ca, the
 // istio-ca-root-cert ConfigMap, the "default" and "ROOTCA" SDS secrets) under meshlab's names.
@@ -31,8 +33,8 @@ const (
 
 	// TLSModeLabel marks a pod that runs a meshlab sidecar (the injector sets it; Istio's label and
 	// value): clients with auto mTLS originate mutual TLS to endpoints carrying it.
-	TLSModeLabel = "security.istio.io/tlsMode"
-	TLSModeIstio = "istio"
+	TLSModeLabel = config.TLSModeLabel
+	TLSModeIstio = config.TLSModeIstio
 
 	// InboundListener names the listener that carries a sidecar's inbound TLS policy, Istio's
 	// virtualInbound.
