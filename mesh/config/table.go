@@ -196,6 +196,22 @@ func (t *Table) ByDestination(dst netip.AddrPort) (h *Host, pinned bool) {
 	return nil, false
 }
 
+// PodEndpoint finds the endpoint at a pod address of the registry and the service-wide cluster
+// it belongs to (pinned traffic goes to it as is, with the TLS that cluster would use).
+func (t *Table) PodEndpoint(dst netip.AddrPort) (*Cluster, ClusterEndpoint, bool) {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	h := t.byPod[dst]
+	if h == nil || h.DefaultCluster == nil {
+		return nil, ClusterEndpoint{}, false
+	}
+	for _, e := range h.DefaultCluster.Endpoints {
+		if e.Addr == dst {
+			return h.DefaultCluster, e, true
+		}
+	}
+	return nil, ClusterEndpoint{}, false
+}
+
 // ByAuthority finds the service an HTTP request names in its Host/:authority, the way Istio's
 // per-port route configuration matches virtual hosts: short name, name.namespace, FQDN, or VIP,
 // with or without the port. port is the destination port when the authority has none.

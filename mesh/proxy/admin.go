@@ -15,8 +15,8 @@ type admin struct {
 func (p *Proxy) startAdmin() (*admin, error) {
 	health := http.NewServeMux()
 	health.HandleFunc("/healthz/ready", func(w http.ResponseWriter, r *http.Request) {
-		if !p.Ready() {
-			http.Error(w, "config not received: no complete routing config has loaded yet", http.StatusServiceUnavailable)
+		if err := p.NotReady(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)

@@ -1,0 +1,269 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/identity"
+	"github.com/meshlab/meshlab/mesh/spiffe"
+)
+
+// Certs is the sidecar's workload identity as the proxy's TLS reads it: the current certificate
+// with its trust anchors, read at every handshake so that a renewed certificate is used at once
+// (mesh/identity's Manager). What the control plane's xDS calls the "default" and "ROOTCA"
+// secrets are these.
+type Certs interface {
+	Current() *identity.Bundle
+	// Ready says why there is no usable certificate (nil when there is).
+	Ready() error
+}
+
+// errNoCertificate is a handshake attempted before the first certificate arrived or after it
+// expired; the sidecar is unready then, so this is rare.
+var errNoCertificate = errors.New("no valid workload certificate")
+
+// meshTLS makes the TLS configurations of the mesh's mutual TLS from the current certificate.
+type meshTLS struct {
+	certs    Certs
+	server   *tls.Config
+	clients  sync.Map // expected peer identity ("" = any in the trust domain) -> *tls.Config
+	sessions tls.ClientSessionCache
+}
+
+func newMeshTLS(c Certs) *meshTLS {
+	m := &meshTLS{certs: c, sessions: tls.NewLRUClientSessionCache(1024)}
+	m.server = &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return m.current() },
+		// The client's certificate is required, and checked against the mesh root and trust
+		// domain below (crypto/tls would check it against a fixed pool, not the current one).
+		ClientAuth: tls.RequireAnyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := m.verifyPeer(cs.PeerCertificates, "", x509.ExtKeyUsageClientAuth)
+			return err
+		},
+	}
+	return m
+}
+
+func (m *meshTLS) current() (*tls.Certificate, error) {
+	b := m.certs.Current()
+	if b == nil {
+		return nil, errNoCertificate
+	}
+	return &b.Certificate, nil
+}
+
+// client is the configuration for connecting to a sidecar whose certificate must carry
+// expected (a SPIFFE ID), or any identity of the trust domain when expected is "".
+func (m *meshTLS) client(expected string) *tls.Config {
+	if c, ok := m.clients.Load(expected); ok {
+		return c.(*tls.Config)
+	}
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Verified in VerifyConnection against the current root and the expected identity; the
+		// peer has no DNS name to check (Istio's sidecars verify SPIFFE IDs the same way).
+		InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return m.current()
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := m.verifyPeer(cs.PeerCertificates, expected, x509.ExtKeyUsageServerAuth)
+			return err
+		},
+		ClientSessionCache: m.sessions,
+	}
+	got, _ := m.clients.LoadOrStore(expected, c)
+	return got.(*tls.Config)
+}
+
+// verifyPeer checks a peer's chain against the current trust anchors for usage, and its SPIFFE
+// ID: in our trust domain, and exactly expected when that is set.
+func (m *meshTLS) verifyPeer(chain []*x509.Certificate, expected string, usage x509.ExtKeyUsage) (spiffe.ID, error) {
+	b := m.certs.Current()
+	if b == nil {
+		return spiffe.ID{}, errNoCertificate
+	}
+	if len(chain) == 0 {
+		return spiffe.ID{}, errors.New("the peer sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: b.Roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+		return spiffe.ID{}, fmt.Errorf("the peer's certificate: %w", err)
+	}
+	id, err := spiffe.FromCertificate(chain[0])
+	if err != nil {
+		return spiffe.ID{}, fmt.Errorf("the peer's certificate: %w", err)
+	}
+	if id.TrustDomain != b.ID.TrustDomain {
+		return spiffe.ID{}, fmt.Errorf("the peer %s is not in trust domain %s", id, b.ID.TrustDomain)
+	}
+	if expected != "" && id.String() != expected {
+		return spiffe.ID{}, fmt.Errorf("the peer is %s, expected %s", id, expected)
+	}
+	return id, nil
+}
+
+// peerPrincipal is the SPIFFE ID of a verified TLS peer, for metrics and traces.
+func peerPrincipal(cs tls.ConnectionState) string {
+	if len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	id, err := spiffe.FromCertificate(cs.PeerCertificates[0])
+	if err != nil {
+		return ""
+	}
+	return id.String()
+}
+
+// ownPrincipal is this sidecar's SPIFFE ID, "" without a certificate.
+func (m *meshTLS) ownPrincipal() string {
+	if m == nil {
+		return ""
+	}
+	if b := m.certs.Current(); b != nil {
+		return b.ID.String()
+	}
+	return ""
+}
+
+// userTLS is the configuration of a DestinationRule's SIMPLE or MUTUAL tls towards a server
+// outside the mesh, from the files it names (read when the config is applied).
+func userTLS(t clientTLSFiles) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.SNI, InsecureSkipVerify: t.Insecure}
+	if t.CA != "" {
+		pem, err := os.ReadFile(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("caCertificates: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("caCertificates %s: no PEM certificate", t.CA)
+		}
+		c.RootCAs = pool
+	}
+	if t.Cert != "" || t.Key != "" {
+		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("clientCertificate/privateKey: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	if len(t.SANs) > 0 && !t.Insecure {
+		// The server must present one of the names; crypto/tls checks only ServerName.
+		sans := t.SANs
+		roots := c.RootCAs
+		c.InsecureSkipVerify = true
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			var last error
+			for _, name := range sans {
+				_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name})
+				if err == nil {
+					return nil
+				}
+				last = err
+			}
+			return fmt.Errorf("the server's certificate matches none of %v: %w", sans, last)
+		}
+	}
+	return c, nil
+}
+
+// clientTLSFiles is what userTLS needs of a cluster's settings.
+type clientTLSFiles struct {
+	SNI, CA, Cert, Key string
+	SANs               []string
+	Insecure           bool
+}
+
+// upstreamTLS is the TLS of each endpoint address of cl (nil entries are plaintext) and a key
+// that changes whenever any of it does: the mesh's mutual TLS expecting the endpoint's identity
+// where auto mTLS or ISTIO_MUTUAL asks for it, the user's files for SIMPLE and MUTUAL.
+func (cs *clusterSet) upstreamTLS(cl *config.Cluster) (map[string]*tls.Config, string) {
+	var b strings.Builder
+	var out map[string]*tls.Config
+	set := func(addr string, c *tls.Config) {
+		if out == nil {
+			out = map[string]*tls.Config{}
+		}
+		out[addr] = c
+	}
+	switch cl.TLS.Mode {
+	case config.TLSSimple, config.TLSMutual:
+		t := cl.TLS
+		c, err := userTLS(clientTLSFiles{SNI: t.SNI, CA: t.CACertificates, Cert: t.ClientCertificate, Key: t.PrivateKey, SANs: t.SubjectAltNames, Insecure: t.InsecureSkipVerify})
+		if err != nil {
+			cs.p.opts.Logger.Error("proxy: the cluster's TLS files cannot be used; its connections will fail", "cluster", cl.Name, "err", err)
+			c = failingTLS(err)
+		}
+		fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v", t.Mode, t.SNI, t.CACertificates, t.ClientCertificate, t.PrivateKey, t.SubjectAltNames, t.InsecureSkipVerify)
+		for _, e := range cl.Endpoints {
+			set(e.Addr.String(), c)
+		}
+		return out, b.String()
+	}
+	for _, e := range cl.Endpoints {
+		if !cl.MeshTLSTo(e) {
+			continue
+		}
+		fmt.Fprintf(&b, "%s=%s;", e.Addr, e.Identity)
+		set(e.Addr.String(), cs.meshClient(cl, e.Identity))
+	}
+	return out, b.String()
+}
+
+// meshClient is the mesh's client TLS expecting identity, or, for a sidecar without a workload
+// identity, plaintext under auto mTLS (the server decides whether it takes it) and a failing
+// handshake where ISTIO_MUTUAL is asked for.
+func (cs *clusterSet) meshClient(cl *config.Cluster, identity string) *tls.Config {
+	if cs.p.mtls != nil {
+		return cs.p.mtls.client(identity)
+	}
+	if cl.TLS.Mode == config.TLSIstioMutual {
+		return failingTLS(errNoCertificate)
+	}
+	return nil
+}
+
+// pinnedTLS is the passthrough pools' TLS: a request to a pod address of the registry (pinned
+// to that endpoint) gets the mutual TLS its service's cluster would give it.
+func (cs *clusterSet) pinnedTLS(addr string) *tls.Config {
+	t := cs.p.table.Load()
+	ap, err := netip.ParseAddrPort(addr)
+	if t == nil || err != nil {
+		return nil
+	}
+	cl, e, ok := t.PodEndpoint(ap)
+	if !ok || !cl.MeshTLSTo(e) {
+		return nil
+	}
+	return cs.meshClient(cl, e.Identity)
+}
+
+// failingTLS makes every handshake fail with err, for settings that cannot be honoured:
+// sending plaintext instead would be worse.
+func failingTLS(err error) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify:   true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, err },
+		VerifyConnection:     func(tls.ConnectionState) error { return err },
+	}
+}
