@@ -157,4 +157,3 @@ func loadCA(dirs []string, log *slog.Logger) (*ca.CA, error) {
 	}
 	return nil, fmt.Errorf("%w (looked in %v)", ca.ErrNoBundle, dirs)
 }
-

@@ -45,7 +45,7 @@ type Options struct {
 	// control plane knows which pod this is; "" sends none (plaintext labs).
 	TokenPath string
 	Proxy     config.Proxy // who this sidecar is (sent as the node)
-	Tracing config.Tracing
+	Tracing   config.Tracing
 	// Apply installs a rebuilt snapshot; an error NACKs the config and the proxy keeps its previous one.
 	Apply  func(*config.Snapshot) error
 	Logger *slog.Logger
