@@ -85,8 +85,15 @@ func TestPodOrdering(t *testing.T) {
 		if pod.Annotations["keep"] != "me" || pod.Annotations[PrometheusPortAnnotation] != "15090" {
 			t.Errorf("annotations %v", pod.Annotations)
 		}
-		if got := pod.Spec.Volumes[len(pod.Spec.Volumes)-1].Name; got != PodInfoVolumeName || pod.Spec.Volumes[0].Name != "data" {
-			t.Errorf("volumes %v", pod.Spec.Volumes)
+		var names []string
+		for _, v := range pod.Spec.Volumes {
+			names = append(names, v.Name)
+		}
+		if d := cmp.Diff([]string{"data", PodInfoVolumeName, TokenVolumeName, RootCertVolumeName}, names); d != "" {
+			t.Errorf("volumes (-want +got):\n%s", d)
+		}
+		if pod.Labels["security.istio.io/tlsMode"] != "istio" {
+			t.Errorf("labels %v: the sidecar's pod must be marked for auto mTLS", pod.Labels)
 		}
 	}
 }

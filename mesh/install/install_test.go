@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshlab/meshlab/internal/kubetest"
+	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
 )
@@ -34,7 +36,11 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := install.Render(install.Options{Image: "meshlab.local/meshlab:test", CACertPEM: cert, CAKeyPEM: key})
+	meshCA, plugged, err := install.EnsureMeshCA(ctx, cs)
+	if err != nil || plugged {
+		t.Fatalf("mesh CA: plugged %v, %v", plugged, err)
+	}
+	objs, err := install.Render(install.Options{Image: "meshlab.local/meshlab:test", CACertPEM: cert, CAKeyPEM: key, MeshCA: meshCA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +72,49 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil || !bytes.Equal(again, cert) {
 		t.Fatalf("reinstall would change the CA (err %v)", err)
 	}
+	meshAgain, _, err := install.EnsureMeshCA(ctx, cs)
+	if err != nil || !bytes.Equal(meshAgain.RootCert, meshCA.RootCert) {
+		t.Fatalf("reinstall would change the mesh root (err %v)", err)
+	}
+	// What the control plane does with its ServiceAccount: review tokens, publish the root.
+	for _, ra := range []authorizationv1.ResourceAttributes{
+		{Group: "authentication.k8s.io", Resource: "tokenreviews", Verb: "create"},
+		{Namespace: "bookinfo", Resource: "configmaps", Verb: "create"},
+		{Namespace: "bookinfo", Resource: "configmaps", Verb: "update"},
+		{Group: "security.istio.io", Resource: "peerauthentications", Verb: "watch"},
+	} {
+		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "system:serviceaccount:" + install.Namespace + ":" + install.Name, ResourceAttributes: &ra,
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sar.Status.Allowed {
+			t.Errorf("the control plane may not %s %s: %s", ra.Verb, ra.Resource, sar.Status.Reason)
+		}
+	}
+	// A user's own CA in the cacerts Secret is taken, and a broken one refused with the reason.
+	plug, err := ca.NewBundle(ca.Options{CommonName: "user root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(install.Namespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: install.PluggedCASecret},
+		Data: plug.Files()}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, plugged, err := install.EnsureMeshCA(ctx, cs); err != nil || !plugged {
+		t.Errorf("a cacerts Secret: plugged %v, %v", plugged, err)
+	}
+	broken := plug.Files()
+	broken[ca.BundleCAKey] = meshCA.CAKey
+	if _, err := cs.CoreV1().Secrets(install.Namespace).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: install.PluggedCASecret},
+		Data: broken}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := install.EnsureMeshCA(ctx, cs); err == nil {
+		t.Error("a cacerts Secret whose key is another CA's was accepted")
+	}
+	_ = cs.CoreV1().Secrets(install.Namespace).Delete(ctx, install.PluggedCASecret, metav1.DeleteOptions{})
 
 	if err := install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: true}, nil); err != nil {
 		t.Fatal(err)
