@@ -79,7 +79,7 @@ func proxyContainer(o Options, appContainers []string) corev1.Container {
 		Env:            proxyEnv(appContainers),
 		Resources:      o.ProxyResources,
 		ReadinessProbe: ready,
-		VolumeMounts: proxyMounts(o),
+		VolumeMounts:   proxyMounts(o),
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr(int64(ProxyUID)),
 			RunAsGroup:               ptr(int64(ProxyUID)),

@@ -26,10 +26,10 @@ import (
 // Names of what is installed. The Service name and xDS port match inject.DefaultXDSAddress, the
 // address injected sidecars dial.
 const (
-	Namespace    = "meshlab-system"
-	Name         = "meshlab-pilot" // ServiceAccount, Deployment, Service, RBAC
-	CASecret     = "meshlab-ca"    // the webhook CA (ca.crt, ca.key), shared by both webhooks
-	CAMountPath  = "/var/lib/meshlab/ca"
+	Namespace   = "meshlab-system"
+	Name        = "meshlab-pilot" // ServiceAccount, Deployment, Service, RBAC
+	CASecret    = "meshlab-ca"    // the webhook CA (ca.crt, ca.key), shared by both webhooks
+	CAMountPath = "/var/lib/meshlab/ca"
 	// XDSPort serves xDS and the CA over TLS, every sidecar authenticated (Istio's 15012); the
 	// plaintext 15010 is not served in a cluster.
 	XDSPort      = 15012
