@@ -69,6 +69,41 @@ spec:
   - labels: {version: v1}
 `
 
+// PeerAuthentications: Istio's mesh-wide STRICT, and two it refuses.
+const (
+	goodPA = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  mtls: {mode: STRICT}
+  portLevelMtls:
+    9080: {mode: PERMISSIVE}
+`
+	badModePA = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: typo, namespace: default}
+spec:
+  mtls: {mode: STRICTER}
+`
+	nsPortsPA = `apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: ports, namespace: default}
+spec:
+  portLevelMtls:
+    9080: {mode: DISABLE}
+`
+	mutualDR = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-mtls, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+`
+)
+
 func TestValidate(t *testing.T) {
 	cases := []struct {
 		name, doc, wantErr string
@@ -77,6 +112,10 @@ func TestValidate(t *testing.T) {
 		{"tcp route", badVS, "spec.tcp"},
 		{"misspelled field", typoDR, "lables"},
 		{"walk-through RouteRule", routeRule, ""},
+		{"PeerAuthentication", goodPA, ""},
+		{"PeerAuthentication mode", badModePA, `spec.mtls.mode: "STRICTER"`},
+		{"namespace-wide port level", nsPortsPA, "spec.portLevelMtls"},
+		{"ISTIO_MUTUAL", mutualDR, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -188,9 +227,14 @@ func TestWebhookRejectsThroughRealAPIServer(t *testing.T) {
 	if err := create(typoDR); err == nil || !strings.Contains(err.Error(), "lables") {
 		t.Fatalf("misspelled DestinationRule: %v, want a rejection naming the field", err)
 	}
-	for _, doc := range []string{goodVS, routeRule} {
+	for _, doc := range []string{goodVS, routeRule, goodPA, mutualDR} {
 		if err := create(doc); err != nil {
 			t.Fatalf("valid resource rejected: %v", err)
+		}
+	}
+	for doc, field := range map[string]string{badModePA: "spec.mtls.mode", nsPortsPA: "spec.portLevelMtls"} {
+		if err := create(doc); err == nil || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "validation.meshlab.io") {
+			t.Errorf("invalid PeerAuthentication: %v, want the webhook to refuse it naming %s", err, field)
 		}
 	}
 	// Istio's samples and the walk-through's RouteRules apply unchanged through the webhook.
