@@ -19,7 +19,7 @@ import (
 func runPublisherTest(t *testing.T, cs kubernetes.Interface) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for _, ns := range []string{"default", "bookinfo"} {
+	for _, ns := range []string{"frontend", "bookinfo"} {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func runPublisherTest(t *testing.T, cs kubernetes.Interface) {
 		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, xdsnames.RootCertConfigMap, metav1.GetOptions{})
 		return err == nil && cm.Data[xdsnames.RootCertKey] == root
 	}
-	waitFor(t, "the root in every namespace", func() bool { return has("default") && has("bookinfo") })
+	waitFor(t, "the root in every namespace", func() bool { return has("frontend") && has("bookinfo") })
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
