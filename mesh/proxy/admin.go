@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -30,6 +31,12 @@ func (p *Proxy) startAdmin() (*admin, error) {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = t.Dump(w)
+	})
+	health.HandleFunc("/certs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p.CertStatus())
 	})
 	metrics := http.NewServeMux()
 	if h := p.opts.Telemetry.MetricsHandler(); h != nil {

@@ -3,12 +3,14 @@ package proxy
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/identity"
@@ -266,4 +268,45 @@ func failingTLS(err error) *tls.Config {
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return nil, err },
 		VerifyConnection:     func(tls.ConnectionState) error { return err },
 	}
+}
+
+// CertStatus is what /certs reports (Envoy's admin has a /certs too): the sidecar's identity and
+// its certificate's validity, and the inbound policy in force, for `meshlab mesh describe`.
+type CertStatus struct {
+	Identity   string    `json:"identity,omitempty"`
+	Serial     string    `json:"serialNumber,omitempty"`
+	NotBefore  time.Time `json:"notBefore,omitzero"`
+	NotAfter   time.Time `json:"notAfter,omitzero"`
+	Root       string    `json:"root,omitempty"`
+	Error      string    `json:"error,omitempty"` // why there is no usable certificate
+	InboundTLS string    `json:"inboundMTLS,omitempty"`
+}
+
+// CertStatus describes the current certificate; an empty Identity means the sidecar has no
+// workload identity (plaintext only).
+func (p *Proxy) CertStatus() CertStatus {
+	var st CertStatus
+	if t := p.table.Load(); t != nil {
+		st.InboundTLS = t.Inbound.String()
+	}
+	if p.opts.Certs == nil {
+		return st
+	}
+	if err := p.opts.Certs.Ready(); err != nil {
+		st.Error = err.Error()
+	}
+	if b := p.opts.Certs.Current(); b != nil {
+		st.Identity, st.NotBefore, st.NotAfter = b.ID.String(), b.NotBefore, b.NotAfter
+		if leaf := b.Certificate.Leaf; leaf != nil {
+			st.Serial = leaf.SerialNumber.Text(16)
+		}
+		if pool := b.RootPEM; len(pool) > 0 {
+			if blk, _ := pem.Decode(pool); blk != nil {
+				if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+					st.Root = c.Subject.String()
+				}
+			}
+		}
+	}
+	return st
 }
