@@ -48,7 +48,7 @@ type Options struct {
 	MTLS bool
 	// CertTTL is the certificate lifetime the sidecars ask for under MTLS (0: the CA's 24 h).
 	CertTTL time.Duration
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 }
 
 var labName = regexp.MustCompile(`^[a-z0-9]{1,6}$`)
