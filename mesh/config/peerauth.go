@@ -51,7 +51,34 @@ func (in InboundTLS) ModeFor(port uint16) MTLSMode {
 // the oldest policy wins (then the first by name). Port-level modes come from the workload
 // policy only. Nothing set is PERMISSIVE.
 func EffectiveInboundTLS(pas []*securityv1.PeerAuthentication, ns string, labels map[string]string) InboundTLS {
-	var mesh, namespace, workload *securityv1.PeerAuthentication
+	mesh, namespace, workload := ApplyingPeerAuthentications(pas, ns, labels)
+	out := InboundTLS{Mode: MTLSPermissive}
+	for _, pa := range []*securityv1.PeerAuthentication{mesh, namespace, workload} {
+		if pa != nil {
+			if m := modeOf(pa.Spec.GetMtls()); m != "" {
+				out.Mode = m
+			}
+		}
+	}
+	if workload != nil && len(workload.Spec.PortLevelMtls) > 0 {
+		out.Ports = map[uint16]MTLSMode{}
+		for port, m := range workload.Spec.PortLevelMtls {
+			if port == 0 || port > 65535 {
+				continue // refused at load; a snapshot from elsewhere cannot make the proxy crash
+			}
+			mode := modeOf(m)
+			if mode == "" {
+				mode = out.Mode
+			}
+			out.Ports[uint16(port)] = mode
+		}
+	}
+	return out
+}
+
+// ApplyingPeerAuthentications picks, for a workload of namespace ns with labels, the policy in
+// force at each level (nil where there is none): mesh-wide, namespace-wide, workload.
+func ApplyingPeerAuthentications(pas []*securityv1.PeerAuthentication, ns string, labels map[string]string) (mesh, namespace, workload *securityv1.PeerAuthentication) {
 	older := func(a, b *securityv1.PeerAuthentication) bool { // a before b
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
@@ -78,29 +105,11 @@ func EffectiveInboundTLS(pas []*securityv1.PeerAuthentication, ns string, labels
 			pick(&workload, pa)
 		}
 	}
-	out := InboundTLS{Mode: MTLSPermissive}
-	for _, pa := range []*securityv1.PeerAuthentication{mesh, namespace, workload} {
-		if pa != nil {
-			if m := modeOf(pa.Spec.GetMtls()); m != "" {
-				out.Mode = m
-			}
-		}
-	}
-	if workload != nil && len(workload.Spec.PortLevelMtls) > 0 {
-		out.Ports = map[uint16]MTLSMode{}
-		for port, m := range workload.Spec.PortLevelMtls {
-			if port == 0 || port > 65535 {
-				continue // refused at load; a snapshot from elsewhere cannot make the proxy crash
-			}
-			mode := modeOf(m)
-			if mode == "" {
-				mode = out.Mode
-			}
-			out.Ports[uint16(port)] = mode
-		}
-	}
-	return out
+	return mesh, namespace, workload
 }
+
+// ModeOf is a PeerAuthentication's own mode, "" when UNSET (inherited).
+func ModeOf(pa *securityv1.PeerAuthentication) MTLSMode { return modeOf(pa.Spec.GetMtls()) }
 
 // modeOf maps the API's mode; "" for UNSET or nil.
 func modeOf(m *securityv1beta1.PeerAuthentication_MutualTLS) MTLSMode {

@@ -74,7 +74,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	var caSvc *caservice.Service
 	if opts.CA != nil {
-		caSvc, err = caservice.New(caservice.Options{CA: opts.CA, TrustDomain: opts.TrustDomain, Auth: opts.Auth, Logger: opts.Logger, Registerer: reg})
+		caSvc, err = caservice.New(caservice.Options{CA: opts.CA, TrustDomain: opts.TrustDomain, Auth: opts.Auth, Logger: opts.Logger,
+			Registerer: reg, Signed: srv.CertificateSigned})
 		if err != nil {
 			return err
 		}

@@ -20,9 +20,11 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/identity"
 	"github.com/meshlab/meshlab/mesh/pilot/authn"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 	"github.com/meshlab/meshlab/mesh/xds"
 )
 
@@ -110,6 +112,23 @@ func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
 	if got.ID != "frontend-1.shop" || got.Workload != "frontend" || got.IP != "10.0.0.5" ||
 		got.Identity != "spiffe://cluster.local/ns/shop/sa/frontend" {
 		t.Errorf("status %+v: want the token's pod frontend-1.shop (10.0.0.5, spiffe://cluster.local/ns/shop/sa/frontend), not the claimed payments", got)
+	}
+
+	if got.InboundMTLS != "PERMISSIVE" {
+		t.Errorf("status inbound mTLS %q, want PERMISSIVE (no policy)", got.InboundMTLS)
+	}
+	m, err := identity.New(identity.Options{Conn: conn, ID: spiffe.ID{TrustDomain: "cluster.local", Namespace: "shop", ServiceAccount: "frontend"},
+		TokenPath: tokenPath, Root: root.RootPEM()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Refresh(context.Background())
+	if err != nil {
+		t.Fatalf("certificate over the secure port: %v", err)
+	}
+	st, _ = FetchStatus(context.Background(), debugAddr)
+	if len(st) != 1 || !st[0].CertExpiry.Equal(b.NotAfter) {
+		t.Errorf("status certificate expiry %v, want %v", st, b.NotAfter)
 	}
 
 	t.Run("unknown token", func(t *testing.T) {

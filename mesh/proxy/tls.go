@@ -6,8 +6,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -280,6 +282,16 @@ type CertStatus struct {
 	Root       string    `json:"root,omitempty"`
 	Error      string    `json:"error,omitempty"` // why there is no usable certificate
 	InboundTLS string    `json:"inboundMTLS,omitempty"`
+	// Outbound is, per cluster, its TLS mode and how many of its endpoints get mutual TLS.
+	Outbound []ClusterTLS `json:"outbound,omitempty"`
+}
+
+// ClusterTLS is one cluster's upstream TLS.
+type ClusterTLS struct {
+	Cluster   string `json:"cluster"`
+	Mode      string `json:"mode"` // auto, DISABLE, ISTIO_MUTUAL, SIMPLE, MUTUAL
+	MTLS      int    `json:"mtlsEndpoints"`
+	Endpoints int    `json:"endpoints"`
 }
 
 // CertStatus describes the current certificate; an empty Identity means the sidecar has no
@@ -288,6 +300,19 @@ func (p *Proxy) CertStatus() CertStatus {
 	var st CertStatus
 	if t := p.table.Load(); t != nil {
 		st.InboundTLS = t.Inbound.String()
+		for _, name := range slices.Sorted(maps.Keys(t.Clusters)) {
+			cl := t.Clusters[name]
+			ct := ClusterTLS{Cluster: name, Mode: string(cl.TLS.Mode), Endpoints: len(cl.Endpoints)}
+			if ct.Mode == "" {
+				ct.Mode = "auto"
+			}
+			for _, e := range cl.Endpoints {
+				if cl.MeshTLSTo(e) && p.mtls != nil {
+					ct.MTLS++
+				}
+			}
+			st.Outbound = append(st.Outbound, ct)
+		}
 	}
 	if p.opts.Certs == nil {
 		return st

@@ -36,6 +36,9 @@ type Options struct {
 	Auth       authn.Authenticator
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: a private registry
+	// Signed, when set, hears of every certificate signed for a pod (the caller's pod, known
+	// with Kubernetes), for the control plane's status.
+	Signed func(namespace, pod string, notAfter time.Time)
 }
 
 // Service implements IstioCertificateService.
@@ -101,11 +104,13 @@ func (s *Service) CreateCertificate(ctx context.Context, req *securityv1alpha1.I
 
 func (s *Service) create(ctx context.Context, req *securityv1alpha1.IstioCertificateRequest) (*securityv1alpha1.IstioCertificateResponse, error) {
 	var id spiffe.ID
+	var caller authn.Caller
 	if s.opts.Auth != nil {
 		c, err := s.opts.Auth.Authenticate(ctx)
 		if err != nil {
 			return nil, err
 		}
+		caller = c
 		id = spiffe.ID{TrustDomain: s.opts.TrustDomain, Namespace: c.Namespace, ServiceAccount: c.ServiceAccount}
 	} else {
 		claimed, err := csrIdentity(req.GetCsr())
@@ -131,6 +136,11 @@ func (s *Service) create(ctx context.Context, req *securityv1alpha1.IstioCertifi
 		b, rest = pem.Decode(rest)
 		if b == nil {
 			break
+		}
+		if len(resp.CertChain) == 0 && s.opts.Signed != nil && caller.Pod != "" {
+			if leaf, err := x509.ParseCertificate(b.Bytes); err == nil {
+				s.opts.Signed(caller.Namespace, caller.Pod, leaf.NotAfter)
+			}
 		}
 		resp.CertChain = append(resp.CertChain, string(pem.EncodeToMemory(b)))
 	}

@@ -23,7 +23,7 @@ var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType,
 
 // render compiles st for proxy p and renders it as a consistent snapshot whose version is a hash
 // of its content, so an unchanged config is never pushed again.
-func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error) {
+func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, *config.Table, error) {
 	snap := &config.Snapshot{
 		Proxy:               p,
 		Services:            slices.Clone(st.Services), // Compile fills in defaults in place
@@ -55,7 +55,7 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error
 	if err := s.Consistent(); err != nil {
 		return nil, nil, fmt.Errorf("proxy %s: snapshot not consistent: %w", p.ID, err)
 	}
-	return s, t.Warnings, nil
+	return s, t, nil
 }
 
 // renderKey identifies proxies that get the same config: routing depends on a proxy's namespace

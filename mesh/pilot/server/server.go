@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,12 +66,14 @@ type Server struct {
 	state      *model.State
 	podsByName map[string]model.Pod    // "namespace/name" -> pod, of state
 	nodes      map[string]config.Proxy // connected node ID -> identity
+	certs      map[string]time.Time    // "namespace/pod" -> expiry of its latest certificate
 	rendered   map[string]rendered     // render key -> snapshot of the current state
 }
 
 type rendered struct {
-	snap *cachev3.Snapshot
-	err  error
+	snap    *cachev3.Snapshot
+	inbound string // the proxy's inbound policy, for status
+	err     error
 }
 
 // New builds a server; it serves nothing until a state arrives.
@@ -96,7 +99,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts: opts, metrics: m, changes: make(chan struct{}, 1),
-		nodes: map[string]config.Proxy{}, rendered: map[string]rendered{},
+		nodes: map[string]config.Proxy{}, rendered: map[string]rendered{}, certs: map[string]time.Time{},
 	}
 	s.cache = newShardedCache(cacheLogger{opts.Logger})
 	s.tracker = newTracker(m, s.nodeConnected, s.nodeGone)
@@ -113,6 +116,11 @@ func (s *Server) Update(st model.State) {
 	s.mu.Lock()
 	s.state = &st
 	s.podsByName = byName
+	for k := range s.certs {
+		if _, ok := byName[k]; !ok && len(byName) > 0 {
+			delete(s.certs, k) // the pod is gone
+		}
+	}
 	s.mu.Unlock()
 	select {
 	case s.changes <- struct{}{}:
@@ -178,8 +186,30 @@ func (s *Server) xdsServer(ctx context.Context) serverv3.Server {
 	return s.xds
 }
 
-// Status lists connected proxies and their sync state, sorted by ID.
-func (s *Server) Status() []ProxyStatus { return s.tracker.status() }
+// Status lists connected proxies and their sync state, sorted by ID, with the expiry of the
+// certificate last signed for each pod.
+func (s *Server) Status() []ProxyStatus {
+	st := s.tracker.status()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range st {
+		st[i].CertExpiry = s.certs[st[i].Namespace+"/"+podName(st[i].ID, st[i].Namespace)]
+	}
+	return st
+}
+
+// CertificateSigned records a certificate the CA signed for a pod (for status).
+func (s *Server) CertificateSigned(namespace, pod string, notAfter time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.certs[namespace+"/"+pod] = notAfter
+}
+
+// podName is the pod of a node ID (pod.namespace, as the authenticated node is named).
+func podName(id, namespace string) string {
+	name, _ := strings.CutSuffix(id, "."+namespace)
+	return name
+}
 
 // DebugHandler serves /debug/status (JSON of Status).
 func (s *Server) DebugHandler() http.Handler {
@@ -245,19 +275,22 @@ func (s *Server) push(id string, p config.Proxy) {
 	key := renderKey(p)
 	r, ok := s.rendered[key]
 	if !ok {
-		snap, warnings, err := render(s.state, p)
+		snap, t, err := render(s.state, p)
 		r = rendered{snap: snap, err: err}
-		s.rendered[key] = r
-		for _, w := range warnings {
-			s.opts.Logger.Warn("pilot: config", "proxy", p.ID, "warning", w)
+		if t != nil {
+			r.inbound = t.Inbound.String()
+			for _, w := range t.Warnings {
+				s.opts.Logger.Warn("pilot: config", "proxy", p.ID, "warning", w)
+			}
 		}
+		s.rendered[key] = r
 	}
 	s.mu.Unlock()
 	if r.err != nil {
 		s.opts.Logger.Error("pilot: config not pushed; the proxy keeps its previous one", "proxy", id, "err", r.err)
 		return
 	}
-	s.tracker.pushed(id, p, r.snap.GetVersion(resourceTypes[0]))
+	s.tracker.pushed(id, p, r.snap.GetVersion(resourceTypes[0]), r.inbound)
 	if err := s.cache.SetSnapshot(context.Background(), id, r.snap); err != nil {
 		s.opts.Logger.Error("pilot: set snapshot", "proxy", id, "err", err)
 	}

@@ -35,12 +35,17 @@ type ProxyStatus struct {
 	// Identity is the SPIFFE ID the proxy authenticated as; empty on the plaintext port, where
 	// a proxy is who it claims to be.
 	Identity string `json:"identity,omitempty"`
+	// CertExpiry is when the last certificate the CA signed for this pod expires.
+	CertExpiry time.Time `json:"certExpiry,omitzero"`
+	// InboundMTLS is the inbound policy the proxy was sent: "STRICT", "PERMISSIVE (8080: DISABLE)".
+	InboundMTLS string `json:"inboundMTLS,omitempty"`
 }
 
 // proxyState is what the tracker knows about one node; guarded by tracker.mu.
 type proxyState struct {
 	proxy    config.Proxy
 	identity string // authenticated SPIFFE ID, "" when unauthenticated
+	inbound  string // the inbound policy of the latest push
 	streams  int
 	since    time.Time
 	version  string    // latest snapshot version set for the node
@@ -176,14 +181,14 @@ func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discoveryv3.D
 }
 
 // pushed records that version was set for node (convergence is measured from here).
-func (t *tracker) pushed(node string, p config.Proxy, version string) {
+func (t *tracker) pushed(node string, p config.Proxy, version, inbound string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ps := t.proxies[node]
 	if ps == nil {
 		return
 	}
-	ps.proxy = p
+	ps.proxy, ps.inbound = p, inbound
 	if ps.version != version {
 		ps.version, ps.pushedAt, ps.observed = version, time.Now(), false
 	}
@@ -205,7 +210,7 @@ func (t *tracker) status() []ProxyStatus {
 	for id, ps := range t.proxies {
 		st := ProxyStatus{
 			ID: id, Namespace: ps.proxy.Namespace, Workload: ps.proxy.Workload, Version: ps.version,
-			Acked: map[string]string{}, Since: ps.since, State: StateStale, Identity: ps.identity,
+			Acked: map[string]string{}, Since: ps.since, State: StateStale, Identity: ps.identity, InboundMTLS: ps.inbound,
 		}
 		if ps.proxy.IP.IsValid() {
 			st.IP = ps.proxy.IP.String()
