@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,12 +14,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/gateway"
+	"github.com/meshlab/meshlab/mesh/identity"
+	"github.com/meshlab/meshlab/mesh/spiffe"
+	"github.com/meshlab/meshlab/mesh/xds"
 )
 
 func init() { registerIn("mesh", newMeshGatewayCmd) }
@@ -29,6 +34,7 @@ func newMeshGatewayCmd(g *globalOptions) *cobra.Command {
 	var kubeconfig, labels string
 	tracing := config.Tracing{SamplePercent: 100}
 	var listen []string
+	var sec gatewayIdentity
 	cmd := &cobra.Command{
 		Use:   "gateway (--config FILE... | --kube [--kubeconfig FILE])",
 		Short: "Run the proxy as an ingress gateway honouring Istio Gateways and their bound VirtualServices",
@@ -59,6 +65,15 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if sec.mtls {
+				m, conn, err := sec.manager(opts.Logger)
+				if err != nil {
+					return badInput(err)
+				}
+				defer conn.Close()
+				opts.Certs = m
+				go func() { _ = m.Run(ctx) }()
+			}
 			if !inCluster {
 				gw, err := gateway.New(opts)
 				if err != nil {
@@ -83,8 +98,56 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 	f.Float64Var(&tracing.SamplePercent, "sample-percent", 100, "share of requests the gateway traces; sidecars follow its decision")
 	f.StringVar(&opts.HealthAddr, "health-addr", "", "readiness listener (default :15021)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "Prometheus listener (default :15090)")
+	sec.register(f)
 	cmd.AddCommand(newMeshGatewayInstallCmd())
 	return cmd
+}
+
+// gatewayIdentity is the gateway's workload identity: a certificate from the control plane's CA
+// for its ServiceAccount, with which it originates mutual TLS to meshed backends.
+type gatewayIdentity struct {
+	mtls                               bool
+	ca, root, token, td, sa, namespace string
+	ttl                                time.Duration
+}
+
+func (g *gatewayIdentity) register(f *pflag.FlagSet) {
+	f.BoolVar(&g.mtls, "mtls", false, "get a workload certificate from the CA at --ca and originate mutual TLS to meshed backends")
+	f.StringVar(&g.ca, "ca", "", "with --mtls: the control plane's CA address (host:15012)")
+	f.StringVar(&g.root, "ca-root-cert", "", "with --mtls: the mesh root to verify the CA with (TLS); without it the connection is plaintext")
+	f.StringVar(&g.token, "token", "", "with --mtls: the projected ServiceAccount token (audience meshlab-ca)")
+	f.StringVar(&g.td, "trust-domain", spiffe.DefaultTrustDomain, "with --mtls: the trust domain")
+	f.StringVar(&g.sa, "service-account", "", "with --mtls: the gateway's ServiceAccount")
+	f.StringVar(&g.namespace, "namespace", "", "with --mtls: the gateway's namespace (default $POD_NAMESPACE)")
+	f.DurationVar(&g.ttl, "cert-ttl", 0, "with --mtls: the certificate lifetime to ask for (0: the CA's 24h)")
+}
+
+func (g *gatewayIdentity) manager(log *slog.Logger) (*identity.Manager, io.Closer, error) {
+	if g.ca == "" || g.sa == "" {
+		return nil, nil, errors.New("--mtls needs --ca and --service-account")
+	}
+	ns := g.namespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	var root []byte
+	if g.root != "" {
+		var err error
+		if root, err = os.ReadFile(g.root); err != nil {
+			return nil, nil, fmt.Errorf("--ca-root-cert: %w", err)
+		}
+	}
+	conn, err := xds.Dial(g.ca, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := identity.New(identity.Options{Conn: conn, ID: spiffe.ID{TrustDomain: g.td, Namespace: ns, ServiceAccount: g.sa},
+		TokenPath: g.token, TTL: g.ttl, Root: root, Logger: log})
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("--mtls: %w", err)
+	}
+	return m, conn, nil
 }
 
 func newMeshGatewayInstallCmd() *cobra.Command {
