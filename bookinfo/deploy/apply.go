@@ -37,6 +37,7 @@ var resources = map[string]schema.GroupVersionResource{
 	"rbac.authorization.k8s.io/v1/ClusterRole":        {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": {Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 	"networking.istio.io/v1beta1/VirtualService":      {Group: "networking.istio.io", Version: "v1beta1", Resource: "virtualservices"},
+	"security.istio.io/v1/PeerAuthentication":         {Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
 }
 
 // Resource returns the API resource of obj's kind.

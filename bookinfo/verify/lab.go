@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,19 @@ type Lab struct {
 	// Offline: components that cannot be in the offline bundle are reported as such when absent.
 	Offline bool
 	HTTP    *http.Client
+	// PodHTTP reads a path from a port of a pod (a sidecar's metrics and /certs); nil goes
+	// through the apiserver's pod proxy with Kube.
+	PodHTTP PodHTTP
+}
+
+// PodHTTP reads path from port of pod namespace/name.
+type PodHTTP func(ctx context.Context, namespace, pod string, port int, path string) ([]byte, error)
+
+// proxyGet is PodHTTP through the apiserver's pod proxy.
+func proxyGet(kube kubernetes.Interface) PodHTTP {
+	return func(ctx context.Context, namespace, pod string, port int, path string) ([]byte, error) {
+		return kube.CoreV1().Pods(namespace).ProxyGet("http", pod, strconv.Itoa(port), path, nil).DoRaw(ctx)
+	}
 }
 
 // Defaults of a meshlab lab.
@@ -49,6 +63,9 @@ func Suite(l Lab) []Category {
 		return func(context.Context) (Observation, error) { return Observation{}, Skip("%s", why) }
 	}
 	noKube := l.Kube == nil
+	if l.PodHTTP == nil && !noKube {
+		l.PodHTTP = proxyGet(l.Kube)
+	}
 	cluster := Category{Name: "cluster", Checkers: []Checker{{
 		Name: "control-plane", Expected: "meshlab pilot pods ready", Fatal: true, Quick: true, Retry: 30 * time.Second,
 		Hint: "kubectl -n " + l.ControlPlaneNamespace + " get pods -l " + l.ControlPlaneSelector + "; `meshlab mesh status`; reinstall with `meshlab up phase mesh`",
@@ -77,6 +94,24 @@ func Suite(l Lab) []Category {
 			Check: skipIf(l.Router == nil, "no router to apply samples with", func(ctx context.Context) (Observation, error) { return runScenario(ctx, l.Router, l.Browser, s) }),
 		})
 	}
+	noPolicy := noKube || l.Router == nil
+	security := Category{Name: "security", Checkers: []Checker{{
+		Name: "mtls-hops", Expected: "productpage→details, productpage→reviews, reviews→ratings over mutual TLS between the services' SPIFFE identities", Retry: 60 * time.Second,
+		Hint:  "the destination sidecars' istio_requests_total (connection_security_policy, source_principal); `meshlab mesh describe POD -n " + l.Namespace + "` shows a pod's certificate and mTLS in and out",
+		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) { return mtlsHops(l.Kube, l.PodHTTP, l.Namespace, l.Browser)(ctx) }),
+	}, {
+		Name: "strict-refuses-plaintext", Expected: "STRICT: a pod without a sidecar gets no answer from productpage's pod IP; the page still loads through the gateway",
+		Hint: "`meshlab mesh describe` on productpage shows the inbound mode and the PeerAuthentications deciding it; kubectl -n " + l.Namespace + " get peerauthentication",
+		Check: skipIf(noPolicy, "no cluster or no router to apply a PeerAuthentication with", func(ctx context.Context) (Observation, error) {
+			return plaintextUnderPolicy(l.Kube, l.PodHTTP, l.Router, l.Namespace, l.ControlPlaneNamespace, l.ControlPlaneSelector, l.Browser, "STRICT", true)(ctx)
+		}),
+	}, {
+		Name: "permissive-accepts-plaintext", Expected: "PERMISSIVE: the same plaintext request is answered",
+		Hint: "PERMISSIVE takes mutual TLS and plaintext on one port, told apart by the first bytes",
+		Check: skipIf(noPolicy, "no cluster or no router to apply a PeerAuthentication with", func(ctx context.Context) (Observation, error) {
+			return plaintextUnderPolicy(l.Kube, l.PodHTTP, l.Router, l.Namespace, l.ControlPlaneNamespace, l.ControlPlaneSelector, l.Browser, "PERMISSIVE", false)(ctx)
+		}),
+	}}}
 	noProm := l.PrometheusURL == ""
 	prom := Category{Name: "prometheus", Checkers: []Checker{{
 		Name: "ready", Expected: "GET /-/ready 200", Quick: true, Retry: 20 * time.Second,
@@ -112,7 +147,7 @@ func Suite(l Lab) []Category {
 			Check: skipIf(noProm, "no Prometheus URL", dashboardQueries(a, l.PrometheusURL, d)),
 		})
 	}
-	return []Category{cluster, smoke, routing, prom, tracing, grafana}
+	return []Category{cluster, smoke, routing, security, prom, tracing, grafana}
 }
 
 func productpage(b Browser) CheckFunc {
