@@ -97,8 +97,10 @@ func Suite(l Lab) []Category {
 	noPolicy := noKube || l.Router == nil
 	security := Category{Name: "security", Checkers: []Checker{{
 		Name: "mtls-hops", Expected: "productpage→details, productpage→reviews, reviews→ratings over mutual TLS between the services' SPIFFE identities", Retry: 60 * time.Second,
-		Hint:  "the destination sidecars' istio_requests_total (connection_security_policy, source_principal); `meshlab mesh describe POD -n " + l.Namespace + "` shows a pod's certificate and mTLS in and out",
-		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) { return mtlsHops(l.Kube, l.PodHTTP, l.Namespace, l.Browser)(ctx) }),
+		Hint: "the destination sidecars' istio_requests_total (connection_security_policy, source_principal); `meshlab mesh describe POD -n " + l.Namespace + "` shows a pod's certificate and mTLS in and out",
+		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) {
+			return mtlsHops(l.Kube, l.PodHTTP, l.Namespace, l.Browser)(ctx)
+		}),
 	}, {
 		Name: "strict-refuses-plaintext", Expected: "STRICT: a pod without a sidecar gets no answer from productpage's pod IP; the page still loads through the gateway",
 		Hint: "`meshlab mesh describe` on productpage shows the inbound mode and the PeerAuthentications deciding it; kubectl -n " + l.Namespace + " get peerauthentication",
