@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +52,13 @@ func Pod(meta metav1.ObjectMeta, spec corev1.PodSpec, o Options) (Result, error)
 	}
 	initC := initContainer(o, flags)
 	proxy := proxyContainer(o, apps)
+	if v, ok := meta.Annotations[CertTTLAnnotation]; ok && o.MTLS {
+		ttl, err := time.ParseDuration(v)
+		if err != nil || ttl < 10*time.Second || ttl > 90*24*time.Hour {
+			return Result{}, fmt.Errorf("annotation %s=%q: want a duration from 10s to 2160h (90 days), e.g. 5m", CertTTLAnnotation, v)
+		}
+		proxy.Args = append(proxy.Args, "--cert-ttl", ttl.String())
+	}
 	st := Status{Image: o.Image, Native: o.NativeSidecar, Volumes: []string{PodInfoVolumeName}}
 	volumes := []corev1.Volume{podInfoVolume()}
 	if o.MTLS {

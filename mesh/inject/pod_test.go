@@ -146,3 +146,17 @@ func findContainer(p corev1.Pod, name string) corev1.Container {
 	}
 	return corev1.Container{}
 }
+
+func TestCertTTLAnnotation(t *testing.T) {
+	pod := applyToPod(t, metav1.ObjectMeta{Annotations: map[string]string{CertTTLAnnotation: "2m"}}, corev1.PodSpec{}, testOptions())
+	args := findContainer(pod, ProxyContainerName).Args
+	if got := strings.Join(args, " "); !strings.HasSuffix(got, "--mtls --cert-ttl 2m0s") {
+		t.Errorf("proxy args %q, want the certificate lifetime passed on", got)
+	}
+	for _, bad := range []string{"soon", "1s", "100000h"} {
+		if _, err := Pod(metav1.ObjectMeta{Annotations: map[string]string{CertTTLAnnotation: bad}}, corev1.PodSpec{}, testOptions()); err == nil ||
+			!strings.Contains(err.Error(), CertTTLAnnotation) {
+			t.Errorf("%s=%q: %v, want an error naming the annotation", CertTTLAnnotation, bad, err)
+		}
+	}
+}
