@@ -102,6 +102,8 @@ func TestUpWholeLab(t *testing.T) {
 		k.run(ctx, t, append([]string{"delete"}, routing...)...)
 	})
 
+	t.Run("mutual TLS", func(t *testing.T) { mutualTLS(ctx, t, c, k, b) })
+
 	t.Run("meshlab verify bookinfo", func(t *testing.T) {
 		kc := c.dir().Kubeconfig()
 		out, err := exec.CommandContext(ctx, c.bin, "verify", "bookinfo", "--kubeconfig", kc, "--offline").CombinedOutput()
