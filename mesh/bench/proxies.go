@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -54,9 +55,17 @@ spec:
 // upstream, with keep-alive on both sides and two threads (the sidecar's two workers in Istio's
 // recipe; the meshlab proxy gets GOMAXPROCS=2 on this machine).
 func haproxyConfig(listen, upstream string) string {
+	return haproxyConfigWith(listen, "", "", upstream)
+}
+
+// haproxyConfigWith is haproxyConfig with options for the bind line (TLS termination) and the
+// server line (TLS origination).
+func haproxyConfigWith(listen, bindOpts, serverOpts, upstream string) string {
 	return fmt.Sprintf(`global
     nbthread 2
     maxconn 4096
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+    ssl-default-server-options ssl-min-ver TLSv1.2
 defaults
     mode http
     option http-keep-alive
@@ -70,7 +79,24 @@ frontend in
     default_backend upstream
 backend upstream
     server s1 %s
-`, listen, upstream)
+`, strings.TrimSpace(listen+" "+bindOpts), strings.TrimSpace(upstream+" "+serverOpts))
+}
+
+// meshlabMTLSRegistryDoc is meshlabRegistryDoc with the server marked as running a sidecar
+// (auto mTLS) and the identity its certificate carries.
+func meshlabMTLSRegistryDoc(l *Lab) string {
+	return fmt.Sprintf(`apiVersion: meshlab.io/v1alpha1
+kind: Registry
+spec:
+  services:
+  - name: server
+    namespace: default
+    vips: [%s]
+    ports:
+    - {name: http, port: %d}
+    endpoints:
+    - {address: %s, workload: server-v1, labels: {app: server, version: v1, security.istio.io/tlsMode: istio}, identity: "spiffe://cluster.local/ns/default/sa/server"}
+`, l.VIP, AppPort, l.Server)
 }
 
 // Proc is a process the benchmark started; it is stopped by its PID only.
