@@ -130,9 +130,7 @@ func policies(ctx context.Context, ic istioclient.Interface, namespace string, l
 		if err != nil {
 			return nil, err
 		}
-		for _, pa := range list.Items {
-			all = append(all, pa)
-		}
+		all = append(all, list.Items...)
 		if ns == namespace {
 			break // the root namespace's own pods
 		}
