@@ -56,29 +56,28 @@ func TestBookinfoMutualTLS(t *testing.T) {
 	}
 
 	t.Run("every hop is mutual TLS", func(t *testing.T) {
-		for i := 0; i < 12; i++ {
-			l.get(anonymous())
-		}
+		// Every sidecar must have answered: pages are loaded until each has (no sampling chance
+		// to state), within a minute.
+		deadline := time.Now().Add(time.Minute)
 		for pod, from := range map[string]string{
 			"details-v1": productpagePrincipal, "reviews-v1": productpagePrincipal, "reviews-v2": productpagePrincipal,
 			"reviews-v3": productpagePrincipal, "ratings-v1": reviewsPrincipal,
 		} {
-			m := l.metrics(t, pod)
-			var mtls, plain int
-			for _, line := range strings.Split(m, "\n") {
-				if !strings.HasPrefix(line, "istio_requests_total{") || !strings.Contains(line, `reporter="destination"`) {
-					continue
+			for {
+				m := l.metrics(t, pod)
+				mtls, plain := hopSeries(m, from)
+				if plain != 0 {
+					t.Errorf("%s: %d plaintext series from sidecars; want mutual TLS only:\n%s", pod, plain, grep(m, "istio_requests_total{"))
+					break
 				}
-				switch {
-				case strings.Contains(line, `connection_security_policy="mutual_tls"`) && strings.Contains(line, `source_principal="`+from+`"`) &&
-					strings.Contains(line, `destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-`):
-					mtls++
-				case strings.Contains(line, `connection_security_policy="none"`):
-					plain++
+				if mtls > 0 {
+					break
 				}
-			}
-			if mtls == 0 || plain != 0 {
-				t.Errorf("%s: %d mutual TLS series from %s, %d plaintext; want mutual TLS only:\n%s", pod, mtls, from, plain, grep(m, "istio_requests_total{"))
+				if time.Now().After(deadline) {
+					t.Errorf("%s: no mutual TLS series from %s within a minute of page loads:\n%s", pod, from, grep(m, "istio_requests_total{"))
+					break
+				}
+				l.get(anonymous())
 			}
 		}
 		if c := l.certs(t, "productpage-v1"); c.Identity != productpagePrincipal || !c.NotAfter.After(time.Now()) {
@@ -152,6 +151,24 @@ func TestBookinfoMutualTLS(t *testing.T) {
 		}
 		t.Logf("%d page loads, none failed, every sidecar renewed its certificate", ok.Load())
 	})
+}
+
+// hopSeries counts a destination sidecar's request series: mutual TLS from the principal from
+// (both principals set), and plaintext ones.
+func hopSeries(metrics, from string) (mtls, plain int) {
+	for _, line := range strings.Split(metrics, "\n") {
+		if !strings.HasPrefix(line, "istio_requests_total{") || !strings.Contains(line, `reporter="destination"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, `connection_security_policy="mutual_tls"`) && strings.Contains(line, `source_principal="`+from+`"`) &&
+			strings.Contains(line, `destination_principal="spiffe://cluster.local/ns/default/sa/bookinfo-`):
+			mtls++
+		case strings.Contains(line, `connection_security_policy="none"`):
+			plain++
+		}
+	}
+	return mtls, plain
 }
 
 func (l *xdsLab) metrics(t *testing.T, pod string) string {
