@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/mesh/ca"
 )
 
 // BenchmarkTwoHops measures client → sidecar (outbound) → sidecar (inbound) → server with a
@@ -22,6 +24,20 @@ func BenchmarkTwoHops(b *testing.B) {
 	cliSide := startProxyB(b, testProxyDoc, registry(map[string][]*backend{"server": {inbound}}, nil))
 	c := clientVia(cliSide.out)
 	benchGet(b, c, "http://server:9080/")
+}
+
+// BenchmarkTwoHopsMTLS is BenchmarkTwoHops with the two sidecars doing mutual TLS (certificates
+// from a CA, auto mTLS to the server's endpoint), for the cost of the encryption per request.
+func BenchmarkTwoHopsMTLS(b *testing.B) {
+	payload := strings.Repeat("x", 1024)
+	app := newBackend(b, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
+	root, err := ca.New(ca.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := startPair(b, issue(b, root, "cluster.local", "bookinfo-productpage"), issue(b, root, "cluster.local", "bookinfo-reviews"),
+		app.Listener.Addr().String(), "HTTP", reviewsID, "")
+	benchGet(b, clientVia(p.client.out), "http://reviews:9080/")
 }
 
 func BenchmarkDirect(b *testing.B) {

@@ -97,7 +97,7 @@ spec:
 // startPair starts the two sidecars. appAddr is the app behind the server sidecar; proto is the
 // service port's protocol; identity is what the client expects the endpoint to be; serverPolicy
 // is the server sidecar's PeerAuthentication document ("" for none).
-func startPair(t *testing.T, clientCerts, serverCerts Certs, appAddr, proto, identity, serverPolicy string) *meshPair {
+func startPair(t testing.TB, clientCerts, serverCerts Certs, appAddr, proto, identity, serverPolicy string) *meshPair {
 	t.Helper()
 	files := map[string]string{"proxy.yaml": serverProxyDoc, "pa.yaml": serverPolicy}
 	order := []string{"proxy.yaml"}
@@ -120,7 +120,7 @@ spec:
 	return &meshPair{client: cli, server: srv}
 }
 
-func mustAddrPort(t *testing.T, s string) netip.AddrPort {
+func mustAddrPort(t testing.TB, s string) netip.AddrPort {
 	t.Helper()
 	a, err := netip.ParseAddrPort(s)
 	if err != nil {
@@ -129,7 +129,7 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 	return a
 }
 
-func mustTCPAddr(t *testing.T, s string) net.Addr {
+func mustTCPAddr(t testing.TB, s string) net.Addr {
 	t.Helper()
 	a, err := net.ResolveTCPAddr("tcp", s)
 	if err != nil {
