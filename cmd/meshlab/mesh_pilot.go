@@ -101,7 +101,7 @@ bundle a root is made in memory for the run.`,
 				if err != nil {
 					return badInput(err)
 				}
-				reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger, TrustDomain: opts.TrustDomain})
+				reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger, TrustDomain: opts.TrustDomain, Credentials: true})
 				if err != nil {
 					return err
 				}

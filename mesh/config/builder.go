@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -22,6 +23,7 @@ type builder struct {
 	vss        map[string]*networkingv1.VirtualService
 	drs        map[string]*networkingv1.DestinationRule
 	pas        map[string]*securityv1.PeerAuthentication
+	creds      map[string]Credential // "namespace/name" of a Secret
 	routeRules map[string]*routeRule
 	order      int            // document counter, so later documents win and output is stable
 	seq        map[string]int // resource key -> order of its last definition
@@ -117,6 +119,47 @@ func (b *builder) addDestinationRule(apiVersion string, meta metav1.ObjectMeta, 
 	return nil
 }
 
+// secretDoc is a Kubernetes Secret as a file holds it: data base64 (JSON's []byte), stringData
+// plain.
+type secretDoc struct {
+	Type       string            `json:"type"`
+	Data       map[string][]byte `json:"data"`
+	StringData map[string]string `json:"stringData"`
+}
+
+// addSecret keeps a Secret's TLS credential, for DestinationRules' credentialName (Istio's keys,
+// or the kubernetes.io/tls ones); a Secret without a certificate or a CA is another kind of
+// Secret, ignored as other Kubernetes objects are.
+func (b *builder) addSecret(meta metav1.ObjectMeta, raw []byte) error {
+	var d secretDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("Secret %s: %w", meta.Name, err)
+	}
+	get := func(keys ...string) []byte {
+		for _, k := range keys {
+			if v, ok := d.StringData[k]; ok {
+				return []byte(v)
+			}
+			if v, ok := d.Data[k]; ok {
+				return v
+			}
+		}
+		return nil
+	}
+	c := Credential{Cert: get("cert", "tls.crt"), Key: get("key", "tls.key"), CA: get("cacert", "ca.crt")}
+	if len(c.Cert) == 0 && len(c.CA) == 0 {
+		return nil
+	}
+	if meta.Name == "" {
+		return errors.New("metadata.name is required")
+	}
+	if b.creds == nil {
+		b.creds = map[string]Credential{}
+	}
+	b.creds[meta.Namespace+"/"+meta.Name] = c
+	return nil
+}
+
 // proxyDoc is the spec of a meshlab Proxy document.
 type proxyDoc struct {
 	Proxy
@@ -200,6 +243,15 @@ func (b *builder) finish() (*Snapshot, error) {
 			pa.Namespace = s.Proxy.Namespace
 		}
 		s.PeerAuthentications = append(s.PeerAuthentications, pa)
+	}
+	for k, c := range b.creds {
+		if s.Credentials == nil {
+			s.Credentials = map[string]Credential{}
+		}
+		if strings.HasPrefix(k, "/") { // a Secret without a namespace is the proxy's namespace's
+			k = s.Proxy.Namespace + k
+		}
+		s.Credentials[k] = c
 	}
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)

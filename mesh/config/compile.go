@@ -307,6 +307,21 @@ func (c *compiler) cluster(svc *Service, port uint16, subset string) *Cluster {
 	for _, tp := range policies { // the subset's settings override the rule's, field by field
 		applyPolicy(cl, tp)
 	}
+	if n := cl.TLS.CredentialName; n != "" {
+		// A Secret of the rule's namespace, as Istio looks it up for sidecars.
+		if !strings.Contains(n, "/") {
+			cl.TLS.CredentialName = dr.Namespace + "/" + n
+		}
+		cred, ok := c.snap.Credentials[cl.TLS.CredentialName]
+		if !ok {
+			c.warn("cluster %s: credentialName %s: no such Secret (its connections fail)", name, cl.TLS.CredentialName)
+		} else {
+			if c.t.Credentials == nil {
+				c.t.Credentials = map[string]Credential{}
+			}
+			c.t.Credentials[cl.TLS.CredentialName] = cred
+		}
+	}
 	return cl
 }
 

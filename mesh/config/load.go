@@ -79,6 +79,11 @@ type envelope struct {
 	Metadata   json.RawMessage `json:"metadata"`
 	Spec       json.RawMessage `json:"spec"`
 	Status     json.RawMessage `json:"status"`
+	// A Secret's fields (credentials for DestinationRules' credentialName); any other kind with
+	// them is refused as before.
+	Type       json.RawMessage `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	StringData json.RawMessage `json:"stringData"`
 }
 
 // addFile splits data into YAML documents and adds each; it returns every document's error.
@@ -133,6 +138,13 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 	if env.Kind == "" || env.APIVersion == "" {
 		return errors.New("apiVersion and kind are required")
 	}
+	if !(env.APIVersion == "v1" && env.Kind == "Secret") {
+		for name, f := range map[string]json.RawMessage{"type": env.Type, "data": env.Data, "stringData": env.StringData} {
+			if len(f) > 0 && !(name == "data" && env.APIVersion == "v1" && env.Kind == "ConfigMap") {
+				return fmt.Errorf("top level: json: unknown field %q", name)
+			}
+		}
+	}
 	meta, err := decodeMeta(env.Metadata)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
@@ -157,6 +169,8 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		return b.addProxy(env.Spec)
 	case env.APIVersion == MeshlabAPIVersion && env.Kind == "Registry":
 		return b.addRegistry(env.Spec)
+	case env.APIVersion == "v1" && env.Kind == "Secret":
+		return b.addSecret(meta, raw)
 	case isKubernetesWorkloadKind(env.APIVersion, env.Kind):
 		// Kubernetes objects (bookinfo.yaml) may share a file with routing; the registry
 		// document, not these, says where endpoints are.

@@ -94,6 +94,7 @@ func TestDestinationRuleTLSValidation(t *testing.T) {
 		return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: r\nspec:\n  host: reviews\n  trafficPolicy:\n    tls:\n" + tls
 	}
 	for _, ok := range []string{"      mode: ISTIO_MUTUAL\n", "      mode: DISABLE\n", "      mode: SIMPLE\n      sni: api.example.org\n",
+		"      mode: MUTUAL\n      credentialName: bank-client\n",
 		"      mode: MUTUAL\n      clientCertificate: /etc/certs/c.pem\n      privateKey: /etc/certs/k.pem\n      caCertificates: /etc/certs/ca.pem\n"} {
 		if _, err := Parse("dr.yaml", []byte(dr(ok))); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
@@ -102,7 +103,8 @@ func TestDestinationRuleTLSValidation(t *testing.T) {
 	for tls, want := range map[string]string{
 		"      mode: ISTIO_MUTUAL\n      caCertificates: /x\n": "spec.trafficPolicy.tls.mode: ISTIO_MUTUAL uses the mesh's certificates",
 		"      mode: MUTUAL\n":                                 "spec.trafficPolicy.tls.clientCertificate: MUTUAL needs",
-		"      mode: SIMPLE\n      credentialName: c\n":        "spec.trafficPolicy.tls.credentialName",
+		"      mode: SIMPLE\n      credentialName: other/c\n":  "spec.trafficPolicy.tls.credentialName",
+		"      mode: MUTUAL\n      credentialName: c\n      caCertificates: /x\n": "either credentialName or the certificate files",
 		"      mode: SIMPLE\n      privateKey: /k\n":           "SIMPLE sends no client certificate",
 	} {
 		_, err := Parse("dr.yaml", []byte(dr(tls)))

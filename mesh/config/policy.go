@@ -23,7 +23,7 @@ func applyPolicy(cl *Cluster, tp *v1alpha3.TrafficPolicy) {
 	if t := tp.Tls; t != nil {
 		cl.TLS = ClientTLS{Mode: tlsModes[t.Mode], SNI: t.Sni, SubjectAltNames: t.SubjectAltNames,
 			CACertificates: t.CaCertificates, ClientCertificate: t.ClientCertificate, PrivateKey: t.PrivateKey,
-			InsecureSkipVerify: t.InsecureSkipVerify.GetValue()}
+			CredentialName: t.CredentialName, InsecureSkipVerify: t.InsecureSkipVerify.GetValue()}
 	}
 	if cp := tp.ConnectionPool; cp != nil {
 		if t := cp.Tcp; t != nil {

@@ -24,7 +24,16 @@ type Snapshot struct {
 	// InboundTLS, when set, is the inbound policy already resolved for this proxy (by the control
 	// plane, which sends it resolved); PeerAuthentications are then not consulted.
 	InboundTLS *InboundTLS
-	Tracing    Tracing
+	// Credentials are the TLS credentials DestinationRules name with credentialName, by
+	// "namespace/name" of their Kubernetes Secret.
+	Credentials map[string]Credential
+	Tracing     Tracing
+}
+
+// Credential is a TLS credential from a Secret: Istio's keys cert, key and cacert (or the
+// kubernetes.io/tls keys tls.crt, tls.key and ca.crt), in PEM.
+type Credential struct {
+	Cert, Key, CA []byte
 }
 
 // Proxy identifies the workload this sidecar runs beside.

@@ -15,6 +15,8 @@ type Table struct {
 	Proxy    Proxy
 	Tracing  Tracing
 	Inbound  InboundTLS          // what the proxy accepts on its inbound ports
+	// Credentials are the Secrets' credentials the clusters' TLS names (ClientTLS.CredentialName).
+	Credentials map[string]Credential
 	Hosts    []*Host             // every service port, sorted by FQDN then port
 	Clusters map[string]*Cluster // by Name
 	// Warnings are things that compile but will not work as the user probably meant (a subset
@@ -141,7 +143,10 @@ type ClientTLS struct {
 	SubjectAltNames []string
 	// Files holding the trust anchors and the client certificate and key (SIMPLE, MUTUAL).
 	CACertificates, ClientCertificate, PrivateKey string
-	InsecureSkipVerify                            bool
+	// CredentialName is the Secret ("namespace/name", in the DestinationRule's namespace) holding
+	// them instead (Table.Credentials).
+	CredentialName     string
+	InsecureSkipVerify bool
 }
 
 // MeshTLSTo reports whether connections to e use the mesh's mutual TLS.

@@ -239,11 +239,11 @@ func validateClientTLS(path string, t *v1alpha3.ClientTLSSettings) []error {
 		if t.CredentialName != "" && files {
 			bad("credentialName", "set either credentialName or the certificate files, not both")
 		}
+		if strings.Contains(t.CredentialName, "/") {
+			bad("credentialName", "%q: name a Secret of the DestinationRule's namespace, without a namespace", t.CredentialName)
+		}
 	default:
 		bad("mode", "%s is not a TLS mode (DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)", t.Mode)
-	}
-	if t.CredentialName != "" {
-		bad("credentialName", "certificates from a Secret are not supported by the meshlab sidecar yet; mount the files and use caCertificates, clientCertificate and privateKey")
 	}
 	if t.CaCrl != "" {
 		bad("caCrl", "certificate revocation lists are not supported")

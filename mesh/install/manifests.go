@@ -125,8 +125,9 @@ func meta(name string) metav1.ObjectMeta {
 }
 
 // clusterRole grants what the registry watches and what the injector reads (the apiserver
-// version, for native sidecars, needs no RBAC), TokenReviews (who a sidecar is) and the one
-// ConfigMap per namespace that carries the mesh's trust anchor, the only thing it writes.
+// version, for native sidecars, needs no RBAC), TokenReviews (who a sidecar is), Secrets (the
+// credentials DestinationRules name) and the one ConfigMap per namespace that carries the mesh's
+// trust anchor, the only thing it writes.
 func clusterRole() *rbacv1.ClusterRole {
 	read := []string{"get", "list", "watch"}
 	return &rbacv1.ClusterRole{
@@ -140,6 +141,9 @@ func clusterRole() *rbacv1.ClusterRole {
 			{APIGroups: []string{"config.istio.io"}, Resources: []string{"routerules"}, Verbs: read},
 			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
+			// DestinationRules' credentialName: the Secrets' TLS credentials, served over SDS to
+			// the sidecars that use them (the registry keeps nothing else of a Secret).
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: read},
 		},
 	}
 }

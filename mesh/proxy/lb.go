@@ -68,7 +68,7 @@ func (cs *clusterSet) update(t *config.Table) {
 	for name, cl := range t.Clusters {
 		old := cs.states[name]
 		st := &clusterState{cluster: cl}
-		st.tls, st.tlsKey = cs.upstreamTLS(cl)
+		st.tls, st.tlsKey = cs.upstreamTLS(cl, t.Credentials)
 		byAddr := map[netip.AddrPort]*endpoint{}
 		if old != nil && old.cluster.Pool == cl.Pool && old.tlsKey == st.tlsKey {
 			st.pools = old.pools

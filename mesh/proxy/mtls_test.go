@@ -13,7 +13,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -357,4 +360,69 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestTLSToServersOutsideTheMesh: DestinationRule SIMPLE and MUTUAL towards a TLS server that
+// runs no sidecar, with the certificate files named in the rule and with a Secret's credential
+// (credentialName); the server requires and checks the client certificate.
+func TestTLSToServersOutsideTheMesh(t *testing.T) {
+	root, err := ca.New(ca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverLeaf, err := root.Issue(ca.Request{DNSNames: []string{"bank.example.org"}, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientLeaf, err := root.Issue(ca.Request{DNSNames: []string{"shop.example.org"}, Client: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.TLS.PeerCertificates[0].DNSNames[0])
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverLeaf.TLS}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: root.Pool()}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile, certFile, keyFile := write("ca.pem", root.RootPEM()), write("cert.pem", clientLeaf.CertPEM), write("key.pem", clientLeaf.KeyPEM)
+	reg := fmt.Sprintf(`apiVersion: meshlab.io/v1alpha1
+kind: Registry
+spec:
+  services:
+  - name: bank
+    ports: [{name: http, port: 9080}]
+    endpoints: [{address: 127.0.0.1, port: %s, workload: bank}]
+`, portOf(srv.Listener.Addr()))
+	secret := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: bank-client, namespace: default}\nstringData:\n  cert: %q\n  key: %q\n  cacert: %q\n",
+		clientLeaf.CertPEM, clientLeaf.KeyPEM, root.RootPEM())
+	dr := func(tls string) string {
+		return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: bank, namespace: default}\nspec:\n  host: bank\n  trafficPolicy:\n    tls: " + tls + "\n"
+	}
+	for name, tc := range map[string]struct {
+		dr   string
+		want int
+	}{
+		"MUTUAL with files":             {dr(fmt.Sprintf("{mode: MUTUAL, caCertificates: %s, clientCertificate: %s, privateKey: %s, sni: bank.example.org}", caFile, certFile, keyFile)), 200},
+		"MUTUAL from a Secret":          {dr("{mode: MUTUAL, credentialName: bank-client, sni: bank.example.org}"), 200},
+		"SIMPLE: no client certificate": {dr(fmt.Sprintf("{mode: SIMPLE, caCertificates: %s, sni: bank.example.org}", caFile)), 503},
+		"MUTUAL, wrong server name":     {dr("{mode: MUTUAL, credentialName: bank-client, sni: other.example.org}"), 503},
+		"MUTUAL, no such Secret":        {dr("{mode: MUTUAL, credentialName: nope, sni: bank.example.org}"), 503},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tp := startProxy(t, map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": reg, "secret.yaml": secret, "dr.yaml": tc.dr},
+				[]string{"proxy.yaml", "registry.yaml", "secret.yaml", "dr.yaml"}, nil)
+			code, body := get(t, clientVia(tp.out), "http://bank:9080/", nil)
+			if code != tc.want || tc.want == 200 && body != "hello shop.example.org" {
+				t.Errorf("status %d %q, want %d", code, body, tc.want)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -146,21 +147,36 @@ func (m *meshTLS) ownPrincipal() string {
 // outside the mesh, from the files it names (read when the config is applied).
 func userTLS(t clientTLSFiles) (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.SNI, InsecureSkipVerify: t.Insecure}
-	if t.CA != "" {
-		pem, err := os.ReadFile(t.CA)
-		if err != nil {
-			return nil, fmt.Errorf("caCertificates: %w", err)
+	caPEM, certPEM, keyPEM := []byte(nil), []byte(nil), []byte(nil)
+	if cr := t.credential; cr != nil {
+		caPEM, certPEM, keyPEM = cr.CA, cr.Cert, cr.Key
+	} else {
+		var err error
+		if t.CA != "" {
+			if caPEM, err = os.ReadFile(t.CA); err != nil {
+				return nil, fmt.Errorf("caCertificates: %w", err)
+			}
 		}
+		if t.Cert != "" || t.Key != "" {
+			if certPEM, err = os.ReadFile(t.Cert); err != nil {
+				return nil, fmt.Errorf("clientCertificate: %w", err)
+			}
+			if keyPEM, err = os.ReadFile(t.Key); err != nil {
+				return nil, fmt.Errorf("privateKey: %w", err)
+			}
+		}
+	}
+	if len(caPEM) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("caCertificates %s: no PEM certificate", t.CA)
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, errors.New("the trust anchors hold no PEM certificate")
 		}
 		c.RootCAs = pool
 	}
-	if t.Cert != "" || t.Key != "" {
-		pair, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if len(certPEM) > 0 {
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("clientCertificate/privateKey: %w", err)
+			return nil, fmt.Errorf("the client certificate and key: %w", err)
 		}
 		c.Certificates = []tls.Certificate{pair}
 	}
@@ -191,17 +207,18 @@ func userTLS(t clientTLSFiles) (*tls.Config, error) {
 	return c, nil
 }
 
-// clientTLSFiles is what userTLS needs of a cluster's settings.
+// clientTLSFiles is what userTLS needs of a cluster's settings: files, or a Secret's credential.
 type clientTLSFiles struct {
 	SNI, CA, Cert, Key string
 	SANs               []string
 	Insecure           bool
+	credential         *config.Credential // in place of the files when set
 }
 
 // upstreamTLS is the TLS of each endpoint address of cl (nil entries are plaintext) and a key
 // that changes whenever any of it does: the mesh's mutual TLS expecting the endpoint's identity
 // where auto mTLS or ISTIO_MUTUAL asks for it, the user's files for SIMPLE and MUTUAL.
-func (cs *clusterSet) upstreamTLS(cl *config.Cluster) (map[string]*tls.Config, string) {
+func (cs *clusterSet) upstreamTLS(cl *config.Cluster, creds map[string]config.Credential) (map[string]*tls.Config, string) {
 	var b strings.Builder
 	var out map[string]*tls.Config
 	set := func(addr string, c *tls.Config) {
@@ -213,12 +230,25 @@ func (cs *clusterSet) upstreamTLS(cl *config.Cluster) (map[string]*tls.Config, s
 	switch cl.TLS.Mode {
 	case config.TLSSimple, config.TLSMutual:
 		t := cl.TLS
-		c, err := userTLS(clientTLSFiles{SNI: t.SNI, CA: t.CACertificates, Cert: t.ClientCertificate, Key: t.PrivateKey, SANs: t.SubjectAltNames, Insecure: t.InsecureSkipVerify})
+		files := clientTLSFiles{SNI: t.SNI, CA: t.CACertificates, Cert: t.ClientCertificate, Key: t.PrivateKey, SANs: t.SubjectAltNames, Insecure: t.InsecureSkipVerify}
+		var c *tls.Config
+		var err error
+		if t.CredentialName != "" {
+			cred, ok := creds[t.CredentialName]
+			if !ok {
+				err = fmt.Errorf("credentialName %s: no such Secret", t.CredentialName)
+			}
+			files.credential = &cred
+			fmt.Fprintf(&b, "%x|%x|%x|", sha256.Sum256(cred.Cert), sha256.Sum256(cred.Key), sha256.Sum256(cred.CA))
+		}
+		if err == nil {
+			c, err = userTLS(files)
+		}
 		if err != nil {
-			cs.p.opts.Logger.Error("proxy: the cluster's TLS files cannot be used; its connections will fail", "cluster", cl.Name, "err", err)
+			cs.p.opts.Logger.Error("proxy: the cluster's TLS credentials cannot be used; its connections will fail", "cluster", cl.Name, "err", err)
 			c = failingTLS(err)
 		}
-		fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%v|%v", t.Mode, t.SNI, t.CACertificates, t.ClientCertificate, t.PrivateKey, t.SubjectAltNames, t.InsecureSkipVerify)
+		fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%v|%v", t.Mode, t.SNI, t.CACertificates, t.ClientCertificate, t.PrivateKey, t.CredentialName, t.SubjectAltNames, t.InsecureSkipVerify)
 		for _, e := range cl.Endpoints {
 			set(e.Addr.String(), c)
 		}

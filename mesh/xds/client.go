@@ -158,6 +158,17 @@ func (s *session) handle(resp *discoveryv3.DiscoveryResponse) error {
 		if err := s.subscribe(resource.EndpointType, slices.Sorted(maps.Keys(s.res.Clusters))); err != nil {
 			return err
 		}
+		// SDS: the Secrets' credentials the clusters name, subscribed once any is named.
+		if names := secretNames(s.res.Clusters); len(names) > 0 || s.types[resource.SecretType] != nil {
+			if s.types[resource.SecretType] == nil {
+				s.types[resource.SecretType] = &typeState{}
+			}
+			if len(names) > 0 {
+				if err := s.subscribe(resource.SecretType, names); err != nil {
+					return err
+				}
+			}
+		}
 	case resource.ListenerType:
 		if err := s.subscribe(resource.RouteType, routeNames(s.res.Listeners)); err != nil {
 			return err
@@ -192,7 +203,13 @@ func (s *session) handle(resp *discoveryv3.DiscoveryResponse) error {
 // complete reports whether every type arrived at one version with every named resource present.
 func (s *session) complete() bool {
 	version := ""
-	for _, ts := range s.types {
+	needSecrets := len(secretNames(s.res.Clusters)) > 0
+	for typ, ts := range s.types {
+		if typ == resource.SecretType && !needSecrets {
+			// No cluster names a Secret any more: the stale subscription may never be answered
+			// (the cache waits for names it lacks), and nothing needs it.
+			continue
+		}
 		if !ts.received || version != "" && ts.version != version {
 			return false
 		}
@@ -205,6 +222,11 @@ func (s *session) complete() bool {
 	}
 	for _, name := range routeNames(s.res.Listeners) {
 		if s.res.Routes[name] == nil {
+			return false
+		}
+	}
+	for _, name := range secretNames(s.res.Clusters) {
+		if s.res.Secrets[name] == nil {
 			return false
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -116,6 +117,10 @@ func fromGenerated(g xdsgen.Resources) *Resources {
 	for _, x := range g[resource.EndpointType] {
 		e := x.(*endpointv3.ClusterLoadAssignment)
 		r.Endpoints[e.GetClusterName()] = e
+	}
+	for _, x := range g[resource.SecretType] {
+		s := x.(*tlsv3.Secret)
+		r.Secrets[s.GetName()] = s
 	}
 	return r
 }

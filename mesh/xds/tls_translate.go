@@ -2,6 +2,9 @@ package xds
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -38,19 +41,31 @@ func clientTLS(c *clusterv3.Cluster) (*v1alpha3.ClientTLSSettings, error) {
 	}
 	common := up.GetCommonTlsContext()
 	out := &v1alpha3.ClientTLSSettings{Sni: up.GetSni()}
-	if len(common.GetTlsCertificateSdsSecretConfigs()) > 0 {
-		if name := common.GetTlsCertificateSdsSecretConfigs()[0].GetName(); name != xdsnames.SecretWorkload {
-			return nil, fmt.Errorf("SDS secret %q: only the mesh's own %q is served", name, xdsnames.SecretWorkload)
+	credential := meta(c.GetMetadata())[xdsnames.KeyCredential].GetStringValue()
+	if sds := common.GetTlsCertificateSdsSecretConfigs(); len(sds) > 0 {
+		switch name := sds[0].GetName(); {
+		case name == xdsnames.SecretWorkload:
+			out.Mode = v1alpha3.ClientTLSSettings_ISTIO_MUTUAL
+			return out, nil
+		case !strings.HasPrefix(name, xdsnames.CredentialPrefix):
+			return nil, fmt.Errorf("SDS secret %q: only the mesh's own %q and Secrets' %s... are served", name, xdsnames.SecretWorkload, xdsnames.CredentialPrefix)
 		}
-		out.Mode = v1alpha3.ClientTLSSettings_ISTIO_MUTUAL
-		return out, nil
 	}
 	out.Mode = v1alpha3.ClientTLSSettings_SIMPLE
 	if certs := common.GetTlsCertificates(); len(certs) > 0 {
 		out.Mode = v1alpha3.ClientTLSSettings_MUTUAL
 		out.ClientCertificate, out.PrivateKey = certs[0].GetCertificateChain().GetFilename(), certs[0].GetPrivateKey().GetFilename()
 	}
+	if len(common.GetTlsCertificateSdsSecretConfigs()) > 0 {
+		out.Mode = v1alpha3.ClientTLSSettings_MUTUAL
+	}
+	if credential != "" {
+		out.CredentialName = credential // "namespace/name": destinationRules puts the rule there
+	}
 	vc := common.GetValidationContext()
+	if cvc := common.GetCombinedValidationContext(); cvc != nil {
+		vc = cvc.GetDefaultValidationContext()
+	}
 	out.CaCertificates = vc.GetTrustedCa().GetFilename()
 	if vc.GetTrustChainVerification() == tlsv3.CertificateValidationContext_ACCEPT_UNTRUSTED {
 		out.InsecureSkipVerify = wrapperspb.Bool(true)
@@ -59,6 +74,58 @@ func clientTLS(c *clusterv3.Cluster) (*v1alpha3.ClientTLSSettings, error) {
 		out.SubjectAltNames = append(out.SubjectAltNames, m.GetMatcher().GetExact())
 	}
 	return out, nil
+}
+
+// credentialsOf are the SDS secrets' credentials by "namespace/name": the certificate and key
+// under kubernetes://NS/NAME, the trust anchors under kubernetes://NS/NAME-cacert.
+func credentialsOf(secrets map[string]*tlsv3.Secret) map[string]config.Credential {
+	var out map[string]config.Credential
+	for name, s := range secrets {
+		key, ok := strings.CutPrefix(name, xdsnames.CredentialPrefix)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = map[string]config.Credential{}
+		}
+		if ca, isCA := strings.CutSuffix(key, xdsnames.CredentialCASuffix); isCA && s.GetValidationContext() != nil {
+			c := out[ca]
+			c.CA = s.GetValidationContext().GetTrustedCa().GetInlineBytes()
+			out[ca] = c
+			continue
+		}
+		c := out[key]
+		c.Cert, c.Key = s.GetTlsCertificate().GetCertificateChain().GetInlineBytes(), s.GetTlsCertificate().GetPrivateKey().GetInlineBytes()
+		out[key] = c
+	}
+	return out
+}
+
+// secretNames are the Secrets' SDS secrets the clusters name (not the mesh's own), sorted.
+func secretNames(clusters map[string]*clusterv3.Cluster) []string {
+	seen := map[string]bool{}
+	for _, c := range clusters {
+		ts := c.GetTransportSocket()
+		if ts.GetName() != wellknown.TransportSocketTLS {
+			continue
+		}
+		var up tlsv3.UpstreamTlsContext
+		if ts.GetTypedConfig().UnmarshalTo(&up) != nil {
+			continue
+		}
+		common := up.GetCommonTlsContext()
+		var names []string
+		for _, s := range common.GetTlsCertificateSdsSecretConfigs() {
+			names = append(names, s.GetName())
+		}
+		names = append(names, common.GetCombinedValidationContext().GetValidationContextSdsSecretConfig().GetName())
+		for _, n := range names {
+			if strings.HasPrefix(n, xdsnames.CredentialPrefix) {
+				seen[n] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // meshTLSEndpoint reads an endpoint's transport socket match: does it run a sidecar.

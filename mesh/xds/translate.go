@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -26,6 +27,7 @@ type Resources struct {
 	Routes    map[string]*routev3.RouteConfiguration
 	Clusters  map[string]*clusterv3.Cluster
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+	Secrets   map[string]*tlsv3.Secret // SDS: the Secrets' credentials clusters name
 }
 
 func newResources() *Resources {
@@ -34,6 +36,7 @@ func newResources() *Resources {
 		Routes:    map[string]*routev3.RouteConfiguration{},
 		Clusters:  map[string]*clusterv3.Cluster{},
 		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
+		Secrets:   map[string]*tlsv3.Secret{},
 	}
 }
 
@@ -81,6 +84,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 	drs, err := destinationRules(res)
 	errs = append(errs, err)
 	snap.DestinationRules = drs
+	snap.Credentials = credentialsOf(res.Secrets)
 	for _, fq := range order {
 		vs, err := virtualService(services[fq], res)
 		if err != nil {

@@ -78,7 +78,7 @@ func Load(files ...string) (model.State, error) {
 		return model.State{}, fmt.Errorf("file registry: %w", err)
 	}
 	return model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules,
-		PeerAuthentications: snap.PeerAuthentications}, nil
+		PeerAuthentications: snap.PeerAuthentications, Credentials: snap.Credentials}, nil
 }
 
 func stamps(files []string) string {

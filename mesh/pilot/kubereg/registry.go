@@ -47,6 +47,9 @@ type Options struct {
 	SyncTimeout time.Duration
 	// TrustDomain names endpoints' identities (spiffe://TD/ns/NS/sa/SA); default cluster.local.
 	TrustDomain string
+	// Credentials watches Secrets for the TLS credentials DestinationRules name with
+	// credentialName (the control plane serves them over SDS); it needs RBAC on secrets.
+	Credentials bool
 }
 
 // Registry implements model.Registry against a Kubernetes apiserver.
@@ -98,6 +101,7 @@ type listers struct {
 	drs        cache.GenericLister
 	rrs        cache.GenericLister // nil when RouteRules are not served
 	pas        cache.GenericLister // nil when PeerAuthentications are not served
+	secrets    cache.GenericLister // nil unless Options.Credentials
 }
 
 // Run watches until ctx ends. It pushes a State once every informer has synced and after each
@@ -144,6 +148,12 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 		r.opts.Log.Warn("PeerAuthentications are not served; every workload accepts mTLS and plaintext until restart", "err", err)
 	} else {
 		l.pas = collect(add(istioF.Security().V1().PeerAuthentications().Informer(), "peerauthentications"))
+	}
+	if r.opts.Credentials {
+		sf := informers.NewSharedInformerFactoryWithOptions(r.core, 0, informers.WithTransform(credentialsOnly))
+		l.secrets = collect(add(sf.Core().V1().Secrets().Informer(), "secrets"))
+		defer sf.Shutdown()
+		sf.Start(ctx.Done())
 	}
 	if err := r.requireServed(crds.RouteRules); err != nil {
 		// The legacy API is optional: a cluster with only Istio's CRDs still works.
@@ -263,6 +273,9 @@ func (r *Registry) state(l listers) (model.State, []Problem) {
 	st := model.State{Services: services(objs, byIP, r.opts.TrustDomain), Pods: byIP}
 	var problems []Problem
 	st.VirtualServices, st.DestinationRules, problems = routing(vss, drs, rrs)
+	if l.secrets != nil {
+		st.Credentials = credentials(st.DestinationRules, l.secrets)
+	}
 	if l.pas != nil {
 		var pas []*securityv1.PeerAuthentication
 		for _, o := range list(l.pas) {

@@ -43,6 +43,8 @@ type State struct {
 	DestinationRules []*networkingv1.DestinationRule
 	// PeerAuthentications say what each workload accepts inbound.
 	PeerAuthentications []*securityv1.PeerAuthentication
+	// Credentials are the Secrets DestinationRules name with credentialName, by "namespace/name".
+	Credentials map[string]config.Credential
 	// Pods is keyed by pod IP (unmapped); nil when the registry knows no pods.
 	Pods map[netip.Addr]Pod
 }

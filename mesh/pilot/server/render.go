@@ -18,8 +18,13 @@ import (
 	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
 )
 
-// resourceTypes are the four types every snapshot holds, in the order ADS clients request them.
+// resourceTypes are the four types every snapshot holds, in the order ADS clients request them;
+// a proxy is SYNCED when it has ACKed all four.
 var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+
+// snapshotTypes adds the SDS secrets a snapshot holds when its clusters name credentials; a
+// proxy subscribes to them only then.
+var snapshotTypes = append(slices.Clip(resourceTypes), resource.SecretType)
 
 // render compiles st for proxy p and renders it as a consistent snapshot whose version is a hash
 // of its content, so an unchanged config is never pushed again.
@@ -30,6 +35,7 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, *config.Table, 
 		VirtualServices:     st.VirtualServices,
 		DestinationRules:    st.DestinationRules,
 		PeerAuthentications: st.PeerAuthentications,
+		Credentials:         st.Credentials,
 	}
 	t, err := config.Compile(snap)
 	if err != nil {
@@ -38,7 +44,7 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, *config.Table, 
 	res := xdsgen.Generate(snap, t)
 	h := sha256.New()
 	opts := proto.MarshalOptions{Deterministic: true}
-	for _, typ := range resourceTypes {
+	for _, typ := range snapshotTypes {
 		for _, r := range res[typ] {
 			b, err := opts.Marshal(r)
 			if err != nil {

@@ -39,10 +39,13 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		out[resource.RouteType] = append(out[resource.RouteType], RouteConfiguration(h, svc.service))
 	}
 	out[resource.ListenerType] = append(out[resource.ListenerType], InboundListener(t.Inbound))
+	for _, s := range Secrets(t) {
+		out[resource.SecretType] = append(out[resource.SecretType], s)
+	}
 	for _, name := range slices.Sorted(maps.Keys(t.Clusters)) {
 		cl := t.Clusters[name]
 		sel, defined := subsetSelector(snap, cl)
-		out[resource.ClusterType] = append(out[resource.ClusterType], Cluster(cl, sel, defined))
+		out[resource.ClusterType] = append(out[resource.ClusterType], Cluster(cl, sel, defined, t.Credentials))
 		out[resource.EndpointType] = append(out[resource.EndpointType], ClusterLoadAssignment(cl))
 	}
 	return out

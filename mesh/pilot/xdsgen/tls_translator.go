@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -40,7 +41,7 @@ const (
 // a transport socket match picks mutual TLS for endpoints labelled with a sidecar and plaintext
 // for the rest, as Istio renders it; ISTIO_MUTUAL always uses the mesh's certificates (the
 // "default" and "ROOTCA" SDS secrets); SIMPLE and MUTUAL use the user's files.
-func clusterTLS(c *clusterv3.Cluster, cl *config.Cluster) {
+func clusterTLS(c *clusterv3.Cluster, cl *config.Cluster, credentials map[string]config.Credential) {
 	switch cl.TLS.Mode {
 	case config.TLSAuto:
 		match, _ := structpb.NewStruct(map[string]any{"tlsMode": xdsnames.TLSModeIstio})
@@ -51,7 +52,7 @@ func clusterTLS(c *clusterv3.Cluster, cl *config.Cluster) {
 	case config.TLSIstioMutual:
 		c.TransportSocket = meshUpstreamTLS(cl)
 	case config.TLSSimple, config.TLSMutual:
-		c.TransportSocket = userUpstreamTLS(cl.TLS)
+		c.TransportSocket = userUpstreamTLS(cl.TLS, credentials[cl.TLS.CredentialName])
 	}
 }
 
@@ -83,13 +84,38 @@ func meshCommonTLS(sans []*tlsv3.SubjectAltNameMatcher) *tlsv3.CommonTlsContext 
 	}
 }
 
-// userUpstreamTLS is TLS to a server outside the mesh with the user's files. No CA file verifies
-// against the system's roots; insecureSkipVerify is Envoy's ACCEPT_UNTRUSTED.
-func userUpstreamTLS(t config.ClientTLS) *corev3.TransportSocket {
+// userUpstreamTLS is TLS to a server outside the mesh with the user's files, or with the
+// credential of a Secret through SDS (Istio's kubernetes:// secret names). No CA verifies against
+// the system's roots; insecureSkipVerify is Envoy's ACCEPT_UNTRUSTED.
+func userUpstreamTLS(t config.ClientTLS, cred config.Credential) *corev3.TransportSocket {
 	vc := &tlsv3.CertificateValidationContext{}
 	if t.CACertificates != "" {
 		vc.TrustedCa = fileSource(t.CACertificates)
 	}
+	if t.CredentialName != "" {
+		name := xdsnames.CredentialPrefix + t.CredentialName
+		common := &tlsv3.CommonTlsContext{ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}}
+		if len(cred.CA) > 0 {
+			common.ValidationContextType = &tlsv3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+				DefaultValidationContext:         vc,
+				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: name + xdsnames.CredentialCASuffix, SdsConfig: adsSource()},
+			}}
+		}
+		if t.Mode == config.TLSMutual {
+			common.TlsCertificateSdsSecretConfigs = []*tlsv3.SdsSecretConfig{{Name: name, SdsConfig: adsSource()}}
+		}
+		addUserValidation(vc, t)
+		return tlsSocket(&tlsv3.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: common})
+	}
+	addUserValidation(vc, t)
+	common := &tlsv3.CommonTlsContext{ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}}
+	if t.Mode == config.TLSMutual {
+		common.TlsCertificates = []*tlsv3.TlsCertificate{{CertificateChain: fileSource(t.ClientCertificate), PrivateKey: fileSource(t.PrivateKey)}}
+	}
+	return tlsSocket(&tlsv3.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: common})
+}
+
+func addUserValidation(vc *tlsv3.CertificateValidationContext, t config.ClientTLS) {
 	if t.InsecureSkipVerify {
 		vc.TrustChainVerification = tlsv3.CertificateValidationContext_ACCEPT_UNTRUSTED
 	}
@@ -97,11 +123,36 @@ func userUpstreamTLS(t config.ClientTLS) *corev3.TransportSocket {
 		vc.MatchTypedSubjectAltNames = append(vc.MatchTypedSubjectAltNames, &tlsv3.SubjectAltNameMatcher{SanType: tlsv3.SubjectAltNameMatcher_DNS,
 			Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: san}}})
 	}
-	common := &tlsv3.CommonTlsContext{ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}}
-	if t.Mode == config.TLSMutual {
-		common.TlsCertificates = []*tlsv3.TlsCertificate{{CertificateChain: fileSource(t.ClientCertificate), PrivateKey: fileSource(t.PrivateKey)}}
+}
+
+// Secrets renders the Secrets' credentials the clusters name as SDS secrets, sorted by name:
+// the certificate and key (MUTUAL) and the trust anchors, inline.
+func Secrets(t *config.Table) []*tlsv3.Secret {
+	seen := map[string]bool{}
+	var out []*tlsv3.Secret
+	for _, name := range slices.Sorted(maps.Keys(t.Clusters)) {
+		cl := t.Clusters[name]
+		cn := cl.TLS.CredentialName
+		cred, ok := t.Credentials[cn]
+		if cn == "" || !ok || seen[cn] {
+			continue
+		}
+		seen[cn] = true
+		if len(cred.Cert) > 0 {
+			out = append(out, &tlsv3.Secret{Name: xdsnames.CredentialPrefix + cn, Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
+				CertificateChain: inlineSource(cred.Cert), PrivateKey: inlineSource(cred.Key)}}})
+		}
+		if len(cred.CA) > 0 {
+			out = append(out, &tlsv3.Secret{Name: xdsnames.CredentialPrefix + cn + xdsnames.CredentialCASuffix, Type: &tlsv3.Secret_ValidationContext{
+				ValidationContext: &tlsv3.CertificateValidationContext{TrustedCa: inlineSource(cred.CA)}}})
+		}
 	}
-	return tlsSocket(&tlsv3.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: common})
+	slices.SortFunc(out, func(a, b *tlsv3.Secret) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func inlineSource(b []byte) *corev3.DataSource {
+	return &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: b}}
 }
 
 func fileSource(path string) *corev3.DataSource {

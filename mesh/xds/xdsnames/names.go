@@ -33,6 +33,7 @@ const (
 	KeySubsetDefined = "subsetDefined" // tells a defined subset from an undefined one a route names
 	KeySubsetLabels  = "subsetLabels"  // the subset's label selector
 	KeyPort          = "port"
+	KeyCredential    = "credentialName" // the DestinationRule's credentialName, "namespace/name"
 
 	// Endpoints.
 	KeyWorkload = "workload"

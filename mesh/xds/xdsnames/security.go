@@ -39,4 +39,10 @@ const (
 	// InboundListener names the listener that carries a sidecar's inbound TLS policy, Istio's
 	// virtualInbound.
 	InboundListener = "virtualInbound"
+
+	// CredentialPrefix names, as Istio's SDS does, the secrets of a DestinationRule's
+	// credentialName: kubernetes://NAMESPACE/NAME holds the certificate and key, the same with
+	// CredentialCASuffix the trust anchors. The control plane serves them over SDS.
+	CredentialPrefix   = "kubernetes://"
+	CredentialCASuffix = "-cacert"
 )
