@@ -101,11 +101,11 @@ func TestDestinationRuleTLSValidation(t *testing.T) {
 		}
 	}
 	for tls, want := range map[string]string{
-		"      mode: ISTIO_MUTUAL\n      caCertificates: /x\n": "spec.trafficPolicy.tls.mode: ISTIO_MUTUAL uses the mesh's certificates",
-		"      mode: MUTUAL\n":                                 "spec.trafficPolicy.tls.clientCertificate: MUTUAL needs",
-		"      mode: SIMPLE\n      credentialName: other/c\n":  "spec.trafficPolicy.tls.credentialName",
+		"      mode: ISTIO_MUTUAL\n      caCertificates: /x\n":                    "spec.trafficPolicy.tls.mode: ISTIO_MUTUAL uses the mesh's certificates",
+		"      mode: MUTUAL\n":                                                    "spec.trafficPolicy.tls.clientCertificate: MUTUAL needs",
+		"      mode: SIMPLE\n      credentialName: other/c\n":                     "spec.trafficPolicy.tls.credentialName",
 		"      mode: MUTUAL\n      credentialName: c\n      caCertificates: /x\n": "either credentialName or the certificate files",
-		"      mode: SIMPLE\n      privateKey: /k\n":           "SIMPLE sends no client certificate",
+		"      mode: SIMPLE\n      privateKey: /k\n":                              "SIMPLE sends no client certificate",
 	} {
 		_, err := Parse("dr.yaml", []byte(dr(tls)))
 		if err == nil || !strings.Contains(err.Error(), want) {

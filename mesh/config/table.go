@@ -12,13 +12,13 @@ import (
 // config change, so nothing in it is ever mutated after Compile returns; per-endpoint state
 // (load-balancer counters, outlier ejections) lives in the proxy, keyed by Cluster.Name.
 type Table struct {
-	Proxy    Proxy
-	Tracing  Tracing
-	Inbound  InboundTLS          // what the proxy accepts on its inbound ports
+	Proxy   Proxy
+	Tracing Tracing
+	Inbound InboundTLS // what the proxy accepts on its inbound ports
 	// Credentials are the Secrets' credentials the clusters' TLS names (ClientTLS.CredentialName).
 	Credentials map[string]Credential
-	Hosts    []*Host             // every service port, sorted by FQDN then port
-	Clusters map[string]*Cluster // by Name
+	Hosts       []*Host             // every service port, sorted by FQDN then port
+	Clusters    map[string]*Cluster // by Name
 	// Warnings are things that compile but will not work as the user probably meant (a subset
 	// that selects no endpoint, a VirtualService for an unknown host).
 	Warnings []string
