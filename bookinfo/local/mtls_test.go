@@ -88,7 +88,8 @@ func TestBookinfoMutualTLS(t *testing.T) {
 	t.Run("STRICT refuses a plaintext client", func(t *testing.T) {
 		l.applyContent(t, policy("STRICT"))
 		l.waitInbound(t, "productpage-v1", "STRICT")
-		c := &http.Client{Timeout: 5 * time.Second}
+		// A new connection: ones opened before are closed by the sidecar when STRICT comes.
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 		resp, err := c.Get(l.url)
 		if err == nil {
 			resp.Body.Close()

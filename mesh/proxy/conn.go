@@ -37,7 +37,18 @@ type proxyConn struct {
 	release func()
 	once    sync.Once
 	fast    atomic.Bool // served by serveH1 (h1server.go), not net/http
+	// disallowed is set when a new inbound policy no longer admits the connection: the fast
+	// path closes it after the request in flight.
+	disallowed atomic.Bool
+	// admitted is set (after info is final) once an inbound connection passed its policy:
+	// admittedPlain or admittedMTLS; 0 while it is still being classified.
+	admitted atomic.Uint32
 }
+
+const (
+	admittedPlain = 1
+	admittedMTLS  = 2
+)
 
 func (c *proxyConn) Read(b []byte) (int, error) {
 	if c.br != nil {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -424,5 +425,43 @@ spec:
 				t.Errorf("status %d %q, want %d", code, body, tc.want)
 			}
 		})
+	}
+}
+
+// TestStrictClosesPlaintextAlreadyOpen: a plaintext keep-alive connection admitted under
+// PERMISSIVE does not outlive a switch to STRICT (Envoy drains a filter chain that went away).
+func TestStrictClosesPlaintextAlreadyOpen(t *testing.T) {
+	root, err := ca.New(ca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newBackend(t, "v1", nil)
+	pa := func(mode string) string {
+		return "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: default}\nspec:\n  mtls: {mode: " + mode + "}\n"
+	}
+	srv := startProxy(t, map[string]string{"proxy.yaml": serverProxyDoc, "pa.yaml": pa("PERMISSIVE")}, []string{"proxy.yaml", "pa.yaml"},
+		func(o *Options) { o.Certs = issue(t, root, "cluster.local", "bookinfo-reviews") })
+	srv.setDst(mustAddrPort(t, app.Listener.Addr().String()))
+	c := dialRaw(t, srv.in, 10*time.Second)
+	br := bufio.NewReader(c)
+	send := func() error {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: reviews\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+	if err := send(); err != nil {
+		t.Fatalf("plaintext under PERMISSIVE: %v", err)
+	}
+	srv.write(t, "pa.yaml", pa("STRICT"))
+	eventually(t, "STRICT in force", func() bool { return strings.HasPrefix(srv.CertStatus().InboundTLS, "STRICT") })
+	if err := send(); err == nil {
+		t.Fatal("the plaintext connection admitted under PERMISSIVE still serves requests under STRICT")
 	}
 }

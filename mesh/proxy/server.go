@@ -192,6 +192,7 @@ func (s *server) secureInbound(c *proxyConn, t *config.Table) bool {
 		mode = t.Inbound.ModeFor(c.info.dst.Port())
 	}
 	if mode == config.MTLSDisable {
+		c.admitted.Store(admittedPlain)
 		return true
 	}
 	m := s.p.mtls
@@ -202,6 +203,7 @@ func (s *server) secureInbound(c *proxyConn, t *config.Table) bool {
 			return false
 		}
 		if !isTLS || m == nil {
+			c.admitted.Store(admittedPlain)
 			return true // plaintext (or TLS the app itself speaks, when the sidecar has no identity)
 		}
 	} else if m == nil {
@@ -214,6 +216,7 @@ func (s *server) secureInbound(c *proxyConn, t *config.Table) bool {
 		c.Close()
 		return false
 	}
+	c.admitted.Store(admittedMTLS)
 	return true
 }
 
