@@ -10,6 +10,10 @@ STATICCHECK_VERSION ?= v0.8.2
 BUNDLE_DIR ?= _output/bundle
 LAB       ?= meshlab
 LAB_HOSTS ?= _output/$(LAB)-hosts.yaml
+# Where `make up` gets its bundle: auto builds the online one (upstream releases and images,
+# digests checked) when every upstream host answers a short probe, else from source, saying
+# which and why; online or source skip the probe.
+BUNDLE_SOURCE ?= auto
 
 .PHONY: help deps build test unit lint bench fuzz bundle peers up down fresh fresh-test vagrant-lab clean
 
@@ -19,9 +23,10 @@ help: ## list targets
 deps: ## install the Debian packages the lab and the tests use (root; no-op when installed)
 	tools/install-deps.sh
 
-build: ## build bin/meshlab and bin/meshlab-proxy, the slim sidecar the meshlab image carries (static)
+build: ## build bin/meshlab, bin/meshlab-proxy (the slim sidecar the meshlab image carries) and bin/meshlab-graphviz (draws mesh graph pictures); all static
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/meshlab
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))meshlab-proxy ./cmd/meshlab-proxy
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(dir $(BIN))meshlab-graphviz ./cmd/meshlab-graphviz
 
 test: deps build bundle peers ## every test: unit, integration (real sshd, netns, iptables) and e2e; run as root
 	MESHLAB_BUNDLE=$(abspath $(BUNDLE_DIR)) tools/gotest.sh -count=1 -timeout 75m $(PKGS)
@@ -50,12 +55,19 @@ bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by v
 peers: ## real test peers built from pinned modules (Jaeger), cached by version
 	tools/testpeers/build.sh
 
-up: deps build bundle ## boot a local 3-machine lab and run `meshlab up` on it from the offline bundle: cluster, mesh, addons, Bookinfo, verify (root)
+up: deps build ## boot a local 3-machine lab and run `meshlab up` on it from a bundle (online if the upstream hosts answer, else from source; BUNDLE_SOURCE=auto|online|source): cluster, mesh, addons, Bookinfo, verify (root)
+ifeq ($(BUNDLE_SOURCE),source)
+	tools/k8sbuild/build.sh $(BUNDLE_DIR)
+else ifeq ($(BUNDLE_SOURCE),online)
+	$(BIN) cluster bundle build --out $(BUNDLE_DIR)
+else
+	$(BIN) cluster bundle build --fallback-from-source --source-dir tools/k8sbuild --out $(BUNDLE_DIR)
+endif
 	$(BIN) lab create --name $(LAB) --nodes 3 --control-planes 1 --out $(LAB_HOSTS)
 	$(BIN) up --hosts $(LAB_HOSTS) --bundle $(BUNDLE_DIR)
 
 down: build ## undo `make up`: reset the lab's hosts and destroy the local machines
-	-$(BIN) down --hosts $(LAB_HOSTS) --playbook kubernetes
+	-$(BIN) down --yes --hosts $(LAB_HOSTS) --playbook kubernetes
 	$(BIN) lab destroy --name $(LAB)
 
 fresh: ## rehearse `make up` on a fresh machine: empty Go/npm/meshlab caches and lab state in a temp dir, stage times as a table, nothing left behind (root, ~25 min)

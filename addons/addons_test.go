@@ -226,3 +226,45 @@ func TestApplyRollsBackAFailedUpgrade(t *testing.T) {
 			last.Version, last.Info.Status, last.Info.Description)
 	}
 }
+
+// TestExposedSafely: Grafana lets anonymous visitors look, never edit, and takes the admin's
+// password from a Secret; Prometheus' lifecycle API (/-/quit, /-/reload) is off; with the
+// ClusterIP switch no addon has a NodePort.
+func TestExposedSafely(t *testing.T) {
+	s := defaultSettings()
+	s.Addons = append(s.Addons, Jaeger)
+	render := func(s Settings, name string) string {
+		vals, err := s.Values(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Render(context.Background(), name, Namespace, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	g := render(s, Grafana)
+	for _, want := range []string{"{name: GF_AUTH_ANONYMOUS_ORG_ROLE, value: Viewer}", "secretKeyRef: {name: \"" + GrafanaAdminSecret + "\", key: password}",
+		"{name: GF_USERS_ALLOW_SIGN_UP, value: \"false\"}"} {
+		if !strings.Contains(g, want) {
+			t.Errorf("grafana lacks %s", want)
+		}
+	}
+	if strings.Contains(g, "value: Admin") || strings.Contains(g, "Editor") {
+		t.Error("grafana gives anonymous visitors more than Viewer")
+	}
+	if p := render(s, Prometheus); strings.Contains(p, "- --web.enable-lifecycle") {
+		t.Error("prometheus runs with the lifecycle API on")
+	}
+	s.ServiceType = ServiceClusterIP
+	for _, name := range Names() {
+		out := render(s, name)
+		if strings.Contains(out, "nodePort:") || strings.Contains(out, "type: NodePort") {
+			t.Errorf("%s with ClusterIP services still has a NodePort", name)
+		}
+		if !strings.Contains(out, "type: ClusterIP") {
+			t.Errorf("%s: no ClusterIP service", name)
+		}
+	}
+}

@@ -25,7 +25,7 @@ type Installer struct {
 	timeout   time.Duration
 }
 
-// NewInstaller wraps an initialised Helm configuration. Use NewConfiguration for a kubeconfig.
+// NewInstaller wraps an initialised Helm configuration. Use NewConfiguration for a cluster.
 func NewInstaller(cfg *action.Configuration, namespace string, timeout time.Duration) *Installer {
 	if timeout <= 0 {
 		timeout = DefaultTimeout

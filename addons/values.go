@@ -17,7 +17,24 @@ type Settings struct {
 	Images    versions.Addons
 	// PullPolicy is Never for an offline lab whose images were side-loaded, else IfNotPresent.
 	PullPolicy string
+	// ServiceType is how the addons' UIs are reached: ServiceNodePort ("", every node's
+	// NodePort, the walk-through's way) or ServiceClusterIP (inside the cluster only; PortForward
+	// reaches them through the API server).
+	ServiceType string
 }
+
+// The addons' Service types (components.addonService in the hosts file).
+const (
+	ServiceNodePort  = "NodePort"
+	ServiceClusterIP = "ClusterIP"
+)
+
+// GrafanaAdminSecret holds the Grafana admin's password (key "password"), made by
+// EnsureGrafanaAdmin before Grafana is installed.
+const GrafanaAdminSecret = "grafana-admin"
+
+// ClusterIPOnly says whether the addons are reachable only from inside the cluster.
+func (s Settings) ClusterIPOnly() bool { return s.ServiceType == ServiceClusterIP }
 
 // Values returns the chart values of one addon for these settings.
 func (s Settings) Values(name string) (map[string]any, error) {
@@ -44,6 +61,12 @@ func (s Settings) Values(name string) (map[string]any, error) {
 	v := map[string]any{"image": img}
 	if port != 0 {
 		v["nodePort"] = port
+	}
+	if s.ServiceType != "" {
+		v["serviceType"] = s.ServiceType
+	}
+	if name == Grafana {
+		v["adminSecret"] = GrafanaAdminSecret
 	}
 	return v, nil
 }

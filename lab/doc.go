@@ -4,8 +4,10 @@
 // the one ordered list of phases of each action (phases.go): the cluster, the meshlab image, the
 // mesh, the addons, Bookinfo and verify, readable top to bottom in one place.
 //
-// The phases themselves live with the parts they drive (cluster/phases, cluster/stack and the
-// playbook's tasks); this package holds no host-level shell and no Kubernetes plumbing. It sits
+// The cluster's phases live with it (cluster/phases and the playbook's tasks); what follows the
+// cluster — the meshlab image, mesh, addons, Bookinfo, verify, the summary — is lab/stack, thin
+// phases over the parts (mesh/install, addons, bookinfo/deploy, bookinfo/verify). Neither this
+// package nor lab/stack holds host-level shell or Kubernetes plumbing. It sits
 // between the commands and the parts: cmd/meshlab → lab → {cluster, mesh, addons, bookinfo} →
 // provision, the way kubeadm keeps its app apart from cmd/kubeadm and Helm its pkg/action apart
 // from cmd/helm. It is a top-level package rather than a folder under cmd/meshlab because the

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/connect"
 	"github.com/meshlab/meshlab/provision/engine"
@@ -76,7 +76,7 @@ func Phases(o Options, a Action) (engine.Phases, map[string]any, error) {
 	b := &builder{pb: pb}
 	if b.cluster, err = phases.New(phases.Options{Lab: o.Lab, Kubeconfig: dir.Kubeconfig(), BundleDir: o.Cluster.Bundle,
 		RemovePackages: o.Cluster.RemovePackages, WaitTimeout: o.Cluster.WaitTimeout,
-		IgnorePreflightErrors: o.Cluster.IgnorePreflightErrors}); err != nil {
+		IgnorePreflightErrors: o.Cluster.IgnorePreflightErrors, Force: o.Cluster.Force}); err != nil {
 		return nil, nil, err
 	}
 	var list engine.Phases

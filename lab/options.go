@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/state"
@@ -41,6 +41,8 @@ type ClusterOptions struct {
 	WaitTimeout           time.Duration // Ready nodes and CoreDNS (0: phases.DefaultWaitTimeout)
 	IgnorePreflightErrors []string      // passed to kubeadm init and join
 	RemovePackages        bool          // down: also remove the Kubernetes packages and the bundle
+	// Force works on hosts meshlab cannot prove it set up for this lab (--force).
+	Force bool
 }
 
 // StackOptions shape what follows the cluster: the meshlab image, mesh, addons, Bookinfo,
@@ -97,15 +99,42 @@ func (o Options) check() error {
 }
 
 // keep lets phases be chosen with --skip-phases and --phase; connect always stays, since every
-// other phase needs the connections.
+// other phase needs the connections, and so does the ownership check, since no phase may change
+// a host meshlab cannot prove is the lab's.
 func (o Options) keep(all engine.Phases) (engine.Phases, error) {
 	if len(o.SkipPhases) == 0 && o.OnlyPhase == "" {
 		return all, nil
 	}
-	rest := append(engine.Phases{}, all[1:]...)
-	sel, err := rest.Select(o.SkipPhases, o.OnlyPhase)
+	var always, rest engine.Phases
+	for i, p := range all {
+		if i == 0 || engine.PhaseName(p) == phases.OwnershipPhase {
+			always = append(always, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	for _, s := range o.SkipPhases {
+		if s == phases.OwnershipPhase {
+			return nil, fmt.Errorf("--skip-phases %s: the ownership check cannot be skipped (--force lets the run go ahead on hosts it refuses)", s)
+		}
+	}
+	only := o.OnlyPhase
+	if only == phases.OwnershipPhase {
+		only, rest = "", nil
+	}
+	sel, err := rest.Select(o.SkipPhases, only)
 	if err != nil {
 		return nil, err
 	}
-	return append(engine.Phases{all[0]}, sel...), nil
+	chosen := map[engine.Phase]bool{}
+	for _, p := range append(always, sel...) {
+		chosen[p] = true
+	}
+	var out engine.Phases
+	for _, p := range all { // in the list's order
+		if chosen[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

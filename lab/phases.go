@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/playbook"
 )
@@ -19,15 +19,18 @@ func upPhases(b *builder) engine.Phases {
 	list := engine.Phases{
 		engine.Connect{},                      // SSH to every host, sudo checked
 		k.Facts(),                             // OS, addresses, MACs, product_uuid; unique across hosts
+		k.Claim(),                             // every host is this lab's or free (then claimed), else stop
 		b.play("preflight"),                   // kubeadm's requirements, ports, kernel modules
 		b.play("os-prep"),                     // swap off, sysctls, modules at boot
+		b.play("mirrors"),                     // apt sources and containerd hosts.toml of the hosts file's mirrors
 		b.when(k.Offline(), k.UploadBundle()), // the offline bundle to every host
 		b.play("container-runtime"),           // pinned containerd (Docker's or the bundle's)
 		b.play("kubernetes"),                  // pinned kubeadm, kubelet, kubectl (held), images
 		k.KubeadmConfig(),                     // kubeadm init config for the first control plane
 		b.play("control-plane"),               // kubeadm init
 		k.Kubeconfig(),                        // the admin kubeconfig into the lab's folder (0600)
-		k.Join(),                              // workers join with a fresh, short-lived token
+		k.Join(),                              // workers join with a fresh, short-lived token; tokens deleted
+		k.RecordOwnership(),                   // the cluster CA's hash in every host's ownership marker
 		k.CNI(),                               // Flannel
 		k.Wait(),                              // every node Ready, CoreDNS ready
 	}
@@ -49,6 +52,7 @@ func upPhases(b *builder) engine.Phases {
 func downPhases(b *builder) engine.Phases {
 	return engine.Phases{
 		engine.Connect{},
+		b.cluster.CheckOwner(),       // every host is this lab's (or has nothing to undo), else stop
 		b.reset("reset"),             // kubeadm reset, CNI config, iptables; packages with --remove-packages
 		engine.ForgetState{},         // the recorded tasks: the next up starts over
 		b.cluster.RemoveKubeconfig(), // the kubeconfig names a cluster that is gone

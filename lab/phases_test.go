@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/engine"
+	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 )
@@ -33,8 +36,8 @@ func names(t *testing.T, o Options, a Action) []string {
 }
 
 var (
-	clusterUp = []string{"connect", "facts", "preflight", "os-prep", "container-runtime", "kubernetes",
-		"kubeadm-config", "control-plane", "kubeconfig", "join", "cni", "wait"}
+	clusterUp = []string{"connect", "facts", "ownership", "preflight", "os-prep", "mirrors", "container-runtime", "kubernetes",
+		"kubeadm-config", "control-plane", "kubeconfig", "join", "record-ownership", "cni", "wait"}
 	stackUp = []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
 )
 
@@ -48,7 +51,7 @@ func TestUpIsOneList(t *testing.T) {
 	if got, want := names(t, o, ActionPlan), names(t, o, ActionUp); !slices.Equal(got, want) {
 		t.Errorf("plan = %v, up = %v", got, want)
 	}
-	if got, want := names(t, o, ActionDown), []string{"connect", "reset", "forget-state", "remove-kubeconfig"}; !slices.Equal(got, want) {
+	if got, want := names(t, o, ActionDown), []string{"connect", "ownership", "reset", "forget-state", "remove-kubeconfig"}; !slices.Equal(got, want) {
 		t.Errorf("down = %v, want %v", got, want)
 	}
 
@@ -58,7 +61,8 @@ func TestUpIsOneList(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"}}
+	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"},
+		Files: []bundle.File{{Path: "images/p.tar"}}}
 	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +73,9 @@ func TestUpIsOneList(t *testing.T) {
 	}
 }
 
-// TestSelectPhases: --skip-phases and --phase pick from the list; connect always stays, and a
-// name that is not a phase is an error that lists the phases.
+// TestSelectPhases: --skip-phases and --phase pick from the list; connect and the ownership
+// check always stay (skipping the check is refused), and a name that is not a phase is an error
+// that lists the phases.
 func TestSelectPhases(t *testing.T) {
 	o := testOptions(t)
 	o.SkipPhases = []string{"verify", "summary"}
@@ -78,9 +83,18 @@ func TestSelectPhases(t *testing.T) {
 		t.Errorf("skip verify,summary: %v", got)
 	}
 	o.SkipPhases, o.OnlyPhase = nil, "cni"
-	if got := names(t, o, ActionUp); !slices.Equal(got, []string{"connect", "cni"}) {
+	if got := names(t, o, ActionUp); !slices.Equal(got, []string{"connect", "ownership", "cni"}) {
 		t.Errorf("--phase cni: %v", got)
 	}
+	o.OnlyPhase = "reset"
+	if got := names(t, o, ActionDown); !slices.Equal(got, []string{"connect", "ownership", "reset"}) {
+		t.Errorf("down --phase reset: %v", got)
+	}
+	o.SkipPhases, o.OnlyPhase = []string{"ownership"}, ""
+	if _, _, err := Phases(o, ActionDown); err == nil || !strings.Contains(err.Error(), "cannot be skipped") {
+		t.Errorf("--skip-phases ownership: %v", err)
+	}
+	o.SkipPhases = nil
 	o.OnlyPhase = "cnii"
 	if _, _, err := Phases(o, ActionUp); err == nil || !strings.Contains(err.Error(), "kubeadm-config") {
 		t.Errorf("--phase cnii: %v", err)
@@ -120,5 +134,30 @@ func TestEveryPlaybookPhaseIsPlaced(t *testing.T) {
 	b = &builder{pb: pb}
 	if _, err := b.build(engine.Phases{b.play("no-such-phase")}, "phases", nil); err == nil || !strings.Contains(err.Error(), `"no-such-phase"`) {
 		t.Errorf("missing playbook phase: %v", err)
+	}
+}
+
+type countSink struct{ n int }
+
+func (c *countSink) Emit(event.Event) { c.n++ }
+
+// TestTamperedBundleRunsNothing: `up --bundle` with a manifest whose path leaves the bundle is
+// refused as bad input before a single event (no connection, no phase) — nothing runs.
+func TestTamperedBundleRunsNothing(t *testing.T) {
+	o := testOptions(t)
+	dir := t.TempDir()
+	m := &bundle.Manifest{Schema: bundle.Schema, Files: []bundle.File{{Path: "bin/../../../etc/cron.d/x"}}}
+	if err := m.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	o.Cluster.Bundle = dir
+	sink := &countSink{}
+	_, err := Up(context.Background(), o, sink)
+	var in *InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), `"bin/../../../etc/cron.d/x" is not a path inside the bundle`) {
+		t.Fatalf("err = %v", err)
+	}
+	if sink.n != 0 {
+		t.Errorf("%d events: something ran", sink.n)
 	}
 }

@@ -35,7 +35,9 @@ mkdir -p "$root/home" "$root/tmp"
 export HOME=$root/home GOPATH=$root/gopath GOMODCACHE=$root/gomodcache GOCACHE=$root/gocache
 export MESHLAB_CACHE=$root/cache npm_config_cache=$root/npm TMPDIR=$root/tmp
 unset GOFLAGS
-make_vars=(LAB="$lab" LAB_HOSTS="$root/hosts.yaml" BUNDLE_DIR="$root/bundle" BIN="$root/bin/meshlab")
+# BUNDLE_SOURCE=source: the rehearsal's machines reach no upstream release host or registry, and
+# `make up` must not even ask them (its probe would).
+make_vars=(LAB="$lab" LAB_HOSTS="$root/hosts.yaml" BUNDLE_DIR="$root/bundle" BIN="$root/bin/meshlab" BUNDLE_SOURCE=source)
 
 rows=()   # "stage<TAB>seconds"
 now() { printf '%s' "${EPOCHREALTIME/./}"; }   # microseconds

@@ -15,12 +15,18 @@ packages=(
   vagrant vagrant-libvirt ruby                # `vagrant validate` of the Vagrant lab (vagrant-libvirt is only a
                                               # Recommends of vagrant, and recommends are not installed)
   etcd-server                                 # a real etcd under the kube-apiserver in registry and webhook tests
+  chromium                                    # headless browser tests of the web UIs (internal/browser)
   socat conntrack ca-certificates curl
+  apt-utils gpg                               # apt-ftparchive and gpg: the signed apt repositories standing in for
+                                              # pkgs.k8s.io and Debian in the mirrors end-to-end test
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The bundle builds Prometheus's web UI with npm. Debian's nodejs (18) is older than the UI needs:
+# with it the build installs a pinned Node from the npm registry, so npm alone is what matters.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${missing[*]}; run as root (sudo make ...)" >&2

@@ -10,11 +10,12 @@ import (
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/crds"
 )
 
-func startAPIServer(t *testing.T) (*Client, *kubetest.Cluster) {
+func startAPIServer(t *testing.T) (*kube.Client, *kubetest.Cluster) {
 	t.Helper()
 	c := kubetest.Start(t)
 	c.InstallCRDs(t, crds.All)
@@ -35,11 +36,14 @@ func startAPIServer(t *testing.T) (*Client, *kubetest.Cluster) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	client, err := NewClient(c.Kubeconfig(t), nil)
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: c.Kubeconfig(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.Poll = 100 * time.Millisecond
+	client, err := kube.NewClient(cfg.REST)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return client, c
 }
 
@@ -57,7 +61,7 @@ func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
 // and say what it waited for), and deletes it.
 func TestDeployOnRealAPIServer(t *testing.T) {
 	c, cluster := startAPIServer(t)
-	kube := cluster.Client(t)
+	cs := cluster.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	objs, err := Render(Options{Offline: true, MeshlabVersion: "v9"})
@@ -65,15 +69,15 @@ func TestDeployOnRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := c.Apply(ctx, objs); err != nil {
+		if _, err := c.Apply(ctx, objs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{})
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{})
 	if err != nil || ns.Labels[InjectionLabel] != InjectionValue {
 		t.Fatalf("namespace: %v %v", ns.Labels, err)
 	}
-	d, err := kube.AppsV1().Deployments(DefaultNamespace).Get(ctx, "reviews-v2", metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(DefaultNamespace).Get(ctx, "reviews-v2", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,18 +86,18 @@ func TestDeployOnRealAPIServer(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 	defer wcancel()
-	err = c.WaitRollouts(wctx, DefaultNamespace, Workloads(objs))
+	err = kube.WaitRollouts(wctx, c.Kube, kube.Workloads(objs), kube.WaitOptions{Interval: 100 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "productpage-v1: controller has not seen the latest spec") {
 		t.Fatalf("wait without a controller manager: %v", err)
 	}
-	if err := c.Remove(ctx, Options{Offline: true}); err != nil {
+	if err := Remove(ctx, c, Options{Offline: true}); err != nil {
 		t.Fatal(err)
 	}
-	list, err := kube.AppsV1().Deployments(DefaultNamespace).List(ctx, metav1.ListOptions{})
+	list, err := cs.AppsV1().Deployments(DefaultNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil || len(list.Items) != 0 {
 		t.Fatalf("deployments left after delete: %d %v", len(list.Items), err)
 	}
-	if err := c.Remove(ctx, Options{Offline: true}); err != nil {
+	if err := Remove(ctx, c, Options{Offline: true}); err != nil {
 		t.Fatalf("deleting twice must be fine: %v", err)
 	}
 }

@@ -7,18 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	dynfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshlab/meshlab/internal/golden"
+	"github.com/meshlab/meshlab/internal/kube"
+	"github.com/meshlab/meshlab/internal/kube/kubefake"
 	"github.com/meshlab/meshlab/provision/versions"
 )
 
@@ -56,7 +54,7 @@ func TestRenderUsesVersionsTableAndInjectedNamespace(t *testing.T) {
 	var deployments int
 	for _, o := range objs {
 		if o.GetNamespace() != DefaultNamespace && o.GetKind() != "Namespace" {
-			t.Errorf("%s not in %s", describe(o), DefaultNamespace)
+			t.Errorf("%s not in %s", kube.Describe(o), DefaultNamespace)
 		}
 		if o.GetKind() != "Deployment" {
 			continue
@@ -139,30 +137,11 @@ func TestApplyIsServerSideInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Client{Dynamic: dyn}
-	if err := c.Apply(context.Background(), objs); err != nil {
+	c := &kube.Client{Dynamic: dyn, Mapper: kubefake.Mapper()}
+	if _, err := c.Apply(context.Background(), objs); err != nil {
 		t.Fatal(err)
 	}
 	if len(applied) != len(objs) || applied[0] != "namespaces/bookinfo" || applied[len(applied)-1] != "virtualservices/bookinfo" {
 		t.Fatalf("applied %v", applied)
-	}
-}
-
-func TestWaitRolloutsSaysWhatItWaitsFor(t *testing.T) {
-	one := int32(1)
-	ready := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "bookinfo", Name: "details-v1", Generation: 1},
-		Spec:   appsv1.DeploymentSpec{Replicas: &one},
-		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, UpdatedReplicas: 1, AvailableReplicas: 1}}
-	slow := ready.DeepCopy()
-	slow.Name, slow.Status.AvailableReplicas = "reviews-v2", 0
-	c := &Client{Kube: fake.NewClientset(ready, slow), Poll: time.Millisecond}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err := c.WaitRollouts(ctx, "bookinfo", []string{"details-v1", "reviews-v2"})
-	if err == nil || !strings.Contains(err.Error(), "reviews-v2: 0 of 1 replicas available") || strings.Contains(err.Error(), "details-v1") {
-		t.Fatalf("err = %v", err)
-	}
-	if err := c.WaitRollouts(context.Background(), "bookinfo", []string{"details-v1"}); err != nil {
-		t.Fatal(err)
 	}
 }

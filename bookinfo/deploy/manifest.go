@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -155,23 +154,4 @@ func setContainers(d *unstructured.Unstructured, opts Options) error {
 		containers[i] = c
 	}
 	return unstructured.SetNestedSlice(d.Object, containers, "spec", "template", "spec", "containers")
-}
-
-// Workloads returns the Deployment names in objs, the rollouts Deploy waits for.
-func Workloads(objs []*unstructured.Unstructured) []string {
-	var names []string
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" {
-			names = append(names, o.GetName())
-		}
-	}
-	return names
-}
-
-// describe names an object for messages: "Deployment bookinfo/reviews-v2".
-func describe(o *unstructured.Unstructured) string {
-	if o.GetNamespace() == "" {
-		return o.GetKind() + " " + o.GetName()
-	}
-	return o.GetKind() + " " + strings.Join([]string{o.GetNamespace(), o.GetName()}, "/")
 }

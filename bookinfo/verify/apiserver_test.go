@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/crds"
 )
@@ -22,10 +22,11 @@ import (
 func TestKubeRouterOnRealAPIServer(t *testing.T) {
 	c := kubetest.Start(t)
 	c.InstallCRDs(t, crds.All)
-	dyn, err := dynamic.NewForConfig(c.Config)
+	kc, err := kube.NewClient(c.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dyn := kc.Dynamic
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	vsGVR := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
@@ -57,7 +58,7 @@ func TestKubeRouterOnRealAPIServer(t *testing.T) {
 		return string(b)
 	}
 	before := snapshot()
-	r := KubeRouter{Dynamic: dyn, Namespace: testNS}
+	r := KubeRouter{Client: kc, Namespace: testNS}
 	for _, s := range Scenarios() {
 		objs, err := scenarioObjects(s)
 		if err != nil {

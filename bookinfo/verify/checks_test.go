@@ -3,6 +3,9 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +32,8 @@ func newFakeLab(t *testing.T, kubeObjs ...runtime.Object) *fakeLab {
 		t.Fatal(err)
 	}
 	b := newFakeBookinfo(t)
-	return &fakeLab{bookinfo: b, lab: Lab{
+	f := &fakeLab{bookinfo: b, lab: Lab{
 		Namespace:     testNS,
-		Kube:          fakeKube(kubeObjs...),
 		Browser:       Browser{BaseURL: b.url, Timeout: 10 * time.Second},
 		PrometheusURL: fakePrometheus(t, testNS).URL,
 		TracingURL:    fakeZipkin(t, testNS).URL,
@@ -39,6 +41,30 @@ func newFakeLab(t *testing.T, kubeObjs ...runtime.Object) *fakeLab {
 		Dashboards:    ds,
 		PodHTTP:       fakeSidecars(testNS, "mutual_tls"),
 	}}
+	kubeObjs = append(kubeObjs, addonObjects(t, "prometheus", "prometheus", f.lab.PrometheusURL, 1, 1)...)
+	kubeObjs = append(kubeObjs, addonObjects(t, "zipkin", "zipkin", f.lab.TracingURL, 1, 1)...)
+	kubeObjs = append(kubeObjs, addonObjects(t, "grafana", "grafana", f.lab.GrafanaURL, 1, 1)...)
+	f.lab.Kube = fakeKube(kubeObjs...)
+	return f
+}
+
+// down replaces an addon of the fake lab with one whose server is gone and whose Service has
+// ready of total pods ready, as after `kubectl scale --replicas=0` (0 of 0) or a crash (0 of 1).
+func (f *fakeLab) down(t *testing.T, url *string, service, app string, ready, total int) {
+	t.Helper()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	*url = gone.URL
+	objs := bookinfoPods(testNS)
+	for _, a := range []struct{ svc, app, url string }{{"prometheus", "prometheus", f.lab.PrometheusURL},
+		{"zipkin", "zipkin", f.lab.TracingURL}, {"grafana", "grafana", f.lab.GrafanaURL}} {
+		if a.svc == service {
+			objs = append(objs, addonObjects(t, service, app, *url, ready, total)...)
+			continue
+		}
+		objs = append(objs, addonObjects(t, a.svc, a.app, a.url, 1, 1)...)
+	}
+	f.lab.Kube = fakeKube(objs...)
 }
 
 func run(t *testing.T, l Lab) ([]Result, bool) {
@@ -148,34 +174,90 @@ func TestControlPlaneStatusUnreachableFails(t *testing.T) {
 	}
 }
 
+// runRetrying runs the suite as `meshlab verify bookinfo` does, with each check's retry budget,
+// but an hour between retries: any check that waits to retry a failure outlives the context, so
+// the run's returning with the context alive proves no check was retried.
+func runRetrying(t *testing.T, l Lab) ([]Result, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rs, failed := Runner{Poll: time.Hour}.Run(ctx, Suite(l), nil)
+	if ctx.Err() != nil {
+		t.Fatal("a check waited to retry a failure that waiting cannot change")
+	}
+	return rs, failed
+}
+
+// Prometheus scaled to zero: every row that needs it fails at once (no retry budget spent on
+// a refused connection), with the reason and the command that shows its pods.
 func TestPrometheusDownFails(t *testing.T) {
 	f := newFakeLab(t)
-	prom := fakePrometheus(t, testNS)
-	prom.Close()
-	f.lab.PrometheusURL = prom.URL
-	rs, failed := run(t, f.lab)
-	r := find(t, rs, "prometheus", "ready")
-	if !failed || r.Status != Failed || r.Observed != "unreachable" || !strings.Contains(r.Hint, "30003") {
-		t.Fatalf("prometheus/ready: %+v", r)
+	f.down(t, &f.lab.PrometheusURL, "prometheus", "prometheus", 0, 0)
+	rs, failed := runRetrying(t, f.lab)
+	if !failed {
+		t.Fatal("verify passed with Prometheus down")
 	}
-	if r := find(t, rs, "grafana", "queries: meshlab Mesh Overview"); r.Status != Failed {
-		t.Fatalf("dashboard queries with Prometheus down: %+v", r)
+	rows := 0
+	for _, r := range rs {
+		if r.Category != "prometheus" && !strings.HasPrefix(r.Check, "queries: ") {
+			// The fake lab has no router: routing scenarios and the PeerAuthentication checks skip.
+			if r.Status != Passed && !(r.Status == Skipped && (r.Category == "routing" || r.Category == "security")) {
+				t.Errorf("unrelated row %s/%s: %s %s", r.Category, r.Check, r.Status, r.Error)
+			}
+			continue
+		}
+		rows++
+		if r.Status != Failed || r.Error != "prometheus: no ready endpoints for service prometheus in meshlab-system (no pods)" ||
+			r.Observed != "no pods" || !strings.Contains(r.Hint, "kubectl -n meshlab-system get deploy,pods -l app=prometheus") {
+			t.Errorf("%s/%s: %+v", r.Category, r.Check, r)
+		}
 	}
-	if r := find(t, rs, "bookinfo", "productpage"); r.Status != Passed {
-		t.Fatalf("unrelated rows must still pass: %+v", r)
+	if rows != 3+len(f.lab.Dashboards) {
+		t.Errorf("%d rows depend on Prometheus, want %d", rows, 3+len(f.lab.Dashboards))
 	}
 }
 
-// Offline, the components the bundle cannot carry are reported as such, never as passed.
+// The tracing backend (Jaeger in Zipkin's place) scaled to zero: tracing FAILED with the reason,
+// never "not in the offline bundle" — its image is in the bundle, it was installed.
+func TestTracingBackendDownFails(t *testing.T) {
+	f := newFakeLab(t)
+	f.down(t, &f.lab.TracingURL, "zipkin", "jaeger", 0, 1)
+	f.lab.Absent = map[string]error{AddonGrafana: fmt.Errorf("%w: the bundle has no grafana image", ErrNotInBundle)}
+	rs, failed := runRetrying(t, f.lab)
+	r := find(t, rs, "tracing", "trace")
+	if !failed || r.Status != Failed ||
+		r.Error != "tracing: no ready endpoints for service zipkin in meshlab-system (0/1 pods ready)" ||
+		!strings.Contains(r.Hint, "kubectl -n meshlab-system get deploy,pods -l app=jaeger") {
+		t.Fatalf("tracing/trace: %+v", r)
+	}
+}
+
+// An addon whose Service is gone (uninstalled) is FAILED as not installed, never "not in the
+// offline bundle": only the bundle's manifest can say that.
+func TestUninstalledAddonFails(t *testing.T) {
+	f := newFakeLab(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	f.lab.GrafanaURL = gone.URL
+	rs, _ := runRetrying(t, f.lab)
+	for _, c := range []string{"health", "dashboards"} {
+		r := find(t, rs, "grafana", c)
+		if r.Status != Failed || !strings.Contains(r.Error, "grafana is not installed") || !strings.Contains(r.Hint, "meshlab addons install") {
+			t.Errorf("grafana/%s: %+v", c, r)
+		}
+	}
+}
+
+// Offline, an addon whose image the bundle lacks is reported as such, never as passed, and
+// without probing it.
 func TestOfflineMissingGrafanaIsNotInBundle(t *testing.T) {
 	f := newFakeLab(t)
-	gone := fakeGrafana(t, nil)
-	gone.Close()
-	f.lab.GrafanaURL, f.lab.Offline = gone.URL, true
+	f.lab.GrafanaURL = "http://192.0.2.1:30002" // never dialled: nothing is installed there
+	f.lab.Absent = map[string]error{AddonGrafana: fmt.Errorf("%w: /srv/bundle has no docker.io/grafana/grafana:12.0.1", ErrNotInBundle)}
 	rs, failed := run(t, f.lab)
 	for _, c := range []string{"health", "dashboards"} {
-		if r := find(t, rs, "grafana", c); r.Status != NotInBundle {
-			t.Errorf("grafana/%s offline: %s", c, r.Status)
+		if r := find(t, rs, "grafana", c); r.Status != NotInBundle || !strings.Contains(r.Error, "/srv/bundle has no") {
+			t.Errorf("grafana/%s offline: %+v", c, r)
 		}
 	}
 	if r := find(t, rs, "grafana", "queries: meshlab Service"); r.Status != Passed {
@@ -183,6 +265,19 @@ func TestOfflineMissingGrafanaIsNotInBundle(t *testing.T) {
 	}
 	if failed {
 		t.Fatal("not-in-bundle rows must not fail the run")
+	}
+}
+
+// An addon the lab does not choose is skipped with the reason, not probed.
+func TestUnchosenAddonIsSkipped(t *testing.T) {
+	f := newFakeLab(t)
+	f.lab.Absent = map[string]error{AddonTracing: Skip("components.addons has no zipkin or jaeger")}
+	rs, failed := run(t, f.lab)
+	if r := find(t, rs, "tracing", "trace"); r.Status != Skipped || r.Observed != "components.addons has no zipkin or jaeger" {
+		t.Fatalf("tracing/trace: %+v", r)
+	}
+	if failed {
+		t.Fatal("a skipped addon must not fail the run")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -128,6 +129,35 @@ func pod(ns, name string, labels map[string]string, ready, total int) *corev1.Po
 }
 
 func fakeKube(objs ...runtime.Object) *fake.Clientset { return fake.NewClientset(objs...) }
+
+// addonObjects are what an addon's chart leaves in the cluster, as far as verify's diagnosis
+// reads it: a NodePort Service (the port of the fake server at serverURL, standing in for the
+// node's port), its EndpointSlice with the ready pods' addresses, and the pods, total of them
+// of which ready are Ready.
+func addonObjects(t *testing.T, service, app, serverURL string, ready, total int) []runtime.Object {
+	t.Helper()
+	port := nodePort(serverURL)
+	if port == 0 {
+		t.Fatalf("no port in %s", serverURL)
+	}
+	const ns = "meshlab-system"
+	sel := map[string]string{"app": app}
+	out := []runtime.Object{&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: service, Labels: sel},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: sel,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: int32(port)}}}}}
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: service + "-x1",
+		Labels: map[string]string{discoveryv1.LabelServiceName: service}}, AddressType: discoveryv1.AddressTypeIPv4}
+	for i := range total {
+		isReady := i < ready
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("%s-%d", app, i), Labels: sel},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady,
+				Status: map[bool]corev1.ConditionStatus{true: corev1.ConditionTrue, false: corev1.ConditionFalse}[isReady]}}}}
+		out = append(out, p)
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.244.1.%d", i+2)},
+			Conditions: discoveryv1.EndpointConditions{Ready: &isReady}})
+	}
+	return append(out, slice)
+}
 
 // fakePrometheus answers the Prometheus HTTP API the way a real server shapes it.
 func fakePrometheus(t *testing.T, ns string) *httptest.Server {

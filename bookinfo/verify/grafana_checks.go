@@ -11,16 +11,13 @@ import (
 
 // grafanaHealthy checks GET /api/health says the database is ok (Grafana's documented Health API,
 // which needs no login; Istio's addon probes readiness with it).
-func grafanaHealthy(a api, base string, offline bool) CheckFunc {
+func grafanaHealthy(a api, base string) CheckFunc {
 	return func(ctx context.Context) (Observation, error) {
 		var h struct {
 			Database string `json:"database"`
 			Version  string `json:"version"`
 		}
 		if err := a.getJSON(ctx, base+"/api/health", &h); err != nil {
-			if offline {
-				return Observation{Observed: "Grafana not running"}, fmt.Errorf("%w: Grafana", ErrNotInBundle)
-			}
 			return Observation{Observed: "unreachable"}, err
 		}
 		o := Observation{Observed: fmt.Sprintf("database %s, version %s", h.Database, h.Version)}
@@ -32,16 +29,13 @@ func grafanaHealthy(a api, base string, offline bool) CheckFunc {
 }
 
 // grafanaDashboards checks /api/search lists every dashboard meshlab ships.
-func grafanaDashboards(a api, base string, dashboards []Dashboard, offline bool) CheckFunc {
+func grafanaDashboards(a api, base string, dashboards []Dashboard) CheckFunc {
 	return func(ctx context.Context) (Observation, error) {
 		var hits []struct {
 			Title string `json:"title"`
 			Type  string `json:"type"`
 		}
 		if err := a.getJSON(ctx, base+"/api/search?type=dash-db", &hits); err != nil {
-			if offline {
-				return Observation{Observed: "Grafana not running"}, fmt.Errorf("%w: Grafana", ErrNotInBundle)
-			}
 			return Observation{Observed: "unreachable"}, err
 		}
 		var titles []string

@@ -39,6 +39,18 @@ func (a api) get(ctx context.Context, url string) (int, []byte, error) {
 	return resp.StatusCode, body, nil
 }
 
+// statusError is an answer other than 200, kept typed so a 503 from the API server's proxy for a
+// Service without endpoints can be told from a backend that answers "not yet".
+type statusError struct {
+	url  string
+	code int
+	body string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("GET %s: HTTP %d: %.200s", e.url, e.code, e.body)
+}
+
 // getJSON fetches url and decodes a 200 answer into v.
 func (a api) getJSON(ctx context.Context, url string, v any) error {
 	code, body, err := a.get(ctx, url)
@@ -46,7 +58,7 @@ func (a api) getJSON(ctx context.Context, url string, v any) error {
 		return err
 	}
 	if code != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d: %.200s", url, code, body)
+		return &statusError{url: url, code: code, body: string(body[:min(len(body), 1024)])}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: not the expected JSON: %w", url, err)

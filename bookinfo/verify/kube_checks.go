@@ -22,7 +22,7 @@ func podsReady(kube kubernetes.Interface, namespace string) CheckFunc {
 			return Observation{Observed: "cannot list pods"}, fmt.Errorf("list pods in %s: %w", namespace, err)
 		}
 		var problems []string
-		ok := 0
+		ok, podless := 0, 0
 		for _, w := range versions.BookinfoServices() {
 			app, version, _ := strings.Cut(w, "-")
 			var found []string
@@ -42,6 +42,7 @@ func podsReady(kube kubernetes.Interface, namespace string) CheckFunc {
 			case good:
 				ok++
 			case len(found) == 0:
+				podless++
 				problems = append(problems, w+": no pod (deployment scaled to zero or not deployed?)")
 			default:
 				problems = append(problems, w+": "+strings.Join(found, ", "))
@@ -50,7 +51,12 @@ func podsReady(kube kubernetes.Interface, namespace string) CheckFunc {
 		o := Observation{Observed: fmt.Sprintf("%d/%d workloads with a pod 2/2 Ready", ok, len(versions.BookinfoServices()))}
 		if len(problems) > 0 {
 			o.Detail = strings.Join(problems, "; ")
-			return o, errors.New("not every Bookinfo workload has a ready pod with its sidecar")
+			err := errors.New("not every Bookinfo workload has a ready pod with its sidecar")
+			if podless > 0 {
+				// A workload without any pod is not rolling out: waiting will not bring it.
+				return o, final{err}
+			}
+			return o, err
 		}
 		return o, nil
 	}
@@ -103,7 +109,8 @@ func controlPlaneReady(kube kubernetes.Interface, namespace, selector string) Ch
 		o := Observation{Observed: fmt.Sprintf("%d of %d pods ready", ready, len(pods.Items))}
 		switch {
 		case len(pods.Items) == 0:
-			return o, fmt.Errorf("no control plane pods (%s) in %s", selector, namespace)
+			// Scaled to zero or never installed: not something waiting brings back.
+			return o, final{fmt.Errorf("no control plane pods (%s) in %s", selector, namespace)}
 		case ready == 0:
 			o.Detail = strings.Join(notReady, ", ")
 			return o, errors.New("the control plane is down")

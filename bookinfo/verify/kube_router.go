@@ -11,16 +11,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kube"
 )
 
 // VerifyFieldManager owns the routing verify applies, so it never takes over the user's fields
 // for longer than a scenario.
 const VerifyFieldManager = "meshlab-verify"
 
-// KubeRouter applies routing samples to a cluster with server-side apply in Namespace.
+// KubeRouter applies routing samples to a cluster in Namespace: a plain create or update under
+// its own field manager, so restoring gives back exactly what was there.
 type KubeRouter struct {
-	Dynamic   dynamic.Interface
+	Client    *kube.Client
 	Namespace string
 }
 
@@ -77,12 +78,11 @@ func (k KubeRouter) Apply(ctx context.Context, objs []*unstructured.Unstructured
 	return restore, nil
 }
 
+// resource is where o is served, in Namespace whatever o says.
 func (k KubeRouter) resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
-	gvr, err := deploy.Resource(o)
-	if err != nil {
-		return nil, err
-	}
-	return k.Dynamic.Resource(gvr).Namespace(k.Namespace), nil
+	o = o.DeepCopy()
+	o.SetNamespace(k.Namespace)
+	return k.Client.Resource(o)
 }
 
 // put makes the cluster hold prev again for obj's name: delete when prev is nil, otherwise an

@@ -1,15 +1,16 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"time"
 
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
+
+	"github.com/meshlab/meshlab/internal/kube"
 )
 
 // NodePorts says where the lab exposes its entry points on every node.
@@ -25,35 +26,33 @@ func DefaultNodePorts() NodePorts {
 
 // ClusterOptions build a Lab for a Kubernetes lab.
 type ClusterOptions struct {
-	Kubeconfig string
-	Namespace  string // Bookinfo's; deploy.DefaultNamespace when empty
+	Config    *kube.Config // the lab's cluster (kube.Load)
+	Namespace string       // Bookinfo's; deploy.DefaultNamespace when empty
 	// Node is the address the NodePorts are reached on; the kubeconfig server's host when empty.
-	Node    string
-	Ports   NodePorts // zero fields take DefaultNodePorts
-	Offline bool
+	Node  string
+	Ports NodePorts // zero fields take DefaultNodePorts
+	// Absent says which addons the lab has not and why (Lab.Absent): an addon the hosts file
+	// leaves out is skipped, one the offline bundle lacks is "not in the offline bundle".
+	Absent map[string]error
 }
 
-// NewClusterLab connects to the lab the kubeconfig names and fills in every address.
+// NewClusterLab connects to the lab's cluster and fills in every address.
 func NewClusterLab(o ClusterOptions) (Lab, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
-	if err != nil {
-		return Lab{}, fmt.Errorf("verify: kubeconfig %s: %w", o.Kubeconfig, err)
+	if o.Config == nil {
+		return Lab{}, errors.New("verify: no cluster to check (ClusterOptions.Config)")
 	}
+	cfg := rest.CopyConfig(o.Config.REST)
 	cfg.Timeout = 15 * time.Second
 	cfg.QPS, cfg.Burst = 50, 100 // the checks poll; client-go's default 5 QPS would throttle them
-	kube, err := kubernetes.NewForConfig(cfg)
+	c, err := kube.NewClient(cfg)
 	if err != nil {
-		return Lab{}, fmt.Errorf("verify: kubeconfig %s: %w", o.Kubeconfig, err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return Lab{}, fmt.Errorf("verify: kubeconfig %s: %w", o.Kubeconfig, err)
+		return Lab{}, fmt.Errorf("verify: %s: %w", o.Config.Source, err)
 	}
 	node := o.Node
 	if node == "" {
 		u, err := url.Parse(cfg.Host)
 		if err != nil || u.Hostname() == "" {
-			return Lab{}, fmt.Errorf("verify: kubeconfig %s: server %q has no host to reach NodePorts on", o.Kubeconfig, cfg.Host)
+			return Lab{}, fmt.Errorf("verify: %s: server %q has no host to reach NodePorts on (pass --node)", o.Config.Source, cfg.Host)
 		}
 		node = u.Hostname()
 	}
@@ -74,13 +73,13 @@ func NewClusterLab(o ClusterOptions) (Lab, error) {
 	}
 	return Lab{
 		Namespace:     ns,
-		Kube:          kube,
+		Kube:          c.Kube,
 		Browser:       Browser{BaseURL: port(o.Ports.Gateway, def.Gateway)},
-		Router:        KubeRouter{Dynamic: dyn, Namespace: ns},
+		Router:        KubeRouter{Client: c, Namespace: ns},
 		PrometheusURL: port(o.Ports.Prometheus, def.Prometheus),
 		TracingURL:    port(o.Ports.Tracing, def.Tracing),
 		GrafanaURL:    port(o.Ports.Grafana, def.Grafana),
 		Dashboards:    ds,
-		Offline:       o.Offline,
+		Absent:        o.Absent,
 	}, nil
 }

@@ -23,9 +23,12 @@ type Lab struct {
 	Router                                      Router  // nil: routing scenarios skipped
 	PrometheusURL, TracingURL, GrafanaURL       string
 	Dashboards                                  []Dashboard
-	// Offline: components that cannot be in the offline bundle are reported as such when absent.
-	Offline bool
-	HTTP    *http.Client
+	// Absent says, by addon (AddonTracing, AddonPrometheus, AddonGrafana), why the lab has none:
+	// an error wrapping ErrNotInBundle when the offline bundle lacks its image, or a *SkipError
+	// when the lab does not choose it. Its checks report that without probing. An addon not
+	// named here is expected to answer; when it does not, its checks fail with the reason.
+	Absent map[string]error
+	HTTP   *http.Client
 	// PodHTTP reads a path from a port of a pod (a sidecar's metrics and /certs); nil goes
 	// through the apiserver's pod proxy with Kube.
 	PodHTTP PodHTTP
@@ -66,28 +69,41 @@ func Suite(l Lab) []Category {
 	if l.PodHTTP == nil && !noKube {
 		l.PodHTTP = proxyGet(l.Kube)
 	}
+	gateway := backend{name: "the ingress gateway", url: l.Browser.BaseURL, kube: l.Kube}
+	promB := backend{name: AddonPrometheus, url: l.PrometheusURL, kube: l.Kube, absent: l.Absent[AddonPrometheus]}
+	tracingB := backend{name: AddonTracing, url: l.TracingURL, kube: l.Kube, absent: l.Absent[AddonTracing]}
+	grafanaB := backend{name: AddonGrafana, url: l.GrafanaURL, kube: l.Kube, absent: l.Absent[AddonGrafana]}
+	// Retry budgets: a check is retried only where the lab catches up by itself, and for as long
+	// as that takes at most. A backend that does not answer (refused, no ready endpoint) is never
+	// retried (see backend.check), nor is a workload with no pod at all.
 	cluster := Category{Name: "cluster", Checkers: []Checker{{
+		// 30 s: a pilot pod that is starting (image present, it serves in seconds).
 		Name: "control-plane", Expected: "meshlab pilot pods ready", Fatal: true, Quick: true, Retry: 30 * time.Second,
 		Hint: "kubectl -n " + l.ControlPlaneNamespace + " get pods -l " + l.ControlPlaneSelector + "; `meshlab mesh status`; reinstall with `meshlab up phase mesh`",
 		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) {
 			return controlPlaneReady(l.Kube, l.ControlPlaneNamespace, l.ControlPlaneSelector)(ctx)
 		}),
 	}, {
+		// 60 s: pods of a rollout becoming ready (a sidecar waits for its first config).
 		Name: "pods-ready", Expected: "6 Bookinfo pods, each 2/2 Ready", Fatal: true, Quick: true, Retry: 60 * time.Second,
 		Hint:  "kubectl -n " + l.Namespace + " get pods,deploy; a deployment at 0 replicas: kubectl scale --replicas=1; 1/2: the sidecar was not injected or is not ready (namespace label meshlab-injection=enabled)",
 		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) { return podsReady(l.Kube, l.Namespace)(ctx) }),
 	}}}
 	smoke := Category{Name: "bookinfo", Checkers: []Checker{{
+		// 30 s: the gateway's routes for a Gateway applied moments ago.
 		Name: "productpage", Expected: "200 with the Bookinfo page through the gateway", Fatal: true, Quick: true, Retry: 30 * time.Second,
 		Hint:  "the ingress gateway (NodePort 30080) and its Gateway + VirtualService bookinfo-gateway; kubectl -n " + l.Namespace + " get gateway,virtualservice",
-		Check: productpage(l.Browser),
+		Check: gateway.check(productpage(l.Browser)),
 	}, {
-		Name: "all-versions", Expected: "v1, v2 and v3 of reviews among 30 pages", Retry: 20 * time.Second,
+		// 20 s: a reviews pod just ready reaches productpage's sidecar with the next push.
+		Name: "all-versions", Expected: fmt.Sprintf("v1, v2 and v3 of reviews among %d pages", versionPages), Retry: 20 * time.Second,
 		Hint:  "a reviews version is missing (scaled to zero, not ready) or a VirtualService pins reviews: kubectl -n " + l.Namespace + " get virtualservice,deploy",
 		Check: allVersions(l.Browser),
 	}}}
 	routing := Category{Name: "routing"}
 	for _, s := range Scenarios() {
+		// Not retried: a scenario waits SettleTimeout for its routing to arrive (runScenario)
+		// and takes fresh samples where chance is involved (Scenario.Attempts).
 		routing.Checkers = append(routing.Checkers, Checker{
 			Name: s.Name, Expected: s.Expected,
 			Hint:  "the sample " + strings.Join(s.Samples, " + ") + " did not route as Istio documents: check the sidecars' routes (`meshlab mesh status`, :15021/config_dump)",
@@ -96,6 +112,8 @@ func Suite(l Lab) []Category {
 	}
 	noPolicy := noKube || l.Router == nil
 	security := Category{Name: "security", Checkers: []Checker{{
+		// 60 s: a sidecar fetches its first certificate at start and exports a hop's series
+		// after the first request over it; a policy change reaches every sidecar in one push.
 		Name: "mtls-hops", Expected: "productpage→details, productpage→reviews, reviews→ratings over mutual TLS between the services' SPIFFE identities", Retry: 60 * time.Second,
 		Hint: "the destination sidecars' istio_requests_total (connection_security_policy, source_principal); `meshlab mesh describe POD -n " + l.Namespace + "` shows a pod's certificate and mTLS in and out",
 		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) {
@@ -116,37 +134,44 @@ func Suite(l Lab) []Category {
 	}}}
 	noProm := l.PrometheusURL == ""
 	prom := Category{Name: "prometheus", Checkers: []Checker{{
+		// 20 s: Prometheus answering 503 while it replays its write-ahead log after a restart.
 		Name: "ready", Expected: "GET /-/ready 200", Quick: true, Retry: 20 * time.Second,
 		Hint:  "kubectl -n meshlab-system get pods -l app=prometheus; the NodePort 30003; `meshlab addons install`",
-		Check: skipIf(noProm, "no Prometheus URL", prometheusReady(a, l.PrometheusURL)),
+		Check: skipIf(noProm, "no Prometheus URL", promB.check(prometheusReady(a, l.PrometheusURL))),
 	}, {
+		// 60 s: service discovery finds a new pod within its refresh, then the first scrape.
 		Name: "sidecar-targets", Expected: "every Bookinfo pod scraped, health up", Retry: 60 * time.Second,
 		Hint:  "pods need prometheus.io/scrape annotations (the injector sets them); Prometheus' /targets page shows lastError",
-		Check: skipIf(noProm, "no Prometheus URL", sidecarTargets(a, l.PrometheusURL, l.Namespace)),
+		Check: skipIf(noProm, "no Prometheus URL", promB.check(sidecarTargets(a, l.PrometheusURL, l.Namespace))),
 	}, {
+		// 60 s: a series appears after the first scrape that follows the first request.
 		Name: "request-series", Expected: "istio_requests_total for details, productpage, ratings, reviews", Retry: 60 * time.Second,
 		Hint:  "sidecars export istio_requests_total on :15090; a service without series got no traffic or is not scraped",
-		Check: skipIf(noProm, "no Prometheus URL", requestSeries(a, l.PrometheusURL, l.Namespace, l.Browser)),
+		Check: skipIf(noProm, "no Prometheus URL", promB.check(requestSeries(a, l.PrometheusURL, l.Namespace, l.Browser))),
 	}}}
 	tracing := Category{Name: "tracing", Checkers: []Checker{{
+		// 60 s: sidecars report spans in batches; the backend indexes them before it finds them.
 		Name: "trace", Expected: "a trace with productpage→details, productpage→reviews, reviews→ratings", Retry: 60 * time.Second,
 		Hint:  "the mesh's tracing must point at the backend's Zipkin endpoint (:9411/api/v2/spans); sampling must be on",
-		Check: skipIf(l.TracingURL == "", "no tracing URL", traceComplete(a, l.TracingURL, l.Namespace, l.Browser, l.Offline)),
+		Check: skipIf(l.TracingURL == "", "no tracing URL", tracingB.check(traceComplete(a, l.TracingURL, l.Namespace, l.Browser))),
 	}}}
 	grafana := Category{Name: "grafana", Checkers: []Checker{{
+		// 20 s: Grafana migrating its database on first start.
 		Name: "health", Expected: "GET /api/health database ok", Quick: true, Retry: 20 * time.Second,
 		Hint:  "kubectl -n meshlab-system get pods -l app=grafana; the NodePort 30002",
-		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaHealthy(a, l.GrafanaURL, l.Offline)),
+		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaB.check(grafanaHealthy(a, l.GrafanaURL))),
 	}, {
+		// 20 s: dashboards provisioned from files after Grafana starts.
 		Name: "dashboards", Expected: fmt.Sprintf("the %d meshlab dashboards listed", len(l.Dashboards)), Retry: 20 * time.Second,
 		Hint:  "dashboards are provisioned from the grafana chart's ConfigMap; `meshlab addons install` re-creates it",
-		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaDashboards(a, l.GrafanaURL, l.Dashboards, l.Offline)),
+		Check: skipIf(l.GrafanaURL == "", "no Grafana URL", grafanaB.check(grafanaDashboards(a, l.GrafanaURL, l.Dashboards))),
 	}}}
 	for _, d := range l.Dashboards {
+		// 60 s: rate() needs two scrapes of recent traffic inside its window.
 		grafana.Checkers = append(grafana.Checkers, Checker{
 			Name: "queries: " + d.Title, Expected: "every panel query returns data from Prometheus", Retry: 60 * time.Second,
 			Hint:  "run the query in Prometheus' UI; an empty panel means a metric or label the sidecars or pilot do not export",
-			Check: skipIf(noProm, "no Prometheus URL", dashboardQueries(a, l.PrometheusURL, d)),
+			Check: skipIf(noProm, "no Prometheus URL", promB.check(dashboardQueries(a, l.PrometheusURL, d))),
 		})
 	}
 	return []Category{cluster, smoke, routing, security, prom, tracing, grafana}
@@ -171,9 +196,14 @@ func productpage(b Browser) CheckFunc {
 	}
 }
 
+// versionPages is how many pages all-versions looks at. Without routing the mesh balances
+// reviews evenly over its three versions, so a healthy lab misses one by chance with
+// chance.SomeNeverSeen(30, 3) ≈ 1.6e-5 per attempt (TestStatedChances), and the check retries.
+const versionPages = 30
+
 func allVersions(b Browser) CheckFunc {
 	return func(ctx context.Context) (Observation, error) {
-		c, err := b.Count(ctx, nil, 30)
+		c, err := b.Count(ctx, nil, versionPages)
 		o := Observation{Observed: formatCounts(c)}
 		if err != nil {
 			return o, err

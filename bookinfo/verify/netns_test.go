@@ -85,14 +85,16 @@ func TestScenariosOnNamespaceMesh(t *testing.T) {
 	// The ingress gateway on this host, configured by bookinfo-gateway.yaml unchanged, in
 	// front of productpage's pod: verify reaches Bookinfo the way a user of the lab does.
 	gwURL := startGateway(ctx, t, dir, m.PodAddr("productpage-v1").String(), zipkin)
+	// A real Prometheus scraping the sidecars; the dashboards' queries run against it.
+	promURL, stopProm := startRealPrometheus(ctx, t, dir, m)
+	// Jaeger as the tracing backend, as in the offline lab.
+	tracingURL, stopJaeger := startRealJaeger(ctx, t, dir, zipkin)
 	lab := Lab{
-		Namespace: "default",
-		Browser:   Browser{BaseURL: gwURL, Timeout: 30 * time.Second},
-		Router:    FileRouter{Path: routes},
-		// A real Prometheus scraping the sidecars; the dashboards' queries run against it.
-		PrometheusURL: startRealPrometheus(ctx, t, dir, m),
-		// Jaeger as the tracing backend, as in the offline lab.
-		TracingURL: startRealJaeger(ctx, t, dir, zipkin),
+		Namespace:     "default",
+		Browser:       Browser{BaseURL: gwURL, Timeout: 30 * time.Second},
+		Router:        FileRouter{Path: routes},
+		PrometheusURL: promURL,
+		TracingURL:    tracingURL,
 	}
 	ds, err := EmbeddedDashboards()
 	if err != nil {
@@ -127,5 +129,35 @@ func TestScenariosOnNamespaceMesh(t *testing.T) {
 	}
 	if back, _ := os.ReadFile(routes); string(back) != string(userRoutes) {
 		t.Fatalf("the user's routes file was not restored:\n%s", back)
+	}
+
+	// The real backends go down: every check that needs them fails with the reason, at once
+	// (an hour between retries would outlive the context if any check waited to retry).
+	stopProm()
+	stopJaeger()
+	var down []Category
+	for _, c := range suite {
+		if c.Name == "prometheus" || c.Name == "grafana" || c.Name == "tracing" && lab.TracingURL != "" {
+			down = append(down, c)
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	results, failed = Runner{Poll: time.Hour}.Run(dctx, down, nil)
+	out.Reset()
+	_ = RenderTable(&out, results)
+	t.Logf("verify with Prometheus and Jaeger stopped (%.1fs):\n%s", time.Since(start).Seconds(), out.String())
+	if dctx.Err() != nil {
+		t.Fatal("a check waited to retry a backend that refuses connections")
+	}
+	for _, r := range results {
+		backend := r.Category
+		if r.Category == "grafana" {
+			backend = "prometheus" // the dashboards' queries run against Prometheus
+		}
+		if !failed || r.Status != Failed || !strings.HasPrefix(r.Error, backend+": connection refused at ") {
+			t.Errorf("%s/%s: %s %q, want FAILED: %s: connection refused", r.Category, r.Check, r.Status, r.Error, backend)
+		}
 	}
 }

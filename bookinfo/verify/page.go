@@ -76,33 +76,35 @@ func (b Browser) client(jar http.CookieJar) *http.Client {
 }
 
 // Login posts productpage's sign-in form as user (any password works) and keeps the session.
-func (b Browser) Login(ctx context.Context, user string) (*Session, error) {
+// It returns the page the user lands on, fetched with the session: the first page as user
+// (the delay scenario needs only that one; each costs 6 s).
+func (b Browser) Login(ctx context.Context, user string) (*Session, Page, error) {
 	jar, _ := cookiejar.New(nil)
 	c := b.client(jar)
 	form := url.Values{"username": {user}, "passwd": {"meshlab"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.BaseURL+"/login", strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return nil, Page{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Referer", b.BaseURL+"/productpage")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("log in as %s: %w", user, err)
+		return nil, Page{}, fmt.Errorf("log in as %s: %w", user, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("log in as %s: POST /login answered %s, want 302 Found", user, resp.Status)
+		return nil, Page{}, fmt.Errorf("log in as %s: POST /login answered %s, want 302 Found", user, resp.Status)
 	}
 	s := &Session{User: user, client: c}
 	p, err := b.Get(ctx, s)
 	if err != nil {
-		return nil, err
+		return nil, Page{}, err
 	}
 	if !strings.Contains(p.Body, ">"+user+"<") {
-		return nil, fmt.Errorf("log in as %s: the page after login does not show %q in the navbar", user, user)
+		return nil, Page{}, fmt.Errorf("log in as %s: the page after login does not show %q in the navbar", user, user)
 	}
-	return s, nil
+	return s, p, nil
 }
 
 // Get fetches /productpage; s nil is an anonymous visit. A non-200 answer is an error.

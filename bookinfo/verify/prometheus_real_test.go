@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 
 // startRealPrometheus runs the Prometheus binary on a free loopback port, scraping every
 // sidecar of m on :15090 with the labels a Kubernetes pod job gives (namespace, pod), and
-// returns its base URL once it is ready. It is stopped, by PID, when the test ends.
-func startRealPrometheus(ctx context.Context, t *testing.T, dir string, m *localmesh.Mesh) string {
+// returns its base URL once it is ready, and stop. It is stopped, by PID, when the test ends.
+func startRealPrometheus(ctx context.Context, t *testing.T, dir string, m *localmesh.Mesh) (string, func()) {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -43,16 +44,16 @@ func startRealPrometheus(ctx context.Context, t *testing.T, dir string, m *local
 	addr := ln.Addr().String()
 	ln.Close()
 	base := "http://" + addr
-	startPeer(ctx, t, dir, "prometheus", exec.Command(bin, "--config.file="+cfg,
+	stop := startPeer(ctx, t, dir, "prometheus", exec.Command(bin, "--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"), "--web.listen-address="+addr),
 		func() bool { return httpOK(ctx, base+"/-/ready") })
-	return base
+	return base, stop
 }
 
 // startRealJaeger runs Jaeger all-in-one (built by tools/testpeers/build.sh) with its Zipkin
 // receiver on zipkin (the host's address on the pods' bridge) and everything else on loopback.
-// It returns the query API's base URL, or "" when the binary is not built.
-func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) string {
+// It returns the query API's base URL, or "" when the binary is not built, and stop.
+func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) (string, func()) {
 	t.Helper()
 	cache := os.Getenv("MESHLAB_CACHE")
 	if cache == "" {
@@ -61,7 +62,7 @@ func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) stri
 	bins, _ := filepath.Glob(filepath.Join(cache, "testpeers", "*", "jaeger-all-in-one"))
 	if len(bins) == 0 {
 		t.Logf("no Jaeger at %s/testpeers/*/jaeger-all-in-one (tools/testpeers/build.sh): tracing not checked", cache)
-		return ""
+		return "", func() {}
 	}
 	free := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,7 +78,7 @@ func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) stri
 		"--query.http-server.host-port="+query, "--query.grpc-server.host-port="+free(), "--admin.http.host-port="+free())
 	cmd.Env = append(os.Environ(), "SPAN_STORAGE_TYPE=memory")
 	base := "http://" + query
-	startPeer(ctx, t, dir, "jaeger", cmd, func() bool {
+	stop := startPeer(ctx, t, dir, "jaeger", cmd, func() bool {
 		if !httpOK(ctx, base+"/api/services") {
 			return false
 		}
@@ -87,12 +88,12 @@ func startRealJaeger(ctx context.Context, t *testing.T, dir, zipkin string) stri
 		}
 		return err == nil
 	})
-	return base
+	return base, stop
 }
 
 // startPeer starts a real peer logging to dir/<name>.log, ends it (by its PID) with the test,
-// and waits up to 60 s for ready.
-func startPeer(ctx context.Context, t *testing.T, dir, name string, cmd *exec.Cmd, ready func() bool) {
+// and waits up to 60 s for ready. stop ends it earlier (a backend going down).
+func startPeer(ctx context.Context, t *testing.T, dir, name string, cmd *exec.Cmd, ready func() bool) (stop func()) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -102,11 +103,12 @@ func startPeer(ctx context.Context, t *testing.T, dir, name string, cmd *exec.Cm
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		logf.Close()
 	})
+	t.Cleanup(stop)
 	deadline := time.Now().Add(60 * time.Second)
 	for !ready() {
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -114,6 +116,7 @@ func startPeer(ctx context.Context, t *testing.T, dir, name string, cmd *exec.Cm
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return stop
 }
 
 // httpOK reports whether GET url answers 200.

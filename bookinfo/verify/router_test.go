@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynfake "k8s.io/client-go/dynamic/fake"
 
+	"github.com/meshlab/meshlab/internal/kube"
+	"github.com/meshlab/meshlab/internal/kube/kubefake"
 	"github.com/meshlab/meshlab/mesh/config"
 )
 
@@ -137,7 +139,7 @@ func TestKubeRouterRestoresExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	restore, err := KubeRouter{Dynamic: dyn, Namespace: testNS}.Apply(ctx, objs)
+	restore, err := KubeRouter{Client: &kube.Client{Dynamic: dyn, Mapper: kubefake.Mapper()}, Namespace: testNS}.Apply(ctx, objs)
 	if err != nil {
 		t.Fatalf("apply: %v", err)
 	}

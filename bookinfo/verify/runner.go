@@ -65,7 +65,8 @@ func (rn Runner) Run(ctx context.Context, suite []Category, obs Observer) (resul
 	return results, failed
 }
 
-// attempt runs c, retrying failures until its Retry deadline. Skips and NotInBundle are final.
+// attempt runs c, retrying failures until its Retry deadline. Skips, NotInBundle and failures
+// that waiting cannot change (a backend down, see isFinal) are not retried.
 func (rn Runner) attempt(ctx context.Context, c Checker) (Observation, error) {
 	poll := rn.Poll
 	if poll == 0 {
@@ -79,7 +80,7 @@ func (rn Runner) attempt(ctx context.Context, c Checker) (Observation, error) {
 	for {
 		o, err := c.Check(ctx)
 		var skip *SkipError
-		if err == nil || errors.As(err, &skip) || errors.Is(err, ErrNotInBundle) || time.Now().After(deadline) {
+		if err == nil || errors.As(err, &skip) || errors.Is(err, ErrNotInBundle) || isFinal(err) || time.Now().After(deadline) {
 			return o, err
 		}
 		t := time.NewTimer(poll)
@@ -119,5 +120,9 @@ func (rn Runner) result(cat string, c Checker, o Observation, err error, d time.
 		r.Error += " (" + o.Detail + ")"
 	}
 	r.Hint = c.Hint
+	var down *DownError
+	if errors.As(err, &down) && down.Hint != "" {
+		r.Hint = down.Hint
+	}
 	return r
 }

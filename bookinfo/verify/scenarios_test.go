@@ -20,7 +20,7 @@ func TestObserveTakesFreshSamples(t *testing.T) {
 		}
 		return o, nil
 	}}
-	o, err := observe(context.Background(), Browser{}, s)
+	o, err := Observe(context.Background(), Browser{}, s)
 	if err != nil || calls != 2 || !strings.Contains(o.Observed, "v1=52 v3=48 (sample 2 of 3; before: v1=61 v3=39)") {
 		t.Fatalf("one miss: calls %d, %q, %v", calls, o.Observed, err)
 	}
@@ -30,12 +30,12 @@ func TestObserveTakesFreshSamples(t *testing.T) {
 		calls++
 		return Observation{Observed: "v1=100 v3=0"}, errors.New("the 50/50 weights were not honoured")
 	}
-	if _, err := observe(context.Background(), Browser{}, s); err == nil || calls != 3 {
+	if _, err := Observe(context.Background(), Browser{}, s); err == nil || calls != 3 {
 		t.Fatalf("always off: calls %d, err %v", calls, err)
 	}
 	s.Attempts = 0
 	calls = 0
-	if _, err := observe(context.Background(), Browser{}, s); err == nil || calls != 1 {
+	if _, err := Observe(context.Background(), Browser{}, s); err == nil || calls != 1 {
 		t.Fatalf("no Attempts: calls %d, err %v", calls, err)
 	}
 }

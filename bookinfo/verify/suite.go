@@ -18,8 +18,9 @@ const (
 	Failed  Status = "FAILED"
 	Warning Status = "warning" // failed, but the check is not fatal for the lab
 	Skipped Status = "skipped"
-	// NotInBundle: the component cannot exist in an offline lab (its image is not
-	// redistributable in the bundle). Distinct from passed: nothing was verified.
+	// NotInBundle: the lab was built from an offline bundle whose manifest does not list the
+	// component's image, so it was never installed. Distinct from passed: nothing was
+	// verified. An installed component that does not answer is Failed, never this.
 	NotInBundle Status = "not in the offline bundle"
 )
 
@@ -31,7 +32,7 @@ func (e *SkipError) Error() string { return "skipped: " + e.Reason }
 // Skip returns a SkipError.
 func Skip(format string, a ...any) error { return &SkipError{Reason: fmt.Sprintf(format, a...)} }
 
-// ErrNotInBundle marks a component an offline lab cannot have (Zipkin server, Grafana).
+// ErrNotInBundle marks a component whose image the lab's offline bundle lacks (Lab.Absent).
 var ErrNotInBundle = errors.New("not in the offline bundle")
 
 // Observation is what a check saw; Observed goes in the table, Detail explains a failure.

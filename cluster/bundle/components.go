@@ -23,6 +23,9 @@ type component struct {
 	// Release maps the module version to the release it is (nil: the same). Prometheus 3.x
 	// publishes its Go module as v0.3XX.Y for release v3.XX.Y.
 	Release func(moduleVersion string) string
+	// UI, when set, is a web UI built with npm from the module's source and embedded in the
+	// binaries: they are then built from a copy of the module that holds the built assets.
+	UI *webUI
 }
 
 type binary struct{ Name, Pkg string }
@@ -92,9 +95,10 @@ func components() []component {
 		{
 			// Only Kubernetes service discovery (plus file/static, always built in): the chart
 			// scrapes pods found by kubernetes_sd_configs, and the cloud SDKs behind the other
-			// discoveries are a sixth of the packages to compile. The web UI is built by npm
-			// and not part of the Go module, so / answers 500; the HTTP API, /-/ready and
-			// /-/healthy (all that meshlab and Grafana use) work.
+			// discoveries are a sixth of the packages to compile. The React UI (mantine-ui)
+			// is built with npm from the module's web/ui and embedded (builtinassets), as
+			// upstream's `make assets-compress build` does; the old UI (react-app, behind
+			// --enable-feature=old-ui) is not built.
 			Dir: "prometheus", Module: "github.com/prometheus/prometheus",
 			Bins: []binary{{"prometheus", "github.com/prometheus/prometheus/cmd/prometheus"},
 				{"promtool", "github.com/prometheus/prometheus/cmd/promtool"}},
@@ -104,6 +108,15 @@ func components() []component {
 				promVersionPkg + ".BuildUser=meshlab",
 			},
 			Release: prometheusRelease,
+			UI: &webUI{
+				Dir:      "web/ui",
+				Modules:  []string{"@prometheus-io/lezer-promql", "@prometheus-io/codemirror-promql"},
+				App:      "@prometheus-io/mantine-ui",
+				Dist:     "mantine-ui/dist",
+				Static:   "static/mantine-ui", // web/web.go serves /static/mantine-ui/index.html
+				Compress: []string{"bash", "scripts/compress_assets.sh"},
+				Tag:      "builtinassets",
+			},
 		},
 		{
 			// Jaeger v1's all-in-one (collector with a Zipkin port, in-memory storage, query API)
@@ -164,13 +177,17 @@ func (c component) ldflags(v string) string {
 }
 
 // tags are the build tags of c: its own, plus the pure-Go resolver and user lookup for a cgo
-// build, which keep a static glibc link free of NSS.
+// build, which keep a static glibc link free of NSS, plus the one that embeds its web UI.
 func (c component) tags() []string {
 	var t []string
 	if c.Cgo {
 		t = append(t, "netgo", "osusergo")
 	}
-	return append(t, c.Tags...)
+	t = append(t, c.Tags...)
+	if c.UI != nil {
+		t = append(t, c.UI.Tag)
+	}
+	return t
 }
 
 // binDir is where a component's binaries land inside the build cache.

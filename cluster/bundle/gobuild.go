@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,8 +94,10 @@ func goBuild(ctx context.Context, dir string, c component, b binary, version, ou
 }
 
 // buildComponent builds every binary of c into its cache directory. A component whose stamp
-// file exists was built completely before and is skipped.
-func buildComponent(ctx context.Context, srcDir, cache string, c component, version string, logw io.Writer) error {
+// file exists was built completely before and is skipped. A component with a web UI (ui, nil
+// for the others) is built from a generated module that replaces its upstream module by the
+// copy holding the built UI, so its go.mod still pins every other version.
+func buildComponent(ctx context.Context, srcDir, cache string, c component, version string, ui *uiBuild, logw io.Writer, log *slog.Logger) error {
 	if c.built(cache) {
 		return nil
 	}
@@ -104,6 +107,15 @@ func buildComponent(ctx context.Context, srcDir, cache string, c component, vers
 		return err
 	}
 	dir := filepath.Join(srcDir, c.Dir)
+	if ui != nil {
+		src, err := ui.build(ctx, logw, log)
+		if err != nil {
+			return fmt.Errorf("component %s: %w", c.Dir, err)
+		}
+		if dir, err = replaceModule(dir, c.Module, src, filepath.Join(cache, "work", c.Dir+"-with-ui")); err != nil {
+			return fmt.Errorf("component %s: %w", c.Dir, err)
+		}
+	}
 	for _, b := range c.Bins {
 		if err := goBuild(ctx, dir, c, b, version, filepath.Join(out, b.Name), logw); err != nil {
 			return fmt.Errorf("component %s: %w", c.Dir, err)

@@ -16,7 +16,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // ManifestName is the bundle's index file, at the bundle root.
@@ -34,6 +38,12 @@ const (
 	DirManifests = "manifests"
 )
 
+// Where a bundle's contents came from (Manifest.Source).
+const (
+	SourceFromSource = "source" // built here from pinned source
+	SourceOnline     = "online" // upstream's release files and images
+)
+
 // Manifest describes a bundle: what versions it carries and every file with its digest.
 type Manifest struct {
 	Schema int `json:"schema"`
@@ -44,6 +54,10 @@ type Manifest struct {
 	Versions map[string]string `json:"versions"`
 	// Images maps each image tag to its tarball, relative to the bundle root.
 	Images map[string]string `json:"images,omitempty"`
+	// ImageDigests maps each image pulled from a registry (an online bundle) to the digest of
+	// its manifest: what the tag resolved to when first pulled, pulled by digest from then on,
+	// and checked by Verify inside the image's archive.
+	ImageDigests map[string]string `json:"imageDigests,omitempty"`
 	// Debs lists the runtime packages as name=version, in install order.
 	Debs  []string `json:"debs,omitempty"`
 	Files []File   `json:"files"`
@@ -136,7 +150,46 @@ func Read(dir string) (*Manifest, error) {
 	if m.Schema != Schema {
 		return nil, fmt.Errorf("bundle: %s: schema %d, this meshlab reads schema %d", p, m.Schema, Schema)
 	}
+	if err := m.Check(); err != nil {
+		return nil, fmt.Errorf("bundle: %s: %w", p, err)
+	}
 	return &m, nil
+}
+
+// debRE is one runtime package as the manifest lists it: a Debian package name, "=", a version.
+var debRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+=(\d+:)?\d[A-Za-z0-9.+~-]*$`)
+
+// Check refuses a manifest whose values would reach a host's filesystem or shell as anything
+// but plain names: file paths must be clean relative paths inside the bundle (fs.ValidPath: no
+// "..", no leading "/"), image references must parse as references, package entries must be
+// name=version. A manifest is data from wherever the bundle came from; it is checked before
+// any of it is used.
+func (m *Manifest) Check() error {
+	var errs []error
+	files := map[string]bool{}
+	for _, f := range m.Files {
+		if !fs.ValidPath(f.Path) || f.Path == "." || f.Path == ManifestName {
+			errs = append(errs, fmt.Errorf("file path %q is not a path inside the bundle", f.Path))
+		}
+		files[f.Path] = true
+	}
+	for ref, file := range m.Images {
+		if _, err := name.ParseReference(ref); err != nil || strings.ContainsAny(ref, " \t\n'\"\\$`;&|<>(){}") {
+			errs = append(errs, fmt.Errorf("image %q is not an image reference", ref))
+		}
+		if !fs.ValidPath(file) || !strings.HasPrefix(file, DirImages+"/") {
+			errs = append(errs, fmt.Errorf("image %s: file %q is not a path under %s/", ref, file, DirImages))
+		} else if !files[file] {
+			errs = append(errs, fmt.Errorf("image %s: file %s is not in the manifest's files", ref, file))
+		}
+	}
+	for _, d := range m.Debs {
+		if !debRE.MatchString(d) {
+			errs = append(errs, fmt.Errorf("package %q is not name=version", d))
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
 }
 
 // MismatchError reports a bundle file whose content is not what the manifest recorded.
@@ -190,6 +243,20 @@ func Verify(dir string) (*Manifest, error) {
 				WantSize: f.Size, GotSize: info.Size(), ExpectedBy: ManifestName})
 		}
 	}
+	for _, ref := range sortedKeys(m.ImageDigests) {
+		file, ok := m.Images[ref]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: has a digest but no image file in manifest.json: %w", ref, ErrImageDigest))
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(file))
+		if _, err := os.Stat(p); err != nil {
+			continue // reported above as missing
+		}
+		if err := verifyOCIArchive(p, ref, m.ImageDigests[ref]); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	present, err := listFiles(dir)
 	if err != nil {
 		errs = append(errs, err)
@@ -203,6 +270,15 @@ func Verify(dir string) (*Manifest, error) {
 		return m, fmt.Errorf("bundle %s failed verification: %w", dir, errors.Join(errs...))
 	}
 	return m, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func fileSHA256(p string) (string, error) {

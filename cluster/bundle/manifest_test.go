@@ -89,3 +89,35 @@ func TestReadRejectsOtherSchema(t *testing.T) {
 		t.Fatal("Read of a directory without manifest succeeded")
 	}
 }
+
+// TestReadRefusesATamperedManifest: paths that leave the bundle, image references that are shell
+// text, image files outside images/ and malformed packages are each refused by Read, all at once.
+func TestReadRefusesATamperedManifest(t *testing.T) {
+	dir := makeBundle(t)
+	m, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Files = append(m.Files, File{Path: "../../etc/cron.d/evil"}, File{Path: "/etc/passwd"}, File{Path: "bin/../../x"})
+	m.Images = map[string]string{
+		"registry.k8s.io/pause:3.10.1$(touch /tmp/pwned)": "images/pause.tar",
+		"registry.k8s.io/etcd:3.6.5-0":                    "../images/etcd.tar",
+	}
+	m.Debs = []string{"containerd=1.7.29 ; reboot"}
+	if err := m.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Read(dir)
+	if err == nil {
+		t.Fatal("a tampered manifest was read")
+	}
+	for _, want := range []string{`"../../etc/cron.d/evil"`, `"/etc/passwd"`, `"bin/../../x"`, `"registry.k8s.io/pause:3.10.1$(touch /tmp/pwned)" is not an image reference`,
+		`file "../images/etcd.tar" is not a path under images/`, `package "containerd=1.7.29 ; reboot"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %s:\n%v", want, err)
+		}
+	}
+	if _, verr := Verify(dir); verr == nil {
+		t.Error("Verify accepted the tampered manifest")
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/meshlab/meshlab/provision/versions"
 )
 
@@ -30,14 +32,23 @@ type OnlineOptions struct {
 	// Off by default: an unverified binary must not reach a host silently.
 	AllowUnpinned bool
 	Logger        *slog.Logger
+	// Images are the upstream references of every image the lab runs
+	// (versions.Set.LabImages()), pulled by Puller into images/ with their digests recorded.
+	Images []string
+	Puller Puller
+	// Debs are the runtime packages for Debian 12 hosts (RuntimeDebs), fetched with apt-get
+	// download into debs/ so the bundle installs without apt access; none: no debs/.
+	Debs []Deb
+	// DebCache keeps the downloaded .debs between builds ("" means a folder inside Out).
+	DebCache string
 }
 
 // ErrUnpinned marks a download that has no sha256 in the pinned-versions table.
 var ErrUnpinned = errors.New("no sha256 pinned for this download")
 
 // BuildOnline downloads every pinned file, checks it against its sha256 before it is placed in
-// the bundle, unpacks archives (crictl, CNI plugins) and writes the manifest. Every failed
-// download is reported, not only the first.
+// the bundle, unpacks archives (crictl, CNI plugins), pulls the images, fetches the runtime
+// .debs and writes the manifest. Every failed download or pull is reported, not only the first.
 func BuildOnline(ctx context.Context, o OnlineOptions) (*Manifest, error) {
 	if o.Client == nil {
 		o.Client = http.DefaultClient
@@ -45,7 +56,13 @@ func BuildOnline(ctx context.Context, o OnlineOptions) (*Manifest, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{DirBin, DirCNI, DirManifests} {
+	if old, err := Read(o.Out); err == nil && old.Source != SourceOnline {
+		// A bundle of another kind (built from source) shares no file with this one.
+		if err := clearBundle(o.Out); err != nil {
+			return nil, fmt.Errorf("bundle: %w", err)
+		}
+	}
+	for _, d := range []string{DirBin, DirCNI, DirImages, DirManifests} {
 		if err := os.MkdirAll(filepath.Join(o.Out, d), 0o755); err != nil {
 			return nil, fmt.Errorf("bundle: %w", err)
 		}
@@ -61,17 +78,126 @@ func BuildOnline(ctx context.Context, o OnlineOptions) (*Manifest, error) {
 			errs = append(errs, fmt.Errorf("download %s (%s): %w", d.Name, d.URL, err))
 		}
 	}
+	images, digests, err := pullImages(ctx, o)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	debs, err := placeDebs(ctx, o, dl)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("bundle: online build into %s: %w", o.Out, errors.Join(errs...))
 	}
 	if err := os.RemoveAll(dl); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	m := &Manifest{Schema: Schema, Source: "online", Versions: o.Versions}
+	m := &Manifest{Schema: Schema, Source: SourceOnline, Versions: o.Versions, Images: images, ImageDigests: digests, Debs: debs}
 	if err := m.Index(o.Out); err != nil {
 		return nil, err
 	}
 	return m, m.Write(o.Out)
+}
+
+// pullImages pulls every image of o.Images into Out/images. A tag is resolved to a digest once;
+// a bundle built before keeps its digests (the images are pulled by digest, so a rebuild gets
+// the same bits however the tags moved), and an archive already there that holds exactly that
+// image is kept. Images no longer asked for are removed.
+func pullImages(ctx context.Context, o OnlineOptions) (map[string]string, map[string]string, error) {
+	if len(o.Images) == 0 {
+		return nil, nil, nil
+	}
+	prev := map[string]string{}
+	if old, err := Read(o.Out); err == nil {
+		prev = old.ImageDigests
+	}
+	images, digests := map[string]string{}, map[string]string{}
+	var errs []error
+	for _, ref := range o.Images {
+		digest := prev[ref]
+		if digest == "" {
+			d, err := o.Puller.Resolve(ctx, ref)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			digest = d
+			o.Logger.Info("image tag resolved", "image", ref, "digest", digest)
+		}
+		tag, err := name.NewTag(ref, name.StrictValidation)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("image %q: %w", ref, err))
+			continue
+		}
+		rel := DirImages + "/" + flatName(tag) + ".tar"
+		if verifyOCIArchive(filepath.Join(o.Out, filepath.FromSlash(rel)), ref, digest) == nil {
+			images[ref], digests[ref] = rel, digest
+			continue
+		}
+		img, err := o.Puller.Pull(ctx, ref, digest, o.Out)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		o.Logger.Info("image pulled", "image", ref, "digest", digest)
+		images[ref], digests[ref] = img.File, img.Digest
+	}
+	if err := removeUnlisted(filepath.Join(o.Out, DirImages), images); err != nil {
+		errs = append(errs, err)
+	}
+	return images, digests, errors.Join(errs...)
+}
+
+// removeUnlisted deletes the files of dir that no image of images lives in.
+func removeUnlisted(dir string, images map[string]string) error {
+	keep := map[string]bool{}
+	for _, f := range images {
+		keep[path.Base(f)] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// placeDebs fetches the runtime .debs (into DebCache, else a folder of dl) and copies them to
+// Out/debs, returning them as name=version in install order.
+func placeDebs(ctx context.Context, o OnlineOptions, dl string) ([]string, error) {
+	dst := filepath.Join(o.Out, DirDebs)
+	if err := os.RemoveAll(dst); err != nil { // no stale package of an earlier build stays
+		return nil, err
+	}
+	if len(o.Debs) == 0 {
+		return nil, nil
+	}
+	cache := cmp.Or(o.DebCache, filepath.Join(dl, "debs"))
+	if err := fetchDebs(ctx, cache, o.Debs); err != nil {
+		return nil, fmt.Errorf("runtime debs (Debian 12 packages, fetched with apt-get download from this machine's apt sources; "+
+			"without them the bundle serves hosts that install their runtime from apt): %w", err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range o.Debs {
+		f, err := debFile(cache, d)
+		if err != nil {
+			return nil, err
+		}
+		if err := copyFile(filepath.Join(cache, f), filepath.Join(dst, f), 0o644); err != nil {
+			return nil, err
+		}
+		out = append(out, d.String())
+	}
+	return out, nil
 }
 
 // Unpinned lists the downloads that have no sha256 to check against, each with the reason: the

@@ -22,10 +22,10 @@ const recipe = "meshlab-bundle-recipe-3"
 
 // pinSet holds the versions the component go.mod files resolve to.
 type pinSet struct {
-	byDir      map[string]string // component Dir → release version (the module's, mapped by Release)
+	byDir      map[string]string   // component Dir → release version (the module's, mapped by Release)
+	modules    map[string]resolved // component Dir → module version and source in the module cache
 	Kubernetes string
 	Flannel    string
-	FlannelDir string // flannel's source in the module cache, for kube-flannel.yml
 	Pause      string // tag of the pause image, the version stamped into meshlab's pause
 }
 
@@ -67,7 +67,7 @@ func (p pinSet) versionsMap(s versions.Set) map[string]string {
 // only meshlab's table cares about (Flannel, crictl, CNI plugins) are warnings, because the
 // module proxy may not serve the table's release.
 func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []string, error) {
-	p := pinSet{byDir: map[string]string{}, Pause: tagOf(s.Images.Pause)}
+	p := pinSet{byDir: map[string]string{}, modules: map[string]resolved{}, Pause: tagOf(s.Images.Pause)}
 	var errs, warns []string
 	for _, c := range components() {
 		if c.Module == "" {
@@ -78,8 +78,9 @@ func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []
 			return p, nil, fmt.Errorf("bundle: pins: %w", err)
 		}
 		p.byDir[c.Dir] = c.release(r.Version)
+		p.modules[c.Dir] = r
 		if c.Dir == "flannel" {
-			p.Flannel, p.FlannelDir = r.Version, r.Dir
+			p.Flannel = r.Version
 		}
 	}
 	p.Kubernetes = p.byDir["kubernetes"]
@@ -113,8 +114,9 @@ func resolvePins(ctx context.Context, srcDir string, s versions.Set) (pinSet, []
 }
 
 // cacheKey hashes every input of a build: the recipe, the Go toolchain, the go.mod, go.sum and
-// .go files under srcDir, the resolved pins and the Debian pins.
-func cacheKey(ctx context.Context, srcDir string, p pinSet, s versions.Set) (string, error) {
+// .go files under srcDir, the resolved pins, the Debian pins and the web UI builds' own keys
+// (their lockfiles and Node and npm versions).
+func cacheKey(ctx context.Context, srcDir string, p pinSet, s versions.Set, uis []*uiBuild) (string, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, recipe)
 	gov, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
@@ -153,6 +155,9 @@ func cacheKey(ctx context.Context, srcDir string, p pinSet, s versions.Set) (str
 	}
 	for _, d := range append(RuntimeDebs(s), netfilterDebs()...) {
 		fmt.Fprintf(h, "deb %s\n", d)
+	}
+	for _, u := range uis {
+		fmt.Fprintf(h, "webui %s\n", u.Key)
 	}
 	return p.Kubernetes + "-" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }

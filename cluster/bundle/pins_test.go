@@ -123,13 +123,14 @@ func TestPrometheusRelease(t *testing.T) {
 }
 
 // TestPrometheusBuildKeepsKubernetesDiscovery checks the build tags and version flags of the
-// Prometheus component: only Kubernetes discovery among the plugins, version without "v".
+// Prometheus component: only Kubernetes discovery among the plugins, the web UI embedded,
+// version without "v".
 func TestPrometheusBuildKeepsKubernetesDiscovery(t *testing.T) {
 	for _, c := range components() {
 		if c.Dir != "prometheus" {
 			continue
 		}
-		if got := strings.Join(c.tags(), ","); got != "remove_all_sd,enable_kubernetes_sd" {
+		if got := strings.Join(c.tags(), ","); got != "remove_all_sd,enable_kubernetes_sd,builtinassets" {
 			t.Errorf("tags = %s", got)
 		}
 		if got := c.ldflags(c.release("v0.310.0")); !strings.Contains(got, "common/version.Version=3.10.0 ") {
@@ -149,11 +150,11 @@ func TestCacheKeyFollowsInputs(t *testing.T) {
 	}
 	p := pinSet{byDir: map[string]string{"etcd": "v3.6.5"}, Kubernetes: "v1.34.2"}
 	s := versions.Default()
-	k1, err := cacheKey(ctx, src, p, s)
+	k1, err := cacheKey(ctx, src, p, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k2, _ := cacheKey(ctx, src, p, s); k2 != k1 {
+	if k2, _ := cacheKey(ctx, src, p, s, nil); k2 != k1 {
 		t.Errorf("same inputs gave keys %s and %s", k1, k2)
 	}
 	if !strings.HasPrefix(k1, "v1.34.2-") {
@@ -162,11 +163,11 @@ func TestCacheKeyFollowsInputs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module y\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if k3, _ := cacheKey(ctx, src, p, s); k3 == k1 {
+	if k3, _ := cacheKey(ctx, src, p, s, nil); k3 == k1 {
 		t.Error("a changed go.mod kept the cache key")
 	}
 	s.DebianRuntime.Containerd = "9.9"
-	if k4, _ := cacheKey(ctx, src, p, s); k4 == k1 {
+	if k4, _ := cacheKey(ctx, src, p, s, nil); k4 == k1 {
 		t.Error("a changed containerd pin kept the cache key")
 	}
 }

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,10 +103,53 @@ func chartPrometheusConfig(t *testing.T) []byte {
 	return nil
 }
 
+// chartPrometheusArgs are the Prometheus container's arguments in the chart's rendered
+// Deployment (its golden file), with the config file and TSDB moved to cfg and data, and the
+// listen address (the pod's :9090) set to addr.
+func chartPrometheusArgs(t *testing.T, cfg, data, addr string) []string {
+	t.Helper()
+	const golden = "../../addons/testdata/prometheus.golden.yaml"
+	b, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		var d struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct{ Args []string } `json:"containers"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" || len(d.Spec.Template.Spec.Containers) == 0 {
+			continue
+		}
+		args := []string{"--web.listen-address=" + addr}
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			switch {
+			case strings.HasPrefix(a, "--config.file="):
+				a = "--config.file=" + cfg
+			case strings.HasPrefix(a, "--storage.tsdb.path="):
+				a = "--storage.tsdb.path=" + data
+			case strings.HasPrefix(a, "--web.listen-address="):
+				continue
+			}
+			args = append(args, a)
+		}
+		return args
+	}
+	t.Fatalf("%s has no Deployment with a container", golden)
+	return nil
+}
+
 // TestBundlePrometheusRunsTheChartConfig takes Prometheus and promtool out of the bundle's image
 // and the chart's rendered scrape config, checks the config with that promtool (Debian's lacks
-// Kubernetes discovery and rejects it), then runs the server on loopback with the chart's flags
-// until /-/ready answers, and asks its HTTP API for the version and a query.
+// Kubernetes discovery and rejects it), then runs the server on loopback with the chart's
+// arguments until /-/ready answers, asks its HTTP API for the version and a query, and checks that it
+// serves its web UI (the React app and its assets, embedded in the binary).
 func TestBundlePrometheusRunsTheChartConfig(t *testing.T) {
 	dir, m := builtBundle(t)
 	ref := m.Versions["image-prometheus"]
@@ -126,8 +171,7 @@ func TestBundlePrometheusRunsTheChartConfig(t *testing.T) {
 	t.Logf("promtool check config:\n%s", out)
 
 	addr := freeLoopbackAddr(t)
-	startPeer(t, work, "prometheus", prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(work, "data"),
-		"--storage.tsdb.retention.time=1h", "--web.enable-lifecycle", "--web.listen-address="+addr)
+	startPeer(t, work, "prometheus", prom, chartPrometheusArgs(t, cfg, filepath.Join(work, "data"), addr)...)
 	base := "http://" + addr
 	waitHTTP(ctx, t, base+"/-/ready")
 	if code, _ := get(ctx, base+"/-/healthy"); code != http.StatusOK {
@@ -143,9 +187,59 @@ func TestBundlePrometheusRunsTheChartConfig(t *testing.T) {
 	if code, body := get(ctx, base+"/api/v1/query?query=vector(1)"); code != http.StatusOK || !strings.Contains(string(body), `"status":"success"`) {
 		t.Errorf("query vector(1): %d %s", code, body)
 	}
-	// The web UI's files are not in the binary (no builtinassets tag): say what / does.
-	code, body := get(ctx, base+"/query")
-	t.Logf("GET /query without UI assets: %d %s", code, tail(string(body), 3))
+	checkUIServed(ctx, t, base)
+}
+
+// uiAsset matches the app's script and stylesheet in the index.html Vite built (relative to the
+// page, so the UI works behind any host and port, a NodePort's included).
+var uiAsset = regexp.MustCompile(`(?:src|href)="\./(assets/[^"]+\.(js|css))"`)
+
+// checkUIServed asks the Prometheus at base for the pages of its React app and the files they
+// load: each page answers 200 with the app's HTML (title filled in, a root to render into, a
+// script and a stylesheet), and each of those files answers 200 with its type and some content.
+// It returns the asset paths.
+func checkUIServed(ctx context.Context, t *testing.T, base string) []string {
+	t.Helper()
+	var index []byte
+	for _, page := range []string{"/query", "/targets", "/"} { // "/" redirects to /query
+		code, body := get(ctx, base+page)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s = %d: %s", page, code, tail(string(body), 3))
+		}
+		for _, want := range []string{`<div id="root">`, "<title>Prometheus Time Series Collection and Processing Server</title>"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("GET %s: the page lacks %s:\n%s", page, want, body)
+			}
+		}
+		if index != nil && !bytes.Equal(body, index) {
+			t.Errorf("GET %s is another page than /query; both are the one React app", page)
+		}
+		index = body
+	}
+	var assets []string
+	kinds := map[string]int{}
+	for _, m := range uiAsset.FindAllStringSubmatch(string(index), -1) {
+		assets = append(assets, m[1])
+		kinds[m[2]]++
+	}
+	if kinds["js"] == 0 || kinds["css"] == 0 {
+		t.Fatalf("the app's index.html names no script or no stylesheet under ./assets/ (%v):\n%s", assets, index)
+	}
+	for _, a := range assets {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+a, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ctype := resp.Header.Get("Content-Type")
+		want := map[string]string{".js": "javascript", ".css": "text/css"}[filepath.Ext(a)]
+		if resp.StatusCode != http.StatusOK || !strings.Contains(ctype, want) || len(body) < 1000 {
+			t.Errorf("GET /%s = %d, %s, %d bytes; want 200, %s, the built file", a, resp.StatusCode, ctype, len(body), want)
+		}
+	}
+	return assets
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address with a port nobody listened on a moment ago.

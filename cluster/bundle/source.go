@@ -15,7 +15,7 @@ import (
 )
 
 // SourceOptions configure a bundle built here from pinned source (CI has no internet, only the
-// Go module proxy and Debian's archive).
+// Go module proxy, Debian's archive and the npm registry).
 type SourceOptions struct {
 	SourceDir string       // tools/k8sbuild: one go.mod per component
 	CacheRoot string       // e.g. /var/cache/meshlab/bundle; see DefaultCacheRoot
@@ -59,7 +59,11 @@ func BuildFromSource(ctx context.Context, o SourceOptions) (*Result, error) {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	key, err := cacheKey(ctx, o.SourceDir, pins, o.Versions)
+	uis, err := planWebUIs(ctx, pins, o.CacheRoot, log)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	key, err := cacheKey(ctx, o.SourceDir, pins, o.Versions, uis)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +81,7 @@ func BuildFromSource(ctx context.Context, o SourceOptions) (*Result, error) {
 			}
 		}
 		log.Info("building offline bundle from source", "cache", res.CacheDir)
-		if m, err = buildInCache(ctx, o, pins, res.CacheDir, log); err != nil {
+		if m, err = buildInCache(ctx, o, pins, uis, res.CacheDir, log); err != nil {
 			return nil, err
 		}
 	} else {
@@ -93,7 +97,28 @@ func BuildFromSource(ctx context.Context, o SourceOptions) (*Result, error) {
 	return res, nil
 }
 
-func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, log *slog.Logger) (*Manifest, error) {
+// planWebUIs plans the web UI build of every component that has one.
+func planWebUIs(ctx context.Context, p pinSet, cacheRoot string, log *slog.Logger) ([]*uiBuild, error) {
+	var uis []*uiBuild
+	for _, c := range components() {
+		if c.UI == nil {
+			continue
+		}
+		m := p.modules[c.Dir]
+		u, notes, err := planWebUI(ctx, c, m.Version, m.Dir, cacheRoot)
+		if err != nil {
+			return nil, err
+		}
+		if len(notes) > 0 {
+			log.Info("this machine's Node.js cannot build the web UI; using a pinned one", "component", c.Dir,
+				"node", u.Node.String(), "because", strings.Join(notes, "; "))
+		}
+		uis = append(uis, u)
+	}
+	return uis, nil
+}
+
+func buildInCache(ctx context.Context, o SourceOptions, p pinSet, uis []*uiBuild, cache string, log *slog.Logger) (*Manifest, error) {
 	bundleDir := filepath.Join(cache, "bundle")
 	work := filepath.Join(cache, "work")
 	for _, d := range []string{bundleDir, work} {
@@ -116,8 +141,14 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, 
 			log.Info("component ready (built before)", "component", c.Dir, "version", p.version(c))
 			continue
 		}
+		var ui *uiBuild
+		for _, u := range uis {
+			if u.Component == c.Dir {
+				ui = u
+			}
+		}
 		done := reportBuild(log, c, p.version(c), heartbeat)
-		err := buildComponent(ctx, o.SourceDir, cache, c, p.version(c), logf)
+		err := buildComponent(ctx, o.SourceDir, cache, c, p.version(c), ui, logf, log)
 		done()
 		if err != nil {
 			return nil, fmt.Errorf("bundle: %w (full log: %s)", err, logf.Name())
@@ -157,7 +188,7 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, 
 	if err := placeFiles(bundleDir, bin, debDir, runtime); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	upstream, err := os.ReadFile(filepath.Join(p.FlannelDir, "Documentation", "kube-flannel.yml"))
+	upstream, err := os.ReadFile(filepath.Join(p.modules["flannel"].Dir, "Documentation", "kube-flannel.yml"))
 	if err != nil {
 		return nil, fmt.Errorf("bundle: flannel manifest of %s: %w", p.Flannel, err)
 	}
@@ -169,7 +200,7 @@ func buildInCache(ctx context.Context, o SourceOptions, p pinSet, cache string, 
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
 
-	m := &Manifest{Schema: Schema, Source: "source", Versions: p.versionsMap(o.Versions), Images: images}
+	m := &Manifest{Schema: Schema, Source: SourceFromSource, Versions: p.versionsMap(o.Versions), Images: images}
 	for _, d := range runtime {
 		m.Debs = append(m.Debs, d.String())
 	}

@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshlab/meshlab/cluster/bundle"
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/cluster/phases"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/locallab"
 	"github.com/meshlab/meshlab/provision/state"
@@ -147,17 +147,17 @@ func (c *cli) up(ctx context.Context, onEvent func(event.Event)) ([]event.Event,
 }
 
 func (c *cli) down(ctx context.Context, extra ...string) error {
-	_, _, err := c.run(ctx, nil, append([]string{"down", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook}, extra...)...)
+	_, _, err := c.run(ctx, nil, append([]string{"down", "--yes", "--hosts", c.lab.HostsFile, "--playbook", phases.Playbook}, extra...)...)
 	return err
 }
 
 func (c *cli) client(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	cfg, err := kubeconfig.RESTConfig(c.dir().Kubeconfig())
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: c.dir().Kubeconfig()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(cfg.REST)
 	if err != nil {
 		t.Fatal(err)
 	}

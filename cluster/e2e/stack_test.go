@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,7 +20,9 @@ import (
 // TestUpWholeLab is the main job end to end (issue 7) and the mesh's proof on a real cluster
 // (issue 5): one `meshlab up` from bare lab hosts through cluster, mesh, addons and Bookinfo to
 // `meshlab verify bookinfo` passing; then Istio's networking samples applied with kubectl, the
-// walk-through's RouteRule, and the control plane killed and restarted.
+// walk-through's RouteRule, and the control plane killed and restarted; then the lab's safety
+// (issue 15): a privileged pod cannot reach the host, the addons are locked down, a wrong
+// hosts file cannot reset the lab, and no join token is left in a log, event or state file.
 func TestUpWholeLab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -51,7 +54,9 @@ func TestUpWholeLab(t *testing.T) {
 			applied := time.Now()
 			k.run(ctx, t, append([]string{"apply", "-n", "bookinfo"}, files...)...)
 			in := settle(ctx, t, b, s)
-			o, err := s.Observe(ctx, b)
+			// Through verify's sampler: a random split gets its fresh samples, so a false
+			// failure has the chance the scenario states (≤ 1e-4; TestStatedChances).
+			o, err := verify.Observe(ctx, b, s)
 			if err != nil {
 				t.Errorf("%s: expected %s, observed %s: %v", s.Name, s.Expected, o.Observed, err)
 			}
@@ -105,16 +110,79 @@ func TestUpWholeLab(t *testing.T) {
 	t.Run("mutual TLS", func(t *testing.T) { mutualTLS(ctx, t, c, k, b) })
 
 	t.Run("meshlab verify bookinfo", func(t *testing.T) {
-		kc := c.dir().Kubeconfig()
-		out, err := exec.CommandContext(ctx, c.bin, "verify", "bookinfo", "--kubeconfig", kc, "--offline").CombinedOutput()
-		t.Logf("meshlab verify bookinfo --offline:\n%s", out)
+		out, took, err := c.verifyBookinfo(ctx)
+		t.Logf("MEASURE verify bookinfo, healthy lab: %.1fs\n%s", took.Seconds(), out)
 		if err != nil {
 			t.Fatalf("verify bookinfo: %v", err)
 		}
+		// Jaeger stands in for Zipkin and is in the bundle: it must pass, never be "not in
+		// the offline bundle"; Grafana's image is not in the bundle, and only it may say so.
+		if row := tableRow(out, "tracing/trace"); !strings.Contains(row, "passed") {
+			t.Errorf("tracing/trace on a healthy lab: %q", row)
+		}
 	})
 
+	// A backend that is installed but down fails verify at once, with the reason; it is never
+	// "not in the offline bundle" (issue 17).
+	t.Run("tracing backend scaled to zero fails verify", func(t *testing.T) {
+		k.scaleAddon(ctx, t, "jaeger", 0)
+		out, took, err := c.verifyBookinfo(ctx)
+		t.Logf("MEASURE verify bookinfo, tracing backend down: %.1fs (exit %v)\n%s", took.Seconds(), err, out)
+		mustExit1(t, err)
+		if row := tableRow(out, "tracing/trace"); !strings.Contains(row, "FAILED") {
+			t.Errorf("tracing/trace: %q, want FAILED", row)
+		}
+		if !strings.Contains(out, "FAILED tracing/trace: tracing: no ready endpoints for service") ||
+			!strings.Contains(out, "kubectl -n meshlab-system get deploy,pods -l app=jaeger") {
+			t.Errorf("tracing's failure does not say why or what to run")
+		}
+		k.scaleAddon(ctx, t, "jaeger", 1)
+	})
+
+	t.Run("Prometheus scaled to zero fails verify fast", func(t *testing.T) {
+		k.scaleAddon(ctx, t, "prometheus", 0)
+		out, took, err := c.verifyBookinfo(ctx)
+		// Issue 17 asks for at most 60 s (it was 412 s); printed, not asserted: timings are
+		// measurements here, never test conditions.
+		t.Logf("MEASURE verify bookinfo, Prometheus down: %.1fs (exit %v)\n%s", took.Seconds(), err, out)
+		mustExit1(t, err)
+		for _, check := range []string{"prometheus/ready", "prometheus/sidecar-targets", "prometheus/request-series"} {
+			if row := tableRow(out, check); !strings.Contains(row, "FAILED") {
+				t.Errorf("%s: %q, want FAILED", check, row)
+			}
+		}
+		if !strings.Contains(out, "FAILED prometheus/ready: prometheus: no ready endpoints for service prometheus") {
+			t.Errorf("Prometheus's failure does not say why")
+		}
+		k.scaleAddon(ctx, t, "prometheus", 1)
+	})
+
+	t.Run("backends back: verify passes again", func(t *testing.T) {
+		out, took, err := c.verifyBookinfo(ctx)
+		t.Logf("MEASURE verify bookinfo, backends scaled back: %.1fs\n%s", took.Seconds(), out)
+		if err != nil {
+			t.Fatalf("verify bookinfo after scaling the backends back: %v", err)
+		}
+	})
+
+	cs := c.client(t)
+	t.Run("a privileged pod cannot reach the host", func(t *testing.T) {
+		loadProbeImage(t, ctx, c)
+		checkNoEscape(t, ctx, c, cs, c.lab.Machines[len(c.lab.Machines)-1].Name)
+	})
+
+	t.Run("prometheus has no lifecycle API; port-forward through the API server", func(t *testing.T) {
+		checkAddonsLockedDown(t, ctx, c)
+	})
+
+	t.Run("another lab's hosts file cannot reset this lab", func(t *testing.T) {
+		checkWrongHostsFile(t, ctx, c, cs)
+	})
+
+	runs := [][]event.Event{events}
 	t.Run("second up changes nothing", func(t *testing.T) {
 		events, again, err := c.run(ctx, nil, c.stackArgs("quick")...)
+		runs = append(runs, events)
 		if err != nil {
 			t.Fatalf("second up: %v", err)
 		}
@@ -129,6 +197,46 @@ func TestUpWholeLab(t *testing.T) {
 			t.Errorf("the second up changed things: %v", changed)
 		}
 	})
+
+	t.Run("no join token in any log, event or state file", func(t *testing.T) {
+		checkNoTokens(t, ctx, c, cs, runs...)
+	})
+
+	// Issue 17: the lab as a person looks at it (browser, service graph). It scales reviews-v3
+	// to zero and back.
+	observeLab(ctx, t, c, events)
+
+	// Last: it changes the lab (the addons lose their NodePorts).
+	t.Run("addons ClusterIP only, verified through port-forwards", func(t *testing.T) {
+		checkClusterIPAddons(t, ctx, c)
+	})
+}
+
+// verifyBookinfo runs `meshlab verify bookinfo` on the lab as its user would after `meshlab up
+// --bundle`, and says how long it took.
+func (c *cli) verifyBookinfo(ctx context.Context) (string, time.Duration, error) {
+	kc := c.dir().Kubeconfig()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, c.bin, "verify", "bookinfo", "--kubeconfig", kc, "--bundle", c.bundle).CombinedOutput()
+	return string(out), time.Since(start), err
+}
+
+func mustExit1(t *testing.T, err error) {
+	t.Helper()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("verify bookinfo: %v, want exit status 1 (checks failed)", err)
+	}
+}
+
+// tableRow is the line of verify's table for a check ("tracing/trace  a trace ...  FAILED  0.31s").
+func tableRow(out, check string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == check && strings.HasSuffix(l, "s") {
+			return l
+		}
+	}
+	return ""
 }
 
 func (c *cli) stackArgs(verifyMode string) []string {
@@ -200,6 +308,18 @@ func (k kubectl) run(ctx context.Context, t *testing.T, args ...string) string {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// scaleAddon scales an addon's deployment (named as its app label) in meshlab-system and waits
+// until its pods are gone (0) or its rollout is done.
+func (k kubectl) scaleAddon(ctx context.Context, t *testing.T, app string, replicas int) {
+	t.Helper()
+	k.run(ctx, t, "-n", "meshlab-system", "scale", "deployment/"+app, fmt.Sprintf("--replicas=%d", replicas))
+	if replicas == 0 {
+		k.run(ctx, t, "-n", "meshlab-system", "wait", "--for=delete", "pod", "-l", "app="+app, "--timeout=3m")
+		return
+	}
+	k.run(ctx, t, "-n", "meshlab-system", "rollout", "status", "deployment/"+app, "--timeout=3m")
 }
 
 // settle polls a scenario's condition until it holds and returns when the attempt that saw it

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -100,13 +101,31 @@ type typeMeta struct {
 }
 
 type initConfiguration struct {
-	typeMeta         `yaml:",inline"`
+	typeMeta `yaml:",inline"`
+	// BootstrapTokens replaces the 24-hour token kubeadm init makes by default with a short-lived
+	// one meshlab can find by its description: workers join with tokens of their own (Join), and
+	// the Join phase deletes this one afterwards.
+	BootstrapTokens  []bootstrapToken `yaml:"bootstrapTokens"`
 	LocalAPIEndpoint struct {
 		AdvertiseAddress string `yaml:"advertiseAddress"`
 		BindPort         int    `yaml:"bindPort"`
 	} `yaml:"localAPIEndpoint"`
 	NodeRegistration nodeRegistration `yaml:"nodeRegistration"`
 }
+
+type bootstrapToken struct {
+	Description string `yaml:"description"`
+	TTL         string `yaml:"ttl"`
+}
+
+// InitTokenDescription marks the token kubeadm init creates; TokenDescriptionPrefix starts
+// every description meshlab gives a token, so the tokens it made can be found and deleted.
+const (
+	TokenDescriptionPrefix = "meshlab"
+	InitTokenDescription   = TokenDescriptionPrefix + " kubeadm init token (unused: workers join with their own)"
+	// InitTokenTTL bounds the init token's life should the Join phase never run to delete it.
+	InitTokenTTL = 15 * time.Minute
+)
 
 type clusterConfiguration struct {
 	typeMeta             `yaml:",inline"`
@@ -158,7 +177,8 @@ func InitConfig(o InitOptions) ([]byte, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("kubeadm init config: %w", err)
 	}
-	ic := initConfiguration{typeMeta: typeMeta{APIVersion, "InitConfiguration"}}
+	ic := initConfiguration{typeMeta: typeMeta{APIVersion, "InitConfiguration"},
+		BootstrapTokens: []bootstrapToken{{Description: InitTokenDescription, TTL: InitTokenTTL.String()}}}
 	ic.LocalAPIEndpoint.AdvertiseAddress = o.AdvertiseAddress
 	ic.LocalAPIEndpoint.BindPort = o.APIServerPort
 	ic.NodeRegistration = registration(o.NodeName, o.CRISocket, o.Offline, o.IgnorePreflightErrors)

@@ -41,6 +41,7 @@ func TestInitConfigGolden(t *testing.T) {
 			}
 			golden.Check(t, filepath.Join("testdata", name), b)
 			for _, want := range []string{"controlPlaneEndpoint: 10.77.0.2:6443", "cgroupDriver: systemd",
+				"ttl: 15m0s", InitTokenDescription,
 				"podSubnet: 10.244.0.0/16", "kubernetesVersion: v1.34.2", "criSocket: " + DefaultCRISocket} {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("config lacks %q", want)

@@ -16,6 +16,9 @@ import (
 // join, short enough that a leaked log line is worthless soon after.
 const DefaultTokenTTL = 30 * time.Minute
 
+// JoinTokenDescription marks the tokens the Join phase creates.
+const JoinTokenDescription = TokenDescriptionPrefix + " worker join"
+
 // tokenRE is the bootstrap token format kubeadm accepts ([a-z0-9]{6}.[a-z0-9]{16}).
 var tokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
 
@@ -40,7 +43,7 @@ func TokenCreateCommand(ttl time.Duration) string {
 	if ttl <= 0 {
 		ttl = DefaultTokenTTL
 	}
-	return fmt.Sprintf("kubeadm token create --ttl %s --description 'meshlab worker join'", ttl)
+	return fmt.Sprintf("kubeadm token create --ttl %s --description '%s'", ttl, JoinTokenDescription)
 }
 
 // CACertHash returns kubeadm's discovery hash of a CA certificate in PEM form:

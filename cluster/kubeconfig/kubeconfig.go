@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -66,13 +65,4 @@ func Write(path string, data []byte) error {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	return nil
-}
-
-// RESTConfig loads a kubeconfig file for client-go.
-func RESTConfig(path string) (*rest.Config, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	return cfg, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -55,7 +56,7 @@ func TestRewriteAndWrite(t *testing.T) {
 	if d, _ := os.Stat(filepath.Dir(p)); d.Mode().Perm() != 0o700 {
 		t.Errorf("folder mode = %v, want 0700", d.Mode().Perm())
 	}
-	if _, err := RESTConfig(p); err != nil {
+	if _, err := kube.Load(kube.LoadOptions{Kubeconfig: p}); err != nil {
 		t.Error(err)
 	}
 	if _, err := Rewrite([]byte("clusters: ["), "x", "y"); err == nil || !strings.Contains(err.Error(), "parse") {

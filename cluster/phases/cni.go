@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/cluster/cni"
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -28,8 +28,14 @@ const flannelTask = "Apply Flannel"
 func (c *CNI) Objects() ([]*unstructured.Unstructured, error) {
 	lab := c.plan.Lab
 	o := cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image,
-		CNIPluginImage: lab.Versions.Flannel.CNIPlugin, IPMasq: true}
-	if c.plan.offline() {
+		CNIPluginImage: lab.Versions.Flannel.CNIPlugin, IPMasq: lab.Network.PodMasquerade}
+	switch {
+	case c.plan.offline() && c.plan.manifest.Source == bundle.SourceOnline:
+		// Upstream's images, side-loaded: the CNI plugin image installs the flannel binary (the
+		// release's CNI plugins lack it). No masquerading: a bundle's lab has no internet to reach.
+		o = cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image,
+			CNIPluginImage: lab.Versions.Flannel.CNIPlugin, Offline: true}
+	case c.plan.offline():
 		o = cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image, Offline: true,
 			// The bundle installs the flannel CNI binary itself; its scratch image copies the
 			// config with install-conf (there is no cp). No masquerading: the lab NATs nothing.
@@ -58,17 +64,19 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 		r.Logf(nil, "cni", "would apply %d Flannel objects (server-side apply) with pod network %s", len(objs), c.plan.Lab.Network.PodCIDR)
 		return nil
 	}
-	cfg, err := kubeconfig.RESTConfig(c.plan.kubeconfigPath())
+	kc, err := c.plan.client()
 	if err != nil {
 		return t.Fail("", "", err)
 	}
-	a, err := cni.NewApplier(cfg)
-	if err != nil {
-		return t.Fail("", "", err)
-	}
-	changed, err := a.Apply(ctx, objs)
+	applied, err := kc.Apply(ctx, objs)
 	if err != nil {
 		return t.Fail("server-side apply (kube-flannel)", "check the API server is reachable with the lab's kubeconfig", err)
+	}
+	changed := 0
+	for _, a := range applied {
+		if a.Changed {
+			changed++
+		}
 	}
 	if changed == 0 {
 		t.Skip("")
@@ -76,7 +84,36 @@ func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 		t.Done(fmt.Sprintf("%d of %d objects created or changed", changed, len(objs)))
 	}
 	if c.plan.offline() {
-		return c.localDNS(ctx, r, cfg)
+		return c.localDNS(ctx, r, kc.Kube)
+	}
+	none, err := noNameserver(ctx, r)
+	if err != nil {
+		return err
+	}
+	if none {
+		// CoreDNS forwards to the nodes' resolv.conf; with no server there its forward plugin
+		// refuses to start ("no nameservers found") and CoreDNS never becomes ready.
+		return c.localDNS(ctx, r, kc.Kube)
 	}
 	return nil
+}
+
+// noNameserver says whether no host's /etc/resolv.conf names a DNS server (hosts without the
+// internet, such as a local lab's, whose mirrors are reached by address).
+func noNameserver(ctx context.Context, r *engine.Run) (bool, error) {
+	const check = "grep -qs '^[[:space:]]*nameserver[[:space:]]' /etc/resolv.conf"
+	for _, h := range r.Hosts {
+		if h.Transport == nil {
+			continue
+		}
+		t := newTask(r, h, "cni", dnsTask)
+		has, err := t.test(ctx, check)
+		if err != nil {
+			return false, t.Fail(check, "", err)
+		}
+		if has {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -6,8 +6,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -16,12 +16,8 @@ const dnsTask = "Keep CoreDNS answers inside the lab"
 // localDNS drops the forward plugin from CoreDNS's Corefile: an offline lab must not send DNS
 // queries off the machine (a lab's traffic stays on its own hosts). CoreDNS's reload plugin picks
 // the change up; names outside the cluster then fail fast instead of leaving the machine.
-func (c *CNI) localDNS(ctx context.Context, r *engine.Run, cfg *rest.Config) error {
+func (c *CNI) localDNS(ctx context.Context, r *engine.Run, cs kubernetes.Interface) error {
 	t := newTask(r, nil, "cni", dnsTask)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return t.Fail("", "", err)
-	}
 	cms := cs.CoreV1().ConfigMaps("kube-system")
 	cm, err := cms.Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil {
@@ -33,7 +29,7 @@ func (c *CNI) localDNS(ctx context.Context, r *engine.Run, cfg *rest.Config) err
 		return nil
 	}
 	cm.Data["Corefile"] = corefile
-	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "meshlab"}); err != nil {
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: kube.FieldManager}); err != nil {
 		return t.Fail("update configmap kube-system/coredns", "", err)
 	}
 	t.Done("removed the forward plugin")

@@ -17,7 +17,9 @@ import (
 // Join joins every worker that is not yet a node: a fresh bootstrap token with a TTL is created
 // on the control plane (once per run, only when some worker needs it), the CA is pinned by its
 // public-key hash, and each worker runs `kubeadm join --config` with a JoinConfiguration
-// uploaded 0600 and deleted afterwards, so the token is never in an argv or a log.
+// uploaded 0600 and deleted afterwards, so the token is never in an argv or a log. Then every
+// token meshlab made (kubeadm init's, never printed, and the joins') is deleted: once the nodes
+// are in, no token is left that could add another.
 type Join struct {
 	plan    *plan
 	workers []*engine.Host
@@ -30,10 +32,7 @@ type joinSecret struct {
 	token, caHash string
 }
 
-var (
-	_ engine.Preparer = (*Join)(nil)
-	_ engine.Guard    = (*Join)(nil)
-)
+var _ engine.Preparer = (*Join)(nil)
 
 func (*Join) Title() string { return "Join the workers" }
 func (*Join) Name() string  { return "join" }
@@ -55,9 +54,46 @@ func (j *Join) Prepare(_ context.Context, r *engine.Run) error {
 	return nil
 }
 
-func (j *Join) ShouldRun(*engine.Run) bool { return len(j.workers) > 0 }
-
 func (j *Join) Run(ctx context.Context, r *engine.Run) error {
+	if err := j.joinAll(ctx, r); err != nil {
+		return err
+	}
+	return j.deleteTokens(ctx, r)
+}
+
+// tokensTask is the lab-wide step that deletes meshlab's bootstrap tokens.
+const tokensTask = "Delete meshlab's bootstrap tokens"
+
+func (j *Join) deleteTokens(ctx context.Context, r *engine.Run) error {
+	t := newTask(r, nil, "join", tokensTask)
+	if r.DryRun {
+		t.Plan("would delete the bootstrap tokens meshlab made (kubeadm init's and the joins')")
+		return nil
+	}
+	cs, err := j.plan.kubeClient()
+	if err != nil {
+		return t.Fail("", "", err)
+	}
+	ids, err := meshlabTokens(ctx, cs)
+	if err != nil {
+		return t.Fail("", "the API server must answer with the lab's kubeconfig ("+j.plan.kubeconfigPath()+")", err)
+	}
+	if len(ids) == 0 {
+		t.Skip("")
+		return nil
+	}
+	t.Begin("")
+	if err := deleteTokens(ctx, cs, ids); err != nil {
+		return t.Fail("", "", err)
+	}
+	t.Done(fmt.Sprintf("deleted %d token(s): %v", len(ids), ids))
+	return nil
+}
+
+func (j *Join) joinAll(ctx context.Context, r *engine.Run) error {
+	if len(j.workers) == 0 {
+		return nil
+	}
 	cp := findHost(r, j.plan.initHost.Name)
 	return r.ForEachHost(ctx, j.workers, func(ctx context.Context, h *engine.Host) error {
 		t := newTask(r, h, "join", joinTask)
@@ -143,8 +179,13 @@ func (j *Join) join(ctx context.Context, t *task, h, cp *engine.Host, s *joinSec
 	}
 	// A join that stopped half-way leaves a kubelet config and certificates behind: undo them
 	// first, so the re-run needs no manual reset. The config holds the token: always removed.
+	owned := ""
+	if !j.plan.Force { // the same check the reset tasks make: only the lab's own host is reset
+		owned = "  if ! grep -qsxF " + transport.Quote("lab="+j.plan.Lab.Name) + " " + RemoteOwnerMarker + "; then\n" +
+			"    echo 'refusing to reset a node whose " + RemoteOwnerMarker + " does not name this lab: re-run with --force to take it over' >&2; exit 1\n  fi\n"
+	}
 	cmd := "trap 'rm -f " + RemoteJoinConfig + "' EXIT\n" +
-		"if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; then\n" +
+		"if [ -e /etc/kubernetes/bootstrap-kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ]; then\n" + owned +
 		"  echo 'a previous kubeadm join did not finish: resetting it first'\n" +
 		"  kubeadm reset -f --cri-socket " + kubeadm.DefaultCRISocket + "\nfi\n" +
 		"kubeadm join --config " + RemoteJoinConfig + ignore

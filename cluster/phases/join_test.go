@@ -8,6 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshlab/meshlab/cluster/kubeadm"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/event"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -25,7 +31,8 @@ func (l *eventLog) Emit(e event.Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.
 func threeHostRun(t *testing.T, cp, w1, w2 *fakeHost) (*engine.Run, *eventLog, *plan) {
 	lab := testLab()
 	lab.Hosts = append(lab.Hosts, inventory.Host{Name: "worker2", Address: "10.77.0.4", Role: inventory.RoleWorker})
-	p := &plan{Options: Options{Lab: lab}, initHost: lab.Hosts[0]}
+	cs := fake.NewClientset()
+	p := &plan{Options: Options{Lab: lab}, initHost: lab.Hosts[0], testClient: func() (kubernetes.Interface, error) { return cs, nil }}
 	log := &eventLog{}
 	r := &engine.Run{Action: "up", Lab: "demo", Sink: log, Hosts: []*engine.Host{
 		{Name: "cp1", Address: "10.77.0.2", Role: "control-plane", Transport: cp},
@@ -117,5 +124,40 @@ func TestKubeadmConfigWritesOnceUntilInit(t *testing.T) {
 	r.Hosts[0].Transport = done
 	if err := k.Run(context.Background(), r); err != nil || len(done.puts) != 0 {
 		t.Errorf("after init: err=%v uploads=%v", err, done.puts)
+	}
+}
+
+func bootstrapSecret(id, description string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bootstrap-token-" + id, Namespace: "kube-system"},
+		Type: bootstrapTokenType, Data: map[string][]byte{"token-id": []byte(id), "token-secret": []byte("0123456789abcdef"),
+			"description": []byte(description)}}
+}
+
+// After the joins, the tokens meshlab made (kubeadm init's and the join's) are gone and a token
+// someone else made stays; a second run finds nothing to delete and says "already done".
+func TestJoinDeletesMeshlabTokens(t *testing.T) {
+	r, log, p := threeHostRun(t, newFake("cp1"), newFake("worker1"), newFake("worker2")) // all already nodes
+	cs := fake.NewClientset(bootstrapSecret("aaaaaa", kubeadm.InitTokenDescription),
+		bootstrapSecret("bbbbbb", kubeadm.JoinTokenDescription), bootstrapSecret("cccccc", "the admin's own token"))
+	p.testClient = func() (kubernetes.Interface, error) { return cs, nil }
+	j := &Join{plan: p}
+	for run := range 2 {
+		_ = j.Prepare(context.Background(), r)
+		if err := j.Run(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		left, _ := cs.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{})
+		if len(left.Items) != 1 || left.Items[0].Name != "bootstrap-token-cccccc" {
+			t.Fatalf("run %d: tokens left %v, want only the admin's own", run, left.Items)
+		}
+	}
+	var kinds []event.Kind
+	for _, e := range log.ev {
+		if e.Task == tokensTask {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if len(kinds) != 3 || kinds[1] != event.TaskDone || kinds[2] != event.TaskSkip {
+		t.Errorf("token step events %v, want start, done, then skip on the re-run", kinds)
 	}
 }

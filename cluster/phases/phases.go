@@ -15,7 +15,10 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/meshlab/meshlab/cluster/bundle"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -53,6 +56,9 @@ type Options struct {
 	TokenTTL time.Duration
 	// IgnorePreflightErrors is passed to kubeadm init and join.
 	IgnorePreflightErrors []string
+	// Force lets up and down work on hosts meshlab cannot prove it set up for this lab (see
+	// Ownership); without it such a host stops the run before anything changes.
+	Force bool
 }
 
 // BundleImage is one image of the offline bundle, as the playbook's import task sees it.
@@ -66,6 +72,11 @@ type plan struct {
 	Options
 	initHost inventory.Host
 	manifest *bundle.Manifest // nil online
+	// The hosts file's mirrors as the playbook writes them (empty without mirrors).
+	registryMirrors []RegistryHosts
+	aptMirrors      map[string]*AptSource
+	// testClient replaces the kubeconfig's API client in kubeClient (tests).
+	testClient func() (kubernetes.Interface, error)
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -87,6 +98,10 @@ func newPlan(o Options) (*plan, error) {
 		o.WaitTimeout = DefaultWaitTimeout
 	}
 	p := &plan{Options: o, initHost: cps[0]}
+	var err error
+	if p.registryMirrors, p.aptMirrors, err = mirrorVars(o.Lab.Mirrors); err != nil {
+		return nil, err
+	}
 	if o.BundleDir != "" {
 		m, err := bundle.Read(o.BundleDir)
 		if err != nil {
@@ -110,23 +125,48 @@ type PlaybookVars struct {
 	RemovePackages bool          // down --remove-packages
 	Bundle         string        // remote folder of the uploaded bundle; "" online
 	BundleImages   []BundleImage // the bundle's images, sorted by reference
+	// RegistryMirrors are containerd's hosts.toml files, one per mirrored registry.
+	RegistryMirrors []RegistryHosts
+	// AptMirrors has the keys debian, docker and kubernetes, each nil unless mirrored.
+	AptMirrors map[string]*AptSource
+	Force      bool // --force: the reset's own ownership checks stand aside
 }
 
 // Map is the template data: the playbook's own var names.
 func (v PlaybookVars) Map() map[string]any {
 	return map[string]any{
-		"initHost":       v.InitHost,
-		"initConfig":     v.InitConfig,
-		"removePackages": v.RemovePackages,
-		"bundle":         v.Bundle,
-		"bundleImages":   v.BundleImages,
+		"initHost":        v.InitHost,
+		"initConfig":      v.InitConfig,
+		"removePackages":  v.RemovePackages,
+		"bundle":          v.Bundle,
+		"bundleImages":    v.BundleImages,
+		"registryMirrors": v.RegistryMirrors,
+		"aptMirrors":      v.AptMirrors,
+		"force":           v.Force,
 	}
+}
+
+// client connects to the lab's cluster with the kubeconfig the kubeconfig phase wrote, named
+// explicitly: $KUBECONFIG must not point the lab's own phases at another cluster.
+func (p *plan) client() (*kube.Client, error) {
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: p.kubeconfigPath()})
+	if err != nil {
+		return nil, err
+	}
+	return kube.NewClient(cfg.REST)
 }
 
 // vars are the playbook vars the Go side provides.
 func (p *plan) vars() PlaybookVars {
 	v := PlaybookVars{InitHost: p.initHost.Name, InitConfig: RemoteInitConfig,
-		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}}
+		RemovePackages: p.RemovePackages, BundleImages: []BundleImage{}, Force: p.Force,
+		RegistryMirrors: p.registryMirrors, AptMirrors: p.aptMirrors}
+	if v.RegistryMirrors == nil {
+		v.RegistryMirrors = []RegistryHosts{}
+	}
+	if v.AptMirrors == nil { // the playbook reads all three names
+		v.AptMirrors = map[string]*AptSource{"debian": nil, "docker": nil, "kubernetes": nil}
+	}
 	if p.offline() {
 		v.Bundle = RemoteBundleDir
 		v.BundleImages = bundleImages(p.manifest)
@@ -168,6 +208,15 @@ func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
 func (s *Set) Facts() engine.Phase { return &Facts{} }
+
+// Claim checks every host's ownership before up changes anything and claims the free ones.
+func (s *Set) Claim() engine.Phase { return &Ownership{plan: s.p, claim: true} }
+
+// CheckOwner checks every host's ownership before down resets anything.
+func (s *Set) CheckOwner() engine.Phase { return &Ownership{plan: s.p} }
+
+// RecordOwnership records the cluster's CA in every node's marker (after the joins).
+func (s *Set) RecordOwnership() engine.Phase { return &RecordOwnership{plan: s.p} }
 
 // UploadBundle puts the offline bundle on every host (before the container runtime).
 func (s *Set) UploadBundle() engine.Phase { return &UploadBundle{plan: s.p} }

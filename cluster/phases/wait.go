@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
-	"github.com/meshlab/meshlab/cluster/wait"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
@@ -23,38 +20,33 @@ func (w *Wait) Run(ctx context.Context, r *engine.Run) error {
 		r.Logf(nil, "wait", "would wait up to %s for %d Ready nodes and CoreDNS", w.plan.WaitTimeout, len(r.Hosts))
 		return nil
 	}
-	cfg, err := kubeconfig.RESTConfig(w.plan.kubeconfigPath())
+	kc, err := w.plan.client()
 	if err != nil {
 		return newTask(r, nil, "wait", "Connect to the API").Fail("", "", err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return newTask(r, nil, "wait", "Connect to the API").Fail("", "", err)
-	}
+	cs := kc.Kube
 	steps := []struct {
 		name string
-		wait func(ctx context.Context, o wait.Options) error
+		wait func(ctx context.Context, o kube.WaitOptions) error
 	}{
-		{fmt.Sprintf("All %d nodes Ready", len(r.Hosts)), func(ctx context.Context, o wait.Options) error {
-			return wait.NodesReady(ctx, cs, len(r.Hosts), o)
+		{fmt.Sprintf("All %d nodes Ready", len(r.Hosts)), func(ctx context.Context, o kube.WaitOptions) error {
+			return kube.WaitNodesReady(ctx, cs, len(r.Hosts), o)
 		}},
-		{"CoreDNS available", func(ctx context.Context, o wait.Options) error {
-			return wait.DeploymentAvailable(ctx, cs, "kube-system", "coredns", o)
+		{"CoreDNS available", func(ctx context.Context, o kube.WaitOptions) error {
+			return kube.WaitRollouts(ctx, cs, []kube.Workload{{Kind: "Deployment", Namespace: "kube-system", Name: "coredns"}}, o)
 		}},
 	}
 	for _, s := range steps {
 		t := newTask(r, nil, "wait", s.name)
 		waited := false
-		o := wait.Options{Report: func(what string) {
+		o := kube.WaitOptions{Timeout: w.plan.WaitTimeout, Report: func(what string) {
 			if !waited {
 				t.Begin("")
 				waited = true
 			}
 			t.Waiting(what)
 		}}
-		wctx, cancel := context.WithTimeout(ctx, w.plan.WaitTimeout)
-		err := s.wait(wctx, o)
-		cancel()
+		err := s.wait(ctx, o)
 		if err != nil {
 			return t.Fail("", "see `kubectl --kubeconfig "+w.plan.kubeconfigPath()+" get pods -A` for pods that do not start", err)
 		}

@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshlab/meshlab/cluster/phases"
-	"github.com/meshlab/meshlab/cluster/stack"
 	"github.com/meshlab/meshlab/lab"
+	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/playbooks"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/inventory"
@@ -36,6 +36,8 @@ type labFlags struct {
 
 	bundle          string
 	removePackages  bool
+	force           bool
+	yes             bool
 	waitTimeout     time.Duration
 	ignorePreflight []string
 
@@ -79,6 +81,14 @@ func (f *labFlags) bindUp(cmd *cobra.Command) {
 // bindDown adds down's own flags.
 func (f *labFlags) bindDown(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.removePackages, "remove-packages", false, "also remove kubeadm, kubelet, kubectl and the uploaded bundle")
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation (needed when stdin is not a terminal)")
+}
+
+// bindForce adds --force (up and down): meshlab refuses hosts it cannot prove it set up for
+// this lab unless told otherwise.
+func (f *labFlags) bindForce(cmd *cobra.Command, verb string) {
+	cmd.Flags().BoolVar(&f.force, "force", false, "also "+verb+" hosts meshlab did not set up for this lab "+
+		"(no ownership marker, another lab's, or another cluster's CA); without it such a host stops the run before anything changes")
 }
 
 // options turns the flags into the lab's options for the loaded hosts file.
@@ -88,7 +98,7 @@ func (f *labFlags) options(cmd *cobra.Command, g *globalOptions, l *inventory.La
 	o.KnownHosts, o.TrustNewHostKeys, o.Concurrency = f.knownHosts, f.trustNew, f.concurrency
 	o.SkipPhases, o.OnlyPhase, o.Probe = f.skipPhases, f.phase, f.probe
 	o.Cluster = lab.ClusterOptions{Bundle: f.bundle, WaitTimeout: f.waitTimeout,
-		IgnorePreflightErrors: f.ignorePreflight, RemovePackages: f.removePackages}
+		IgnorePreflightErrors: f.ignorePreflight, RemovePackages: f.removePackages, Force: f.force}
 	if o.Cluster.WaitTimeout == 0 {
 		o.Cluster.WaitTimeout = phases.DefaultWaitTimeout
 	}

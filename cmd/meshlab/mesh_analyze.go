@@ -54,11 +54,11 @@ Exits 1 when there are errors.`,
 			defer cancel()
 			var st model.State
 			if useKube {
-				cfg, err := kubeClientConfig(kubeconfig)
+				cfg, err := loadCluster(cmd, kubeconfig, "")
 				if err != nil {
-					return badInput(err)
+					return err
 				}
-				reg, err := kubereg.New(cfg, kubereg.Options{})
+				reg, err := kubereg.New(cfg.REST, kubereg.Options{})
 				if err != nil {
 					return err
 				}
@@ -88,7 +88,7 @@ Exits 1 when there are errors.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&files, "filename", "f", nil, "YAML file of resources to analyze (repeatable)")
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.BoolVar(&useKube, "use-kube", true, "read the live cluster")
 	fl.StringVarP(&namespace, "namespace", "n", "", "report only findings about resources in this namespace")
 	fl.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")

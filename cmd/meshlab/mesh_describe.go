@@ -7,9 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/mesh/describe"
 )
 
@@ -41,28 +39,24 @@ API server's pod proxy (its port 15021), so no port-forward is needed.`,
 			if namespace == "" {
 				namespace = "default"
 			}
-			cfg, err := kubeconfig.RESTConfig(kubeconfigPath)
+			c, cfg, err := connectCluster(cmd, kubeconfigPath, "")
 			if err != nil {
-				return badInput(err)
+				return err
 			}
-			kube, err := kubernetes.NewForConfig(cfg)
-			if err != nil {
-				return badInput(err)
-			}
-			ic, err := istioclient.NewForConfig(cfg)
+			ic, err := istioclient.NewForConfig(cfg.REST)
 			if err != nil {
 				return badInput(err)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			r, err := describe.Gather(ctx, describe.Sources{Kube: kube, Istio: ic}, namespace, pod)
+			r, err := describe.Gather(ctx, describe.Sources{Kube: c.Kube, Istio: ic}, namespace, pod)
 			if err != nil {
 				return err
 			}
 			return r.Write(cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	addKubeconfigFlag(cmd.Flags(), &kubeconfigPath)
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the pod's namespace (default: default, or NAMESPACE/POD)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Second, "how long to wait for the cluster")
 	return cmd

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,16 +12,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/gateway"
 	"github.com/meshlab/meshlab/mesh/identity"
+	"github.com/meshlab/meshlab/mesh/proxy"
 	"github.com/meshlab/meshlab/mesh/spiffe"
+	"github.com/meshlab/meshlab/mesh/telemetry"
 	"github.com/meshlab/meshlab/mesh/xds"
 )
 
@@ -41,7 +42,8 @@ func newMeshGatewayCmd(g *globalOptions) *cobra.Command {
 		Long: `Serves every HTTP port of the Istio Gateways whose selector matches the gateway's labels
 (default istio=ingressgateway), routing by the VirtualServices bound to them (spec.gateways).
 With --config the Gateways, routing and a meshlab Registry come from files, re-read on change;
-with --kube they come from the cluster (in-cluster credentials, or --kubeconfig).`,
+with --kube they come from the cluster (--kubeconfig, found as every command finds it: in a
+pod, the service account).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if inCluster == (len(opts.ConfigFiles) > 0) {
@@ -62,17 +64,28 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 				return badInput(fmt.Errorf("--sample-percent %v: want 0..100", tracing.SamplePercent))
 			}
 			opts.Tracing = &tracing
+			if opts.Namespace == "" {
+				opts.Namespace = os.Getenv("POD_NAMESPACE")
+			}
+			// Istio-named metrics on --metrics-addr, as a sidecar's: the gateway's calls are the
+			// graph's entry edges, and Prometheus scrapes the port its pod declares.
+			reg := prometheus.NewRegistry()
+			m, err := telemetry.NewMetrics(reg)
+			if err != nil {
+				return fmt.Errorf("mesh gateway: metrics: %w", err)
+			}
+			opts.Telemetry = proxy.NewTelemetry(m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if sec.mtls {
-				m, conn, err := sec.manager(opts.Logger)
+				ids, conn, err := sec.manager(opts.Namespace, opts.Logger)
 				if err != nil {
 					return badInput(err)
 				}
 				defer conn.Close()
-				opts.Certs = m
-				go func() { _ = m.Run(ctx) }()
+				opts.Certs = ids
+				go func() { _ = ids.Run(ctx) }()
 			}
 			if !inCluster {
 				gw, err := gateway.New(opts)
@@ -81,23 +94,24 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 				}
 				return gw.Run(ctx)
 			}
-			cfg, err := restConfig(kubeconfig)
+			cfg, err := loadCluster(cmd, kubeconfig, "")
 			if err != nil {
-				return badInput(err)
+				return err
 			}
-			return gateway.RunInCluster(ctx, cfg, opts)
+			return gateway.RunInCluster(ctx, cfg.REST, opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.ConfigFiles, "config", nil, "file with Gateways, VirtualServices, DestinationRules and a meshlab Registry (repeatable)")
 	f.BoolVar(&inCluster, "kube", false, "take Gateways, routing and services from the cluster")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "with --kube: kubeconfig (default: in-cluster credentials)")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&labels, "labels", "", "the gateway's labels as k=v,k=v (default istio=ingressgateway,app=meshlab-ingressgateway)")
 	f.StringArrayVar(&listen, "listen", nil, "PORT=ADDR: listen for the Gateway server PORT on ADDR instead of :PORT (repeatable)")
 	f.StringVar(&tracing.ZipkinURL, "zipkin-url", "", "where the gateway reports its spans, e.g. http://zipkin.meshlab-system:9411/api/v2/spans (default: nowhere)")
 	f.Float64Var(&tracing.SamplePercent, "sample-percent", 100, "share of requests the gateway traces; sidecars follow its decision")
 	f.StringVar(&opts.HealthAddr, "health-addr", "", "readiness listener (default :15021)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "Prometheus listener (default :15090)")
+	f.StringVar(&opts.Namespace, "namespace", "", "the gateway's own namespace, its identity in metrics and with --mtls in its certificate (default $POD_NAMESPACE, else default)")
 	sec.register(f)
 	cmd.AddCommand(newMeshGatewayInstallCmd())
 	return cmd
@@ -106,9 +120,9 @@ with --kube they come from the cluster (in-cluster credentials, or --kubeconfig)
 // gatewayIdentity is the gateway's workload identity: a certificate from the control plane's CA
 // for its ServiceAccount, with which it originates mutual TLS to meshed backends.
 type gatewayIdentity struct {
-	mtls                               bool
-	ca, root, token, td, sa, namespace string
-	ttl                                time.Duration
+	mtls                    bool
+	ca, root, token, td, sa string
+	ttl                     time.Duration
 }
 
 func (g *gatewayIdentity) register(f *pflag.FlagSet) {
@@ -118,17 +132,16 @@ func (g *gatewayIdentity) register(f *pflag.FlagSet) {
 	f.StringVar(&g.token, "token", "", "with --mtls: the projected ServiceAccount token (audience meshlab-ca)")
 	f.StringVar(&g.td, "trust-domain", spiffe.DefaultTrustDomain, "with --mtls: the trust domain")
 	f.StringVar(&g.sa, "service-account", "", "with --mtls: the gateway's ServiceAccount")
-	f.StringVar(&g.namespace, "namespace", "", "with --mtls: the gateway's namespace (default $POD_NAMESPACE)")
 	f.DurationVar(&g.ttl, "cert-ttl", 0, "with --mtls: the certificate lifetime to ask for (0: the CA's 24h)")
 }
 
-func (g *gatewayIdentity) manager(log *slog.Logger) (*identity.Manager, io.Closer, error) {
+// manager is the identity of ServiceAccount g.sa in namespace ns.
+func (g *gatewayIdentity) manager(ns string, log *slog.Logger) (*identity.Manager, io.Closer, error) {
 	if g.ca == "" || g.sa == "" {
 		return nil, nil, errors.New("--mtls needs --ca and --service-account")
 	}
-	ns := g.namespace
 	if ns == "" {
-		ns = os.Getenv("POD_NAMESPACE")
+		return nil, nil, errors.New("--mtls needs --namespace (or $POD_NAMESPACE)")
 	}
 	var root []byte
 	if g.root != "" {
@@ -155,7 +168,7 @@ func newMeshGatewayInstallCmd() *cobra.Command {
 	var o gateway.ManifestOptions
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "install --kubeconfig FILE [--image IMAGE]",
+		Use:   "install [--kubeconfig FILE] [--image IMAGE]",
 		Short: "Deploy the ingress gateway (Deployment meshlab-ingressgateway, NodePort 30080) with server-side apply",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -163,41 +176,27 @@ func newMeshGatewayInstallCmd() *cobra.Command {
 				o.Image = "meshlab.local/meshlab:" + version
 				o.PullPolicy = "Never"
 			}
-			c, err := deploy.NewClient(kubeconfig, slog.Default())
+			c, _, err := connectCluster(cmd, kubeconfig, "")
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			objs := gateway.Manifest(o)
-			if err := c.Apply(ctx, objs); err != nil {
+			if _, err := c.Apply(ctx, objs); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "waiting up to %s for %s to roll out...\n", timeout, gateway.DeploymentName)
-			wctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			return c.WaitRollouts(wctx, objs[len(objs)-2].GetNamespace(), []string{gateway.DeploymentName})
+			return kube.WaitRollouts(ctx, c.Kube, kube.Workloads(objs), kube.WaitOptions{Timeout: timeout, Log: slog.Default()})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the lab")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&o.Namespace, "namespace", "meshlab-system", "namespace of the gateway")
 	f.StringVar(&o.Image, "image", "", "meshlab image (default meshlab.local/meshlab:<version>, side-loaded, pull policy Never)")
 	f.IntVar(&o.NodePort, "node-port", gateway.DefaultNodePort, "NodePort for the gateway's port 8080")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long the rollout may take")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, fmt.Errorf("--kube without --kubeconfig needs in-cluster credentials: %w", err)
-		}
-		return cfg, nil
-	}
-	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
 func parseLabels(s string) (map[string]string, error) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshlab/meshlab/mesh/ca"
@@ -152,7 +152,7 @@ MutatingWebhookConfiguration, with that CA as caBundle, instead of serving. With
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			o := f.options()
-			if o.NativeSidecar, err = nativeSidecarChoice(f.native, kubeconfig); err != nil {
+			if o.NativeSidecar, err = nativeSidecarChoice(cmd, f.native, kubeconfig); err != nil {
 				return err
 			}
 			log.Info("injection mode", "nativeSidecar", o.NativeSidecar, "image", o.Image)
@@ -175,7 +175,7 @@ MutatingWebhookConfiguration, with that CA as caBundle, instead of serving. With
 	fl.StringVar(&caDir, "ca-dir", "", "directory holding ca.crt and ca.key (required; created on first use)")
 	fl.StringVar(&service, "service", "meshlab-pilot", "name of the Service in front of the webhook (certificate DNS names)")
 	fl.StringVar(&namespace, "namespace", "meshlab-system", "namespace of that Service")
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --native-sidecar=auto (default: in-cluster)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.BoolVar(&printConfig, "print-config", false, "print the MutatingWebhookConfiguration and exit")
 	return cmd
 }
@@ -201,14 +201,15 @@ func printWebhookConfig(w io.Writer, root *ca.CA, service, namespace string) err
 }
 
 // nativeSidecarChoice resolves --native-sidecar; "auto" asks the apiserver once.
-func nativeSidecarChoice(v, kubeconfig string) (bool, error) {
+func nativeSidecarChoice(cmd *cobra.Command, v, kubeconfig string) (bool, error) {
 	if v != "auto" {
 		return parseBool("native-sidecar", v)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	c, err := loadCluster(cmd, kubeconfig, "")
 	if err != nil {
-		return false, fmt.Errorf("--native-sidecar=auto needs the apiserver (in-cluster or --kubeconfig): %w", err)
+		return false, fmt.Errorf("--native-sidecar=auto needs the apiserver: %w", err)
 	}
+	cfg := rest.CopyConfig(c.REST)
 	cfg.Timeout = 10 * time.Second
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {

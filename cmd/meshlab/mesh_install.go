@@ -13,10 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/crds"
@@ -28,17 +24,6 @@ func init() {
 	registerIn("mesh", newMeshInstallCmd)
 	registerIn("mesh", newMeshUninstallCmd)
 	registerIn("mesh", newMeshValidationCmd)
-}
-
-// kubeClientConfig loads --kubeconfig, else $KUBECONFIG or ~/.kube/config, else in-cluster.
-func kubeClientConfig(kubeconfig string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
-	}
-	return cfg, nil
 }
 
 func newMeshInstallCmd(g *globalOptions) *cobra.Command {
@@ -74,19 +59,15 @@ The image must be on every node: 'meshlab up' side-loads it. --dry-run prints th
 			if dryRun {
 				return printInstall(cmd, o)
 			}
-			cfg, err := kubeClientConfig(kubeconfig)
-			if err != nil {
-				return badInput(err)
-			}
-			cs, dc, err := kubeClients(cfg)
+			c, _, err := connectCluster(cmd, kubeconfig, "")
 			if err != nil {
 				return err
 			}
-			if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, cs); err != nil {
+			if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, c.Kube); err != nil {
 				return err
 			}
 			var plugged bool
-			if o.MeshCA, plugged, err = install.EnsureMeshCA(ctx, cs); err != nil {
+			if o.MeshCA, plugged, err = install.EnsureMeshCA(ctx, c.Kube); err != nil {
 				return err
 			}
 			if plugged {
@@ -96,12 +77,18 @@ The image must be on every node: 'meshlab up' side-loads it. --dry-run prints th
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			return install.Apply(ctx, dc, objs, func(what string) { fmt.Fprintf(out, "applied %s\n", what) })
+			if err := install.CheckTakeover(ctx, c, objs); err != nil {
+				return err
+			}
+			applied, err := install.Apply(ctx, c, objs)
+			for _, a := range applied {
+				fmt.Fprintf(cmd.OutOrStdout(), "applied %s\n", a.Object)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.StringVar(&image, "image", inject.Image(version), "meshlab image of the control plane and the injected sidecars")
 	fl.StringVar(&pull, "image-pull-policy", string(corev1.PullIfNotPresent), "Always, IfNotPresent or Never (side-loaded images: IfNotPresent or Never)")
 	fl.BoolVar(&dryRun, "dry-run", false, "print the manifests (with a fresh CA) instead of applying them")
@@ -129,18 +116,6 @@ func printInstall(cmd *cobra.Command, o install.Options) error {
 	return install.WriteYAML(cmd.OutOrStdout(), objs)
 }
 
-func kubeClients(cfg *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return cs, dc, nil
-}
-
 func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 	var (
 		kubeconfig string
@@ -152,11 +127,7 @@ func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 		Short: "Remove what 'meshlab mesh install' applied (CRDs and routing only with --purge)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := kubeClientConfig(kubeconfig)
-			if err != nil {
-				return badInput(err)
-			}
-			_, dc, err := kubeClients(cfg)
+			c, _, err := connectCluster(cmd, kubeconfig, "")
 			if err != nil {
 				return err
 			}
@@ -169,13 +140,19 @@ func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
-			return install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: purge},
-				func(what string) { fmt.Fprintf(out, "deleted %s\n", what) })
+			kept := func(what string) {
+				fmt.Fprintf(out, "kept %s: it lacks meshlab's label %s=%s\n", what, install.PartOfLabel, install.PartOfValue)
+			}
+			deleted, err := install.Uninstall(ctx, c, objs, install.UninstallOptions{Purge: purge, Kept: kept})
+			for _, d := range deleted {
+				fmt.Fprintf(out, "deleted %s\n", d)
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
-	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule")
+	addKubeconfigFlag(fl, &kubeconfig)
+	fl.BoolVar(&purge, "purge", false, "also delete the CRDs, and with them every VirtualService, DestinationRule and RouteRule (only CRDs labelled as meshlab's)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up after this long")
 	return cmd
 }

@@ -45,24 +45,25 @@ node (a meshlab node has them) and root there (sudo as configured in the hosts f
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			cfg, err := kubeClientConfig(kubeconfig)
+			lab, err := inventory.Load(hostsFile)
 			if err != nil {
 				return badInput(err)
 			}
-			cs, err := kubernetes.NewForConfig(cfg)
+			labFile, err := labKubeconfig(g, lab)
 			if err != nil {
-				return fmt.Errorf("kubernetes client: %w", err)
+				return err
 			}
+			c, _, err := connectCluster(cmd, kubeconfig, labFile)
+			if err != nil {
+				return err
+			}
+			cs := c.Kube
 			pod, err := cs.CoreV1().Pods(namespace).Get(ctx, args[0], metav1.GetOptions{})
 			if err != nil {
 				return fmt.Errorf("pod %s/%s: %w", namespace, args[0], err)
 			}
 			if pod.Spec.NodeName == "" {
 				return fmt.Errorf("pod %s/%s is not scheduled to a node yet", namespace, pod.Name)
-			}
-			lab, err := inventory.Load(hostsFile)
-			if err != nil {
-				return badInput(err)
 			}
 			host, err := nodeHost(ctx, cs, lab, pod.Spec.NodeName)
 			if err != nil {
@@ -95,7 +96,7 @@ node (a meshlab node has them) and root there (sudo as configured in the hosts f
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&namespace, "namespace", "n", "default", "the pod's namespace")
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: $KUBECONFIG, ~/.kube/config)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.StringVar(&hostsFile, "hosts", "", "the lab's hosts file (how to reach the nodes)")
 	fl.StringVar(&conn.KnownHostsPath, "known-hosts", "", "known_hosts file (default: the hosts file's ssh.knownHosts)")
 	fl.DurationVar(&timeout, "timeout", time.Minute, "give up after this long")

@@ -94,18 +94,18 @@ bundle a root is made in memory for the run.`,
 				opts.SecureAddr = "" // plaintext only: nothing to authenticate against
 				opts.Registry = &filereg.Registry{Files: files, Logger: opts.Logger}
 			case "kubernetes":
+				cfg, cerr := loadCluster(cmd, kubeconfig, "") // in a pod: the service account's config
+				if cerr != nil {
+					return cerr
+				}
 				if err != nil {
 					return fmt.Errorf("mesh pilot: the mesh CA (meshlab mesh install mounts one): %w", err)
 				}
-				cfg, err := kubeClientConfig(kubeconfig) // in a pod: the service account's config
-				if err != nil {
-					return badInput(err)
-				}
-				reg, err := kubereg.New(cfg, kubereg.Options{Log: opts.Logger, TrustDomain: opts.TrustDomain, Credentials: true})
+				reg, err := kubereg.New(cfg.REST, kubereg.Options{Log: opts.Logger, TrustDomain: opts.TrustDomain, Credentials: true})
 				if err != nil {
 					return err
 				}
-				core, err := kubernetes.NewForConfig(cfg)
+				core, err := kubernetes.NewForConfig(cfg.REST)
 				if err != nil {
 					return fmt.Errorf("mesh pilot: %w", err)
 				}
@@ -128,7 +128,7 @@ bundle a root is made in memory for the run.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&registry, "registry", "file", "where the mesh comes from: file or kubernetes")
-	fl.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig for --registry kubernetes (default: in-cluster, then ~/.kube/config)")
+	addKubeconfigFlag(fl, &kubeconfig)
 	fl.StringArrayVar(&files, "config", nil, "config file for --registry file (repeatable)")
 	fl.StringVar(&opts.GRPCAddr, "grpc", server.DefaultGRPCAddr, "plaintext xDS listen address (with --registry kubernetes only with --plaintext-xds)")
 	fl.StringVar(&opts.SecureAddr, "secure-grpc", ":15012", "xDS and CA over TLS, authenticated (--registry kubernetes)")

@@ -10,9 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/mesh/install"
 	"github.com/meshlab/meshlab/mesh/pilot"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
@@ -43,7 +40,7 @@ inbound mutual TLS mode it enforces; 'meshlab mesh describe POD' tells more abou
 			var st []server.ProxyStatus
 			var err error
 			if kubeconfigPath != "" {
-				st, err = fetchStatusInCluster(ctx, kubeconfigPath)
+				st, err = fetchStatusInCluster(ctx, cmd, kubeconfigPath)
 			} else {
 				st, err = pilot.FetchStatus(ctx, addr)
 			}
@@ -84,14 +81,10 @@ func orDash(s string) string {
 }
 
 // fetchStatusInCluster asks meshlab's installed control plane through the API server.
-func fetchStatusInCluster(ctx context.Context, path string) ([]server.ProxyStatus, error) {
-	cfg, err := kubeconfig.RESTConfig(path)
+func fetchStatusInCluster(ctx context.Context, cmd *cobra.Command, path string) ([]server.ProxyStatus, error) {
+	c, _, err := connectCluster(cmd, path, "")
 	if err != nil {
-		return nil, badInput(err)
+		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	return pilot.FetchStatusInCluster(ctx, kube, install.Namespace, "app="+install.Name, install.MetricsPort)
+	return pilot.FetchStatusInCluster(ctx, c.Kube, install.Namespace, "app="+install.Name, install.MetricsPort)
 }

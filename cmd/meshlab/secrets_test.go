@@ -30,7 +30,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	stop := sshtest.WatchArgv(ctx, secrets...)
 	runs := []result{
 		l.run(ctx, "up", "-vv", "--output", "json"),
-		l.run(ctx, "down", "-vv"),
+		l.run(ctx, "down", "--yes", "-vv"),
 		l.run(ctx, "up", "-vv"),
 	}
 	leaks := stop()

@@ -42,6 +42,7 @@ in ~/.meshlab/labs/<lab>/ (or --log-dir). Ctrl+C stops the remote commands and k
 	f.bindCommon(cmd)
 	f.bindRun(cmd)
 	f.bindUp(cmd)
+	f.bindForce(cmd, "change")
 	return cmd
 }
 
@@ -58,6 +59,11 @@ func runLab(cmd *cobra.Command, g *globalOptions, f *labFlags, a lab.Action) err
 	o, err := f.options(cmd, g, l)
 	if err != nil {
 		return badInput(err)
+	}
+	if a == lab.ActionDown && !f.yes {
+		if err := confirmDown(cmd, l); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

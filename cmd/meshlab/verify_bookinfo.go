@@ -12,6 +12,9 @@ import (
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/bookinfo/verify"
+	"github.com/meshlab/meshlab/lab/stack"
+	"github.com/meshlab/meshlab/provision/inventory"
+	"github.com/meshlab/meshlab/provision/versions"
 )
 
 func init() { registerVerify(newVerifyBookinfoCmd) }
@@ -30,18 +33,34 @@ func (o tableObserver) Finished(r verify.Result) {
 
 func newVerifyBookinfoCmd(g *globalOptions) *cobra.Command {
 	var o verify.ClusterOptions
-	var quick bool
+	var kubeconfig string
+	var quick, offline bool // offline: accepted (deprecated) so old scripts still run
+	var bundleDir string
 	cmd := &cobra.Command{
-		Use:   "bookinfo --kubeconfig FILE [--quick] [--offline]",
+		Use:   "bookinfo [--kubeconfig FILE] [--quick] [--bundle DIR]",
 		Short: "Check Bookinfo end to end: pods, gateway, routing scenarios, tracing, metrics, dashboards",
 		Long: `Runs meshlab's Bookinfo checklist against a lab and prints check, expected, observed,
 result and time for each. The routing scenarios apply Istio's networking samples, observe them
 and restore the routing that was there before, also on failure or Ctrl+C. Exits 1 if any check
-failed; each failure comes with a hint. --quick runs the smoke checks only.`,
+failed; each failure comes with a hint. --quick runs the smoke checks only. An addon that is
+installed but does not answer fails at once with the reason; one whose image the offline bundle
+(--bundle) lacks is reported as not in the offline bundle.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.output != "" && g.output != "text" && g.output != "json" {
 				return badInput(fmt.Errorf("--output %q: want text or json", g.output))
+			}
+			// The lab as meshlab's defaults build it: the addons and image pins a hosts file
+			// gets when it does not choose, so the bundle's manifest can say what is absent.
+			defaults := &inventory.Lab{Versions: versions.Default(),
+				Components: inventory.Components{Addons: inventory.DefaultAddons(), NodePorts: inventory.DefaultNodePorts()}}
+			absent, err := stack.AbsentAddons(defaults, bundleDir)
+			if err != nil {
+				return badInput(fmt.Errorf("--bundle: %w", err))
+			}
+			o.Absent = absent
+			if o.Config, err = loadCluster(cmd, kubeconfig, ""); err != nil {
+				return err
 			}
 			lab, err := verify.NewClusterLab(o)
 			if err != nil {
@@ -53,16 +72,17 @@ failed; each failure comes with a hint. --quick runs the smoke checks only.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the lab (its server's host is where the NodePorts are reached)")
+	addKubeconfigFlag(f, &kubeconfig)
 	f.StringVar(&o.Namespace, "namespace", deploy.DefaultNamespace, "Bookinfo's namespace")
 	f.StringVar(&o.Node, "node", "", "address of a node for the NodePorts (default: the kubeconfig server's host)")
 	f.IntVar(&o.Ports.Gateway, "gateway-port", verify.DefaultNodePorts().Gateway, "NodePort of the ingress gateway")
 	f.IntVar(&o.Ports.Prometheus, "prometheus-port", verify.DefaultNodePorts().Prometheus, "NodePort of Prometheus")
 	f.IntVar(&o.Ports.Tracing, "tracing-port", verify.DefaultNodePorts().Tracing, "NodePort of the Zipkin or Jaeger query API")
 	f.IntVar(&o.Ports.Grafana, "grafana-port", verify.DefaultNodePorts().Grafana, "NodePort of Grafana")
-	f.BoolVar(&o.Offline, "offline", false, "the lab was built from the offline bundle: absent Zipkin server and Grafana are reported as not in the bundle")
+	f.StringVar(&bundleDir, "bundle", "", "the offline bundle `DIR` the lab was built from: an addon whose image it lacks (by its manifest) is reported as not in the offline bundle")
+	f.BoolVar(&offline, "offline", false, "use --bundle DIR")
+	_ = f.MarkDeprecated("offline", "pass --bundle DIR: only the bundle's manifest says which addon images it lacks")
 	f.BoolVar(&quick, "quick", false, "run the smoke checks only")
-	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
 

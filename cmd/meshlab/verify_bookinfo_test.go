@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -46,5 +47,11 @@ func TestVerifyBookinfoRejectsBadInput(t *testing.T) {
 	_, _, err = runMeshlab(t, nil, "--output", "yaml", "verify", "bookinfo", "--kubeconfig", "x")
 	if !errors.As(err, &ue) {
 		t.Fatalf("--output yaml must be bad input, got %v", err)
+	}
+	// Only a bundle's manifest can say an addon is not in it: a bundle that cannot be read is
+	// bad input, not a lab with every addon "not in the offline bundle".
+	_, _, err = runMeshlab(t, nil, "verify", "bookinfo", "--kubeconfig", "x", "--bundle", t.TempDir())
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--bundle") {
+		t.Fatalf("--bundle without a manifest must be bad input, got %v", err)
 	}
 }

@@ -107,7 +107,8 @@ func runWizard(cmd *cobra.Command, g *globalOptions, o *wizardOptions) error {
 			}
 			return lab.Up(ctx, lo, sink)
 		},
-		Next: nextFlags(cmd, g, o),
+		Graph: labGraphText,
+		Next:  nextFlags(cmd, g, o),
 	})
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out))
 	final, err := p.Run()
@@ -137,7 +138,7 @@ func nextFlags(cmd *cobra.Command, g *globalOptions, o *wizardOptions) tui.NextF
 	}
 	if o.bundle != "" {
 		up = append(up, "--bundle", absOr(o.bundle))
-		verify = append(verify, "--offline")
+		verify = append(verify, "--bundle", absOr(o.bundle))
 	}
 	// The other up flags the user set (waits, preflight, the stack), spelled as given.
 	for _, name := range []string{"wait-timeout", "ignore-preflight-errors", stackFlag, stackTimeoutFlag} {

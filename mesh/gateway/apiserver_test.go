@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	kubekit "github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
-	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
 	"github.com/meshlab/meshlab/mesh/pilot/kubereg"
 )
@@ -52,7 +52,11 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	if _, err := kc.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dc, err := deploy.NewClient(c.Kubeconfig(t), nil)
+	cfg, err := kubekit.Load(kubekit.LoadOptions{Kubeconfig: c.Kubeconfig(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := kubekit.NewClient(cfg.REST)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +68,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 	for _, o := range objs {
 		o.SetNamespace(ns)
 	}
-	if err := dc.Apply(ctx, objs); err != nil {
+	if _, err := dc.Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	reg, err := kubereg.New(c.Config, kubereg.Options{})
@@ -94,7 +98,7 @@ func TestKubeSourceOnRealAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), config.Tracing{})
+		tr, err = Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), Identity{})
 		if err == nil && len(tr.Servers) == 1 && tr.Servers[0].Routes == 1 && strings.Contains(string(tr.Config), "10.244.1.7") {
 			break
 		}

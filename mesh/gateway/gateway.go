@@ -39,7 +39,12 @@ type Options struct {
 	Tracing *config.Tracing
 	// Certs is the gateway's workload identity: with it the gateway originates mutual TLS to
 	// meshed backends (auto mTLS, as sidecars do); nil sends plaintext.
-	Certs     proxy.Certs
+	Certs proxy.Certs
+	// Namespace is the one the gateway runs in: its identity in telemetry (default
+	// config.DefaultNamespace; in a cluster, the pod's).
+	Namespace string
+	// Telemetry records the gateway's requests as a sidecar's are (Istio-named metrics served
+	// on MetricsAddr); nil records nothing and serves no metrics.
 	Telemetry proxy.Telemetry
 	Logger    *slog.Logger
 }
@@ -118,7 +123,7 @@ func (g *Gateway) translate(out string) (*Translation, string, error) {
 			stamp += fmt.Sprintf("%s:%d:%d;", f, fi.ModTime().UnixNano(), fi.Size())
 		}
 	}
-	t, err := Translate(files, g.opts.Labels, *g.opts.Tracing)
+	t, err := Translate(files, g.opts.Labels, Identity{Namespace: g.opts.Namespace, Tracing: *g.opts.Tracing})
 	if err != nil {
 		return nil, stamp, err
 	}

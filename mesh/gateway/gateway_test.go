@@ -19,7 +19,6 @@ import (
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
 	"github.com/meshlab/meshlab/bookinfo/serve"
-	"github.com/meshlab/meshlab/mesh/config"
 )
 
 func startBookinfoService(t *testing.T, service, version string, env map[string]string) (host string, port int) {
@@ -188,7 +187,7 @@ func TestTranslateBookinfoGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Translate(map[string][]byte{"gw.yaml": sample, "reg.yaml": []byte(registry(9080))}, DefaultLabels(), config.Tracing{})
+	tr, err := Translate(map[string][]byte{"gw.yaml": sample, "reg.yaml": []byte(registry(9080))}, DefaultLabels(), Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +202,12 @@ func TestTranslateBookinfoGateway(t *testing.T) {
 
 func TestTranslateRejects(t *testing.T) {
 	sample, _ := deploy.Sample(deploy.GatewayFile)
-	if tr, err := Translate(map[string][]byte{"gw.yaml": sample}, map[string]string{"istio": "egressgateway"}, config.Tracing{}); err != nil ||
+	if tr, err := Translate(map[string][]byte{"gw.yaml": sample}, map[string]string{"istio": "egressgateway"}, Identity{}); err != nil ||
 		len(tr.Servers) != 0 {
 		t.Fatalf("a Gateway for other labels: %v, servers %+v; want no server and no error", err, tr)
 	}
 	tls := strings.Replace(string(sample), "protocol: HTTP", "protocol: HTTPS", 1)
-	if _, err := Translate(map[string][]byte{"gw.yaml": []byte(tls)}, DefaultLabels(), config.Tracing{}); err == nil ||
+	if _, err := Translate(map[string][]byte{"gw.yaml": []byte(tls)}, DefaultLabels(), Identity{}); err == nil ||
 		!strings.Contains(err.Error(), `protocol "HTTPS" is not supported`) {
 		t.Fatalf("HTTPS: %v", err)
 	}
@@ -227,6 +226,21 @@ func TestManifestShape(t *testing.T) {
 	labels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
 	if labels["istio"] != "ingressgateway" || d.GetName() != DeploymentName || d.GetNamespace() != "meshlab-system" {
 		t.Fatalf("deployment %s/%s labels %v: bookinfo-gateway.yaml selects istio=ingressgateway", d.GetNamespace(), d.GetName(), labels)
+	}
+	// Its namespace is its identity in telemetry: the gateway learns it as a sidecar does.
+	cs, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	env, _, _ := unstructured.NestedSlice(cs[0].(map[string]any), "env")
+	if fmt.Sprint(env) != "[map[name:POD_NAMESPACE valueFrom:map[fieldRef:map[fieldPath:metadata.namespace]]]]" {
+		t.Errorf("gateway env %v, want POD_NAMESPACE from the downward API", env)
+	}
+	// No privilege: every capability dropped, a read-only root, /tmp the only writable place.
+	sc := cs[0].(map[string]any)["securityContext"].(map[string]any)
+	drop, _, _ := unstructured.NestedStringSlice(sc, "capabilities", "drop")
+	if sc["readOnlyRootFilesystem"] != true || len(drop) != 1 || drop[0] != "ALL" || sc["allowPrivilegeEscalation"] != false {
+		t.Errorf("gateway securityContext %v", sc)
+	}
+	if mounts := cs[0].(map[string]any)["volumeMounts"]; !strings.Contains(fmt.Sprint(mounts), "mountPath:/tmp") {
+		t.Errorf("no writable /tmp for the translated config: %v", mounts)
 	}
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	p := ports[0].(map[string]any)

@@ -66,7 +66,7 @@ func TestKubeSourceFeedsTranslate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), config.Tracing{})
+	tr, err := Translate(map[string][]byte{"cluster.yaml": data}, DefaultLabels(), Identity{})
 	if err != nil {
 		t.Fatalf("translate:\n%s\n%v", data, err)
 	}

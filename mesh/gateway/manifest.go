@@ -96,21 +96,31 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 						// reachable through it.
 						"args": []any{"mesh", "gateway", "--kube", "--zipkin-url", o.ZipkinURL,
 							"--mtls", "--ca", inject.DefaultXDSAddress, "--ca-root-cert", xdsnames.RootCertPath,
-							"--token", xdsnames.TokenPath, "--service-account", DeploymentName, "--namespace", o.Namespace},
-						"volumeMounts": []any{
-							map[string]any{"name": inject.TokenVolumeName, "mountPath": path.Dir(xdsnames.TokenPath), "readOnly": true},
-							map[string]any{"name": inject.RootCertVolumeName, "mountPath": xdsnames.RootCertDir, "readOnly": true},
-						},
+							"--token", xdsnames.TokenPath, "--service-account", DeploymentName},
+						// Its identity in telemetry and in its certificate, as an injected sidecar
+						// learns its own.
+						"env": []any{map[string]any{"name": "POD_NAMESPACE",
+							"valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}}},
 						"ports": []any{
 							map[string]any{"name": "http", "containerPort": int64(ServerPort)},
 							map[string]any{"name": "http-envoy-prom", "containerPort": int64(15090)},
 							map[string]any{"name": "status-port", "containerPort": int64(15021)},
 						},
 						"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/healthz/ready", "port": int64(15021)}},
+						// A proxy facing the outside needs no privilege: it listens above 1024, writes
+						// only its translated config (to /tmp, an emptyDir), and runs no other program.
 						"securityContext": map[string]any{"runAsUser": int64(1337), "runAsGroup": int64(1337),
-							"runAsNonRoot": true, "allowPrivilegeEscalation": false},
+							"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+							"capabilities":   map[string]any{"drop": []any{"ALL"}},
+							"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+						"volumeMounts": []any{
+							map[string]any{"name": "tmp", "mountPath": "/tmp"},
+							map[string]any{"name": inject.TokenVolumeName, "mountPath": path.Dir(xdsnames.TokenPath), "readOnly": true},
+							map[string]any{"name": inject.RootCertVolumeName, "mountPath": xdsnames.RootCertDir, "readOnly": true},
+						},
 					}},
 					"volumes": []any{
+						map[string]any{"name": "tmp", "emptyDir": map[string]any{"sizeLimit": "16Mi"}},
 						map[string]any{"name": inject.TokenVolumeName, "projected": map[string]any{"sources": []any{
 							map[string]any{"serviceAccountToken": map[string]any{"audience": xdsnames.TokenAudience,
 								"expirationSeconds": int64(xdsnames.TokenExpirySeconds), "path": path.Base(xdsnames.TokenPath)}}}}},

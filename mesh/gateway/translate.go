@@ -40,6 +40,21 @@ type Server struct {
 // Dst is the address GatewayHandler routes the port's requests as.
 func (s Server) Dst() netip.AddrPort { return netip.AddrPortFrom(s.VIP, s.Port) }
 
+// Identity is the gateway's own, as its proxy runs: its namespace names it in its metrics
+// (source_workload_namespace) and in what its peers report of it; its tracing decides
+// sampling, since the gateway starts the traces.
+type Identity struct {
+	Namespace string // default config.DefaultNamespace
+	Tracing   config.Tracing
+}
+
+func (i Identity) namespace() string {
+	if i.Namespace == "" {
+		return config.DefaultNamespace
+	}
+	return i.Namespace
+}
+
 // Translation is the proxy config the gateway runs on, and the ports it serves.
 type Translation struct {
 	Config   []byte           // multi-document YAML for config.Load (written out for inspection)
@@ -68,9 +83,9 @@ func (d doc) namespace() string {
 // VirtualServices, DestinationRules, and optionally a Proxy identity) into the config the proxy
 // loads. Documents that are not Gateways pass through unchanged; gateway-bound VirtualServices
 // become routes of one synthetic service per server port. No Gateway selecting labels is not an
-// error: the translation then has no Servers. tracing is the gateway's own (used
-// when no Proxy document is given): the gateway starts traces, so its sampling decides.
-func Translate(files map[string][]byte, labels map[string]string, tracing config.Tracing) (*Translation, error) {
+// error: the translation then has no Servers. self is the gateway's identity when no Proxy
+// document is given.
+func Translate(files map[string][]byte, labels map[string]string, self Identity) (*Translation, error) {
 	var docs []doc
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		ds, err := decode(name, files[name])
@@ -158,8 +173,8 @@ func Translate(files map[string][]byte, labels map[string]string, tracing config
 			lbl[k] = v
 		}
 		if err := writeDoc(&out, map[string]any{"apiVersion": config.MeshlabAPIVersion, "kind": "Proxy",
-			"spec": map[string]any{"workload": "meshlab-ingressgateway", "namespace": config.DefaultNamespace, "labels": lbl,
-				"tracing": tracing}}); err != nil {
+			"spec": map[string]any{"workload": DeploymentName, "namespace": self.namespace(), "labels": lbl,
+				"tracing": self.Tracing}}); err != nil {
 			return nil, err
 		}
 	}

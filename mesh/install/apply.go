@@ -2,89 +2,28 @@ package install
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshlab/meshlab/internal/kube"
 )
 
-// resources maps the kinds Render produces to their API resources. A fixed table instead of
-// discovery: the set is closed, and a typo here fails the unit tests, not an install.
-var resources = map[string]struct {
-	resource   string
-	namespaced bool
-}{
-	"CustomResourceDefinition":       {"customresourcedefinitions", false},
-	"Namespace":                      {"namespaces", false},
-	"ServiceAccount":                 {"serviceaccounts", true},
-	"ClusterRole":                    {"clusterroles", false},
-	"ClusterRoleBinding":             {"clusterrolebindings", false},
-	"Secret":                         {"secrets", true},
-	"Deployment":                     {"deployments", true},
-	"Service":                        {"services", true},
-	"MutatingWebhookConfiguration":   {"mutatingwebhookconfigurations", false},
-	"ValidatingWebhookConfiguration": {"validatingwebhookconfigurations", false},
-}
-
-// toUnstructured converts a rendered object and finds where it is served.
-func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, schema.GroupVersionResource, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+// Apply server-side applies what Render gave, in its order, through meshlab's one applier
+// (field manager "meshlab", conflicts forced: the installer owns these objects).
+func Apply(ctx context.Context, c *kube.Client, objs []runtime.Object) ([]kube.Applied, error) {
+	us, err := kube.ToUnstructured(objs)
 	if err != nil {
-		return nil, schema.GroupVersionResource{}, fmt.Errorf("install: convert %T: %w", obj, err)
+		return nil, fmt.Errorf("install: %w", err)
 	}
-	u := &unstructured.Unstructured{Object: m}
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	unstructured.RemoveNestedField(u.Object, "status")
-	gvk := u.GroupVersionKind()
-	r, ok := resources[gvk.Kind]
-	if !ok {
-		return nil, schema.GroupVersionResource{}, fmt.Errorf("install: no resource known for kind %s", gvk.Kind)
+	applied, err := c.Apply(ctx, us)
+	if err != nil {
+		return applied, fmt.Errorf("install: %w", err)
 	}
-	return u, gvk.GroupVersion().WithResource(r.resource), nil
-}
-
-func describe(u *unstructured.Unstructured) string {
-	if ns := u.GetNamespace(); ns != "" {
-		return u.GetKind() + " " + ns + "/" + u.GetName()
-	}
-	return u.GetKind() + " " + u.GetName()
-}
-
-// Apply server-side-applies every object in order, as field manager "meshlab" with force (the
-// installer owns these objects). report, if not nil, is called after each object.
-func Apply(ctx context.Context, dc dynamic.Interface, objs []runtime.Object, report func(what string)) error {
-	for _, obj := range objs {
-		u, gvr, err := toUnstructured(obj)
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(u.Object)
-		if err != nil {
-			return fmt.Errorf("install: encode %s: %w", describe(u), err)
-		}
-		var ri dynamic.ResourceInterface = dc.Resource(gvr)
-		if resources[u.GetKind()].namespaced {
-			ri = dc.Resource(gvr).Namespace(u.GetNamespace())
-		}
-		_, err = ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: ptr(true)})
-		if err != nil {
-			return fmt.Errorf("install: apply %s: %w", describe(u), err)
-		}
-		if report != nil {
-			report(describe(u))
-		}
-	}
-	return nil
+	return applied, nil
 }
 
 // UninstallOptions choose what uninstall removes besides the control plane.
@@ -92,47 +31,47 @@ type UninstallOptions struct {
 	// Purge also deletes the CRDs, and with them every VirtualService, DestinationRule and
 	// RouteRule in the cluster. Off by default: a reinstall should find the user's routing.
 	Purge bool
+	// Kept, if not nil, is told of each object left because it lacks meshlab's label.
+	Kept func(what string)
 }
 
 // Uninstall deletes what Render describes, webhooks first (so nothing calls a server that is
-// going away) and the namespace last; objects already gone are fine. All failures are returned.
-func Uninstall(ctx context.Context, dc dynamic.Interface, objs []runtime.Object, o UninstallOptions, report func(what string)) error {
-	var errs []error
-	for i := len(objs) - 1; i >= 0; i-- {
-		u, gvr, err := toUnstructured(objs[i])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if u.GetKind() == "CustomResourceDefinition" && !o.Purge {
-			continue
-		}
-		var ri dynamic.ResourceInterface = dc.Resource(gvr)
-		if resources[u.GetKind()].namespaced {
-			ri = dc.Resource(gvr).Namespace(u.GetNamespace())
-		}
-		err = ri.Delete(ctx, u.GetName(), metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)})
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			errs = append(errs, fmt.Errorf("install: delete %s: %w", describe(u), err))
-		case report != nil:
-			report(describe(u))
+// going away) and the namespace last; objects already gone are fine. Only objects carrying
+// meshlab's label are deleted: one of the same name that another mesh installed stays (and is
+// named to o.Kept). It returns what it deleted and every failure.
+func Uninstall(ctx context.Context, c *kube.Client, objs []runtime.Object, o UninstallOptions) ([]string, error) {
+	us, err := kube.ToUnstructured(objs)
+	if err != nil {
+		return nil, fmt.Errorf("install: %w", err)
+	}
+	keep := us[:0]
+	for _, u := range us {
+		if u.GetKind() != "CustomResourceDefinition" || o.Purge {
+			keep = append(keep, u)
 		}
 	}
-	return errors.Join(errs...)
+	deleted, kept, err := c.DeleteOwned(ctx, keep, isMeshlabs)
+	if o.Kept != nil {
+		for _, k := range kept {
+			o.Kept(k)
+		}
+	}
+	if err != nil {
+		return deleted, fmt.Errorf("install: %w", err)
+	}
+	return deleted, nil
 }
 
 // WriteYAML writes the objects as one multi-document YAML stream (`--dry-run` output).
 func WriteYAML(w io.Writer, objs []runtime.Object) error {
-	for i, obj := range objs {
-		u, _, err := toUnstructured(obj)
-		if err != nil {
-			return err
-		}
+	us, err := kube.ToUnstructured(objs)
+	if err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	for i, u := range us {
 		y, err := yaml.Marshal(u.Object)
 		if err != nil {
-			return fmt.Errorf("install: encode %s: %w", describe(u), err)
+			return fmt.Errorf("install: encode %s: %w", kube.Describe(u), err)
 		}
 		sep := "---\n"
 		if i == 0 {

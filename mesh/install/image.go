@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -74,8 +75,10 @@ func SideLoad(ctx context.Context, nodes []transport.Transport, tarPath string, 
 	if err != nil {
 		return err
 	}
-	// Named by content: two installs of different builds never race on one remote file.
-	remote := "/tmp/meshlab-image-" + sum[:16] + ".tar"
+	// Named by content: two installs of different builds never race on one remote file. In a
+	// root-only folder, not /tmp: a name anyone can predict in a world-writable folder is one
+	// another user of the node can take first (a symlink, a directory, a file of their own).
+	remote := path.Join(RemoteImageDir, "meshlab-image-"+sum[:16]+".tar")
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(sideLoadParallel)
 	errs := make([]error, len(nodes))
@@ -92,12 +95,19 @@ func SideLoad(ctx context.Context, nodes []transport.Transport, tarPath string, 
 	return errors.Join(errs...)
 }
 
+// RemoteImageDir is where image archives wait on a node for their import (root's only).
+const RemoteImageDir = "/var/lib/meshlab/images"
+
 func sideLoadOne(ctx context.Context, n transport.Transport, tarPath, remote string) error {
 	f, err := os.Open(tarPath)
 	if err != nil {
 		return fmt.Errorf("side-load to %s: %w", n.Name(), err)
 	}
 	defer f.Close()
+	mk := "install -d -m 0700 -o root -g root " + transport.Quote(RemoteImageDir)
+	if _, err := n.Run(ctx, transport.Cmd{Command: mk, Become: true}); err != nil {
+		return fmt.Errorf("side-load to %s: %w", n.Name(), err)
+	}
 	if err := n.Put(ctx, f, transport.Upload{Path: remote, Mode: 0o600, Become: true}); err != nil {
 		return fmt.Errorf("side-load to %s: upload %s: %w", n.Name(), remote, err)
 	}

@@ -89,6 +89,11 @@ func TestSideLoadOverLocalTransport(t *testing.T) {
 	}
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	node := transport.NewLocal("node-1", transport.SudoAuto, "")
+	for _, d := range []string{filepath.Dir(install.RemoteImageDir), install.RemoteImageDir} {
+		if _, err := os.Stat(d); os.IsNotExist(err) {
+			t.Cleanup(func() { os.Remove(d) }) // folders this test made (cleanups run in reverse)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var done []string
@@ -99,10 +104,13 @@ func TestSideLoadOverLocalTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(args), "-n k8s.io images import --all-platforms /tmp/meshlab-image-") {
+	if !strings.HasPrefix(string(args), "-n k8s.io images import --all-platforms "+install.RemoteImageDir+"/meshlab-image-") {
 		t.Fatalf("ctr called with %q", args)
 	}
 	remote := strings.Fields(string(args))[5]
+	if st, err := os.Stat(install.RemoteImageDir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("staging folder %s: %v, mode %v (want root's only)", install.RemoteImageDir, err, st.Mode())
+	}
 	if _, err := os.Stat(remote); !os.IsNotExist(err) {
 		t.Fatalf("uploaded archive %s not removed after import (%v)", remote, err)
 	}

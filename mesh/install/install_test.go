@@ -3,8 +3,10 @@ package install_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,8 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
 	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/inject"
@@ -25,7 +32,7 @@ import (
 func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	cluster := kubetest.Start(t)
 	cs := cluster.Client(t)
-	dc, err := dynamic.NewForConfig(cluster.Config)
+	kc, err := kube.NewClient(cluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +51,32 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var applied []string
+	dc, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An Istio already there: its VirtualService CRD (meshlab's, without the label) stops the
+	// install before anything is applied.
+	istio := crdWithoutLabel(t, objs, "virtualservices.networking.istio.io")
+	if _, err := dc.Resource(crdGVR).Create(ctx, istio, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = install.CheckTakeover(ctx, kc, objs)
+	if !errors.Is(err, install.ErrNotMeshlabs) || !strings.Contains(err.Error(), "CustomResourceDefinition virtualservices.networking.istio.io") {
+		t.Fatalf("an unlabelled VirtualService CRD: %v", err)
+	}
+	t.Logf("takeover refused: %v", err)
+	if err := dc.Resource(crdGVR).Delete(ctx, istio.GetName(), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(ctx, t, dc, istio.GetName())
+
+	var applied []kube.Applied
 	for range 2 {
-		applied = nil
-		if err := install.Apply(ctx, dc, objs, func(w string) { applied = append(applied, w) }); err != nil {
+		if err := install.CheckTakeover(ctx, kc, objs); err != nil {
+			t.Fatalf("meshlab's own objects: %v", err)
+		}
+		if applied, err = install.Apply(ctx, kc, objs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,9 +145,20 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	}
 	_ = cs.CoreV1().Secrets(install.Namespace).Delete(ctx, install.PluggedCASecret, metav1.DeleteOptions{})
 
-	if err := install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: true}, nil); err != nil {
+	// A CRD whose label someone removed (it is theirs now) survives --purge; the others go.
+	const theirs = "destinationrules.networking.istio.io"
+	patch := []byte(`{"metadata":{"labels":{"` + install.PartOfLabel + `":null}}}`)
+	if _, err := dc.Resource(crdGVR).Patch(ctx, theirs, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	var kept []string
+	if _, err := install.Uninstall(ctx, kc, objs, install.UninstallOptions{Purge: true, Kept: func(w string) { kept = append(kept, w) }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Resource(crdGVR).Get(ctx, theirs, metav1.GetOptions{}); err != nil || len(kept) != 1 {
+		t.Fatalf("the unlabelled CRD %s after --purge: %v; kept %v", theirs, err, kept)
+	}
+	waitGone(ctx, t, dc, "virtualservices.networking.istio.io")
 	if _, err := cs.AppsV1().Deployments(install.Namespace).Get(ctx, install.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("deployment still there after uninstall: %v", err)
 	}
@@ -126,7 +166,7 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 		t.Fatalf("validating webhook still registered after uninstall: %v", err)
 	}
 	// A second uninstall finds nothing and is not an error.
-	if err := install.Uninstall(ctx, dc, objs, install.UninstallOptions{Purge: true}, nil); err != nil {
+	if _, err := install.Uninstall(ctx, kc, objs, install.UninstallOptions{Purge: true}); err != nil {
 		t.Fatalf("second uninstall: %v", err)
 	}
 }
@@ -212,4 +252,59 @@ func hasContainer(p *corev1.Pod, name string) bool {
 		}
 	}
 	return false
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// crdWithoutLabel is the rendered CRD of that name as another mesh would install it: no
+// meshlab label.
+func crdWithoutLabel(t *testing.T, objs []runtime.Object, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "CustomResourceDefinition" && u.GetName() == name {
+			u.SetLabels(map[string]string{"app": "istio-pilot"})
+			unstructured.RemoveNestedField(u.Object, "status")
+			unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+			return u
+		}
+	}
+	t.Fatalf("no CRD %s rendered", name)
+	return nil
+}
+
+// waitGone waits until a deleted CRD is gone (CRD deletion finalises asynchronously).
+func waitGone(ctx context.Context, t *testing.T, dc dynamic.Interface, name string) {
+	t.Helper()
+	for {
+		if _, err := dc.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("CRD %s not gone: %v", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// TestEveryObjectCarriesTheLabel: uninstall deletes only labelled objects, so an object Render
+// made without the label could never be uninstalled.
+func TestEveryObjectCarriesTheLabel(t *testing.T) {
+	objs, err := install.Render(install.Options{Image: "x:y", CACertPEM: []byte("-"), CAKeyPEM: []byte("-"),
+		MeshCA: ca.Bundle{CACert: []byte("-"), CAKey: []byte("-"), RootCert: []byte("-")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		m, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetLabels()[install.PartOfLabel] != install.PartOfValue {
+			t.Errorf("%s %s lacks %s=%s", u.GetKind(), u.GetName(), install.PartOfLabel, install.PartOfValue)
+		}
+	}
 }

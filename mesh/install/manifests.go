@@ -36,7 +36,6 @@ const (
 	MetricsPort  = 15014
 	WebhookPort  = inject.DefaultWebhookPort // 15017
 	ValidatePort = crds.DefaultValidatorPort // 15018
-	FieldManager = "meshlab"
 )
 
 // Options shape the installation. Image must be present on every node (side-loaded by

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // h1Transport is the upstream HTTP/1.1 client of the request path. It exists because profiling
@@ -36,7 +39,8 @@ type h1Transport struct {
 // h1Conn is one upstream connection with its read buffer, which outlives each response.
 type h1Conn struct {
 	net.Conn
-	addr      string // the pool key: the request URL's host:port
+	addr      string     // the pool key: the request URL's host:port
+	lim       *headLimit // under br: bounds each response head
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -57,11 +61,53 @@ func newH1Transport(dial func(ctx context.Context, network, addr string) (net.Co
 	return &h1Transport{dial: dial, fallback: fallback, maxIdle: maxIdlePerHost, idleTimeout: idleTimeout, idle: map[string][]*h1Conn{}}
 }
 
-// simple reports whether h1Transport handles req itself.
+// simple reports whether h1Transport handles req itself. A Host net/http would refuse to send
+// goes to the fallback, which refuses it.
 func (t *h1Transport) simple(req *http.Request) bool {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
 	return (req.Body == nil || req.Body == http.NoBody) && req.ContentLength == 0 &&
 		req.Header.Get("Upgrade") == "" && req.URL.Scheme == "http" && req.Method != http.MethodConnect &&
-		t.fallback.MaxConnsPerHost == 0
+		t.fallback.MaxConnsPerHost == 0 && httpguts.ValidHostHeader(host)
+}
+
+// max1xxResponses bounds the informational responses before the final one, as net/http's
+// Transport does (5): an upstream sending 103s forever must not hold the request forever.
+const max1xxResponses = 5
+
+// errHeadTooLarge ends a response head longer than the fallback's MaxResponseHeaderBytes.
+var errHeadTooLarge = errors.New("upstream response head too large")
+
+// headLimit counts what the connection's reader takes while a response head is read and fails
+// the read once the limit is spent (net/http's readLimit); during bodies it is off.
+type headLimit struct {
+	r    io.Reader
+	left int64 // < 0: no limit
+}
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return l.r.Read(p)
+	}
+	if l.left == 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// maxHead is the response head limit: the fallback's, or net/http's default of 10 MiB.
+func (t *h1Transport) maxHead() int64 {
+	if n := t.fallback.MaxResponseHeaderBytes; n > 0 {
+		return n
+	}
+	return 10 << 20
 }
 
 func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -93,7 +139,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					rw = raw // see rawio.go
 				}
 			}
-			c = &h1Conn{Conn: nc, addr: addr, br: bufio.NewReaderSize(rw, 4<<10), bw: bufio.NewWriterSize(rw, 4<<10)}
+			lim := &headLimit{r: rw, left: -1}
+			c = &h1Conn{Conn: nc, addr: addr, lim: lim, br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(rw, 4<<10)}
 		}
 		resp, err := t.exchange(ctx, c, req, reused)
 		if errors.Is(err, errServerClosedIdle) && replayable(req) {
@@ -136,14 +183,22 @@ func (t *h1Transport) exchange(ctx context.Context, c *h1Conn, req *http.Request
 		}
 		return fail(err)
 	}
-	for {
+	for informational := 0; ; informational++ {
+		c.lim.left = t.maxHead()
 		resp, err := http.ReadResponse(c.br, req)
+		c.lim.left = -1
+		if errors.Is(err, errHeadTooLarge) {
+			return fail(fmt.Errorf("%w: more than %d bytes", errHeadTooLarge, t.maxHead()))
+		}
 		if err != nil {
 			return fail(err)
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 {
 			if resp.StatusCode == http.StatusSwitchingProtocols {
 				return fail(errUnexpectedSwitch)
+			}
+			if informational == max1xxResponses {
+				return fail(fmt.Errorf("upstream sent more than %d informational (1xx) responses", max1xxResponses))
 			}
 			continue // 1xx informational (103 Early Hints): not forwarded, as Transport does by default
 		}

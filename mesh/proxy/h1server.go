@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The HTTP/1.1 fast path. Profiling showed that net/http's server costs the proxy more latency
@@ -141,7 +143,7 @@ func peekHead(br *bufio.Reader, incomplete func()) ([]byte, error) {
 
 // simpleRequest reports whether head is a request the fast path serves exactly as net/http
 // would: an HTTP/1.1 request line in origin form, header lines of token names and printable
-// values, exactly one Host, and no body, Upgrade or Expect. Anything else goes to net/http.
+// values, exactly one valid Host, and no body, Upgrade or Expect. Anything else goes to net/http.
 func simpleRequest(head []byte) bool {
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	method, rest1, ok := bytes.Cut(line, []byte(" "))
@@ -162,6 +164,10 @@ func simpleRequest(head []byte) bool {
 		}
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
+			// A Host net/http would refuse (400) is answered by net/http, not forwarded.
+			if !httpguts.ValidHostHeader(string(bytes.Trim(value, " \t"))) {
+				return false
+			}
 			hosts++
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			if string(bytes.TrimSpace(value)) != "0" {

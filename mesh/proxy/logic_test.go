@@ -52,7 +52,8 @@ func TestLeastRequestAvoidsBusyEndpoint(t *testing.T) {
 		}
 		cs.done(cl, e, false, false)
 	}
-	// Two random choices pick the idle endpoint unless both land on the busy one (1 in 4).
+	// Two random choices pick the idle endpoint unless both land on the busy one (1 in 4):
+	// fewer than 50 of 100 with chance 2.1e-8 per run (TestStatedChances).
 	if other < 50 {
 		t.Errorf("least request sent only %d of 100 to the idle endpoint", other)
 	}
@@ -151,7 +152,7 @@ func TestPickWeighted(t *testing.T) {
 			n++
 		}
 	}
-	if n < 8700 || n > 9300 { // mean 9000, sd 30
+	if n < 8700 || n > 9300 { // mean 9000, sd 30: outside with chance 3.1e-22 (TestStatedChances)
 		t.Errorf("90/10 split gave %d/10000 to a", n)
 	}
 }

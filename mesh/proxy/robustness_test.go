@@ -236,3 +236,62 @@ func TestNoGoroutinesLeftAfterStop(t *testing.T) {
 	c.CloseIdleConnections()
 	eventually(t, "the proxy's goroutines to exit", func() bool { return runtime.NumGoroutine() <= base+2 })
 }
+
+// TestMalformedHostIsNotForwarded: a Host header net/http would refuse gets net/http's 400 on
+// the fast path too, and never reaches an upstream.
+func TestMalformedHostIsNotForwarded(t *testing.T) {
+	tp, c := servedProxy(t, nil)
+	for _, host := range []string{"web:9080 evil", "web:9080/x", `web:9080"<x>`, "web:9080\\x"} {
+		conn, err := net.Dial("tcp", tp.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if !strings.Contains(line, " 400 ") {
+			t.Errorf("Host %q answered %q, want 400", host, line)
+		}
+		mustServe(t, c)
+	}
+}
+
+// rawBackend is an upstream that answers every request with the given raw bytes.
+func rawBackend(t *testing.T, response string) *backend {
+	return newBackend(t, "raw", func(w http.ResponseWriter, _ *http.Request) {
+		conn, bw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		bw.WriteString(response)
+		bw.Flush()
+	})
+}
+
+// TestUpstreamHeadLimits: on the fast path an upstream's response head is bounded as net/http's
+// Transport bounds it: no more than MaxResponseHeaderBytes (1 MiB here), no more than five 1xx
+// responses before the final one. Either way the client gets the 503 of a failed upstream.
+func TestUpstreamHeadLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, response string
+		want           int
+	}{
+		{"five 103s", strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 5) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200},
+		{"six 103s", strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 6) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 503},
+		{"a 2 MiB head", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\nContent-Length: 2\r\n\r\nok", 503},
+		{"a head under the limit", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 512<<10) + "\r\nContent-Length: 2\r\n\r\nok", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := rawBackend(t, tc.response)
+			files := map[string]string{"proxy.yaml": testProxyDoc, "registry.yaml": registry(map[string][]*backend{"web": {up}}, nil)}
+			tp := startProxy(t, files, []string{"proxy.yaml", "registry.yaml"}, nil)
+			code, _ := get(t, clientVia(tp.out), "http://web:9080/", nil)
+			if code != tc.want {
+				t.Errorf("status %d, want %d", code, tc.want)
+			}
+		})
+	}
+}

@@ -18,6 +18,8 @@ const (
 	DefaultLabName     = "lab"
 	DefaultMesh        = true
 	DefaultBookinfo    = true
+	// DefaultAddonService exposes the addons on NodePorts, as the walk-through does.
+	DefaultAddonService = "NodePort"
 
 	// NodePorts of the components (meshlab's convention; the Bookinfo walk-throughs used 30001
 	// and 30002 for Zipkin and Grafana).
@@ -58,6 +60,9 @@ func (d *decoder) applyDefaults(lab *Lab) {
 	if !d.isSet("network.serviceCIDR") {
 		lab.Network.ServiceCIDR = DefaultServiceCIDR
 	}
+	if !d.isSet("network.podMasquerade") {
+		lab.Network.PodMasquerade = true
+	}
 	c := &lab.Components
 	if !d.isSet("components.mesh") {
 		c.Mesh = DefaultMesh
@@ -68,11 +73,16 @@ func (d *decoder) applyDefaults(lab *Lab) {
 	if !d.isSet("components.addons") {
 		c.Addons = DefaultAddons()
 	}
+	if !d.isSet("components.addonService") {
+		c.AddonService = DefaultAddonService
+	}
 	ports := DefaultNodePorts()
 	for k, v := range c.NodePorts {
 		ports[k] = v
 	}
 	c.NodePorts = ports
+
+	d.defaultMirrors(&lab.Mirrors)
 
 	s := &lab.SSH
 	if !d.isSet("ssh.user") {

@@ -11,9 +11,11 @@
 //	kind: Lab                         # optional; must match when given
 //	name: vagrant                     # default: the file name without extension
 //	versions: {...}                   # single fields of versions.Set, by their yaml keys
-//	network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
+//	network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12, podMasquerade: true}
 //	components: {mesh: true, addons: [zipkin, prometheus, grafana], bookinfo: true,
-//	             nodePorts: {zipkin: 30001, grafana: 30002, prometheus: 30003, jaeger: 30004, gateway: 30080}}
+//	             nodePorts: {zipkin: 30001, grafana: 30002, prometheus: 30003, jaeger: 30004, gateway: 30080},
+//	             addonService: NodePort}  # or ClusterIP: the addons' UIs inside the cluster only
+//	mirrors: {registries: {registry.k8s.io: URL, ...}, apt: {debian|docker|kubernetes: {url, key, suites}}}
 //	ssh: {user, port, keyPath, agent, knownHosts, sudo, password, keyPassphrase, sudoPassword, bastion}
 //	hosts: [...]
 //	x-anything: ...                   # ignored; a place for YAML anchors (<<: *common)

@@ -7,9 +7,9 @@ import (
 
 // Field names per section. The unknown-field check and its "did you mean" hints work from these.
 var (
-	topFields        = []string{"apiVersion", "kind", "name", "versions", "network", "components", "ssh", "hosts"}
-	networkFields    = []string{"podCIDR", "serviceCIDR"}
-	componentFields  = []string{"mesh", "addons", "bookinfo", "nodePorts"}
+	topFields        = []string{"apiVersion", "kind", "name", "versions", "network", "components", "mirrors", "ssh", "hosts"}
+	networkFields    = []string{"podCIDR", "serviceCIDR", "podMasquerade"}
+	componentFields  = []string{"mesh", "addons", "bookinfo", "nodePorts", "addonService"}
 	sshDefaultFields = []string{"user", "port", "keyPath", "agent", "knownHosts", "sudo",
 		"password", "keyPassphrase", "sudoPassword", "bastion"}
 	hostFields = []string{"name", "address", "port", "user", "keyPath", "agent", "password",

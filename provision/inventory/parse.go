@@ -90,6 +90,8 @@ func (d *decoder) decodeLab(top *yaml.Node, lab *Lab) {
 			d.decodeNetwork(p.value, &lab.Network)
 		case "components":
 			d.decodeComponents(p.value, &lab.Components)
+		case "mirrors":
+			d.decodeMirrors(p.value, &lab.Mirrors)
 		case "ssh":
 			d.decodeSSHDefaults(p.value, &lab.SSH)
 		case "hosts":
@@ -125,6 +127,8 @@ func (d *decoder) decodeNetwork(n *yaml.Node, net *Network) {
 			net.PodCIDR, _ = d.str(p.value, path)
 		case "serviceCIDR":
 			net.ServiceCIDR, _ = d.str(p.value, path)
+		case "podMasquerade":
+			net.PodMasquerade, _ = d.boolean(p.value, path)
 		default:
 			d.problem(p.kNode, path, "unknown field", unknownFieldHint(p.key, networkFields))
 		}
@@ -151,6 +155,8 @@ func (d *decoder) decodeComponents(n *yaml.Node, c *Components) {
 					c.Addons = append(c.Addons, s)
 				}
 			}
+		case "addonService":
+			c.AddonService, _ = d.str(p.value, path)
 		case "nodePorts":
 			ports, _ := d.mapping(p.value, path, "component: port")
 			if len(ports) > 0 {

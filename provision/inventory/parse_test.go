@@ -64,7 +64,8 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("name %q source %q", lab.Name, lab.Source)
 	}
 	if lab.Network.PodCIDR != DefaultPodCIDR || lab.Network.ServiceCIDR != DefaultServiceCIDR ||
-		lab.Network.PodPrefix.String() != DefaultPodCIDR || lab.Network.ServicePrefix.String() != DefaultServiceCIDR {
+		lab.Network.PodPrefix.String() != DefaultPodCIDR || lab.Network.ServicePrefix.String() != DefaultServiceCIDR ||
+		!lab.Network.PodMasquerade {
 		t.Errorf("network = %+v", lab.Network)
 	}
 	c := lab.Components
@@ -77,9 +78,6 @@ func TestDefaults(t *testing.T) {
 	h := lab.Hosts[0]
 	if h.Port != 22 || h.User != "root" || h.Sudo != SudoAuto || !h.UseAgent || h.KeyPath != "" || h.Password.IsSet() {
 		t.Errorf("host = %+v", h)
-	}
-	if got := lab.StateDir("/home/u/.meshlab"); got != "/home/u/.meshlab/labs/demo" {
-		t.Errorf("StateDir = %q", got)
 	}
 	if h.String() != "10.0.0.1" {
 		t.Errorf("String() = %q", h.String())
@@ -229,5 +227,16 @@ func TestProblemFormat(t *testing.T) {
 	p = Problem{File: "h.yaml", Line: 2, Message: "YAML syntax: x"}
 	if got := p.Error(); got != "h.yaml:2: YAML syntax: x" {
 		t.Errorf("Error() = %q", got)
+	}
+}
+
+// TestPodMasquerade: on unless the file turns it off (a local lab's does); not a bool is an error.
+func TestPodMasquerade(t *testing.T) {
+	if lab := mustParse(t, "network: {podMasquerade: false}\nhosts: [root@10.0.0.1]\n"); lab.Network.PodMasquerade {
+		t.Error("podMasquerade: false was not kept")
+	}
+	if _, err := Parse([]byte("network: {podMasquerade: maybe}\nhosts: [root@10.0.0.1]\n"), "/labs/demo.yaml"); err == nil ||
+		!strings.Contains(err.Error(), "network.podMasquerade") {
+		t.Errorf("podMasquerade: maybe: %v", err)
 	}
 }

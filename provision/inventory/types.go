@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"net/netip"
-	"path/filepath"
 
 	"github.com/meshlab/meshlab/provision/versions"
 )
@@ -13,6 +12,7 @@ type Lab struct {
 	Versions   versions.Set
 	Network    Network
 	Components Components
+	Mirrors    Mirrors // empty: the hosts install from the internet
 	SSH        SSHDefaults
 	Hosts      []Host
 	Source     string // path of the hosts file ("" when parsed from memory without a name)
@@ -22,6 +22,10 @@ type Lab struct {
 type Network struct {
 	PodCIDR     string
 	ServiceCIDR string
+	// PodMasquerade NATs pod traffic that leaves the pod network behind the node's address
+	// (Flannel's --ip-masq; default true), which pods need to reach anything beyond the nodes.
+	// A local lab sets it false: it has nowhere to reach, and it NATs nothing.
+	PodMasquerade bool
 	// The parsed forms of the two CIDRs (valid after Load/Parse succeeded).
 	PodPrefix     netip.Prefix
 	ServicePrefix netip.Prefix
@@ -34,6 +38,10 @@ type Components struct {
 	Bookinfo bool
 	// NodePorts maps a component (zipkin, grafana, prometheus, jaeger, gateway) to its NodePort.
 	NodePorts map[string]int
+	// AddonService is how the addons' UIs are exposed: "NodePort" (default, on every node, as
+	// the walk-through opens them) or "ClusterIP" (inside the cluster only, reached with
+	// `meshlab addons port-forward` through the API server).
+	AddonService string
 }
 
 // SSHDefaults are the lab-wide connection settings every host inherits unless it sets its own.
@@ -124,10 +132,4 @@ func (l *Lab) withRole(r Role) []Host {
 		}
 	}
 	return out
-}
-
-// StateDir is the lab's state and log folder under base (base/labs/<name>), e.g. with base
-// ~/.meshlab: ~/.meshlab/labs/vagrant.
-func (l *Lab) StateDir(base string) string {
-	return filepath.Join(base, "labs", l.Name)
 }

@@ -29,6 +29,7 @@ func (d *decoder) validate(lab *Lab) {
 	d.checkVersions(lab.Versions)
 	d.checkNetwork(&lab.Network)
 	d.checkComponents(&lab.Components)
+	d.checkMirrors(lab)
 	d.checkSSHDefaults(&lab.SSH)
 	d.checkHosts(lab)
 }
@@ -49,6 +50,10 @@ func (d *decoder) checkComponents(c *Components) {
 	if seen["zipkin"] && seen["jaeger"] {
 		d.problem(d.at("components.addons"), "components.addons", "zipkin and jaeger both serve the Zipkin API on 9411",
 			"choose one of them as the trace store")
+	}
+	if c.AddonService != "NodePort" && c.AddonService != "ClusterIP" {
+		d.problem(d.at("components.addonService"), "components.addonService", fmt.Sprintf("%q is not a Service type meshlab offers", truncate(c.AddonService, 40)),
+			"NodePort (every node, the default) or ClusterIP (inside the cluster; meshlab addons port-forward reaches it)")
 	}
 	nodePortNames := []string{"zipkin", "grafana", "prometheus", "jaeger", "gateway"}
 	byPort := map[int]string{}

@@ -107,6 +107,7 @@ func TestEachMistakeIsReportedWithItsPosition(t *testing.T) {
 		{"nodeport out of range", "components:\n  nodePorts: {grafana: 3000}\nhosts:\n" + cp, []want{{2, 24, "components.nodePorts.grafana", "outside the NodePort range"}}},
 		{"nodeport clash", "components:\n  nodePorts: {grafana: 30001}\nhosts:\n" + cp, []want{{2, 24, "components.nodePorts.grafana", "already the NodePort of"}}},
 		{"unknown nodeport", "components:\n  nodePorts: {kiali: 30005}\nhosts:\n" + cp, []want{{2, 15, "components.nodePorts.kiali", "unknown component"}}},
+		{"addon service type", "components:\n  addonService: LoadBalancer\nhosts:\n" + cp, []want{{2, 17, "components.addonService", "not a Service type"}}},
 		{"alias loop", "a: &a [*a]\nhosts:\n" + cp, []want{{1, 1, "a", "unknown field"}}},
 		{"sudoPassword with sudo none", "hosts:\n  - {address: 10.0.0.1, sudo: none, sudoPassword: {env: X}}\n",
 			[]want{{2, 51, "hosts[0].sudoPassword", "never uses it"}}},

@@ -108,16 +108,31 @@ func TestLabLifecycle(t *testing.T) {
 		t.Errorf("machine-ids not unique: %v", ids)
 	}
 
-	// Inside cp1's network namespace: the workers answer on 22, and nothing off the lab is routed.
+	// A service of the host on its bridge address: the lab must not reach it.
+	subnet := netip.MustParsePrefix(lab.Subnet)
+	hostSvc, err := net.Listen("tcp", net.JoinHostPort(hostAddress(subnet, 1).String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostSvc.Close()
+
+	// Inside cp1's network namespace: the workers answer on 22, nothing off the lab is routed,
+	// and the host's own service refuses.
 	cp1 := lab.Machines[0]
 	err = inNetns(netnsPath(cp1.ID), func() error {
+		conn, err := net.DialTimeout("tcp", hostSvc.Addr().String(), 10*time.Second)
+		if err == nil {
+			conn.Close()
+			return fmt.Errorf("cp1 reached the host's service at %s", hostSvc.Addr())
+		}
+		t.Logf("cp1 -> the host's service at %s: %v", hostSvc.Addr(), err)
 		for _, w := range lab.Machines[1:] {
 			if err := sshBanner(ctx, net.JoinHostPort(w.Address, "22")); err != nil {
 				return fmt.Errorf("cp1 -> %s: %w", w.Name, err)
 			}
 		}
 		// TEST-NET-3: reserved for documentation, never a real host. Must fail before sending.
-		conn, err := net.DialTimeout("tcp", "203.0.113.1:80", 10*time.Second)
+		conn, err = net.DialTimeout("tcp", "203.0.113.1:80", 10*time.Second)
 		if err == nil {
 			conn.Close()
 			return errors.New("cp1 reached 203.0.113.1:80: the lab is not confined")
@@ -379,6 +394,11 @@ func assertNoTrace(t *testing.T, m *Manager, name string, pids []int) {
 		t.Errorf("iptables -S: %v", err)
 	} else if strings.Contains(string(out), n.comment()+`"`) {
 		t.Errorf("FORWARD rules left:\n%s", out)
+	}
+	if out, err := exec.Command("iptables", "-w", "-S", "INPUT").Output(); err != nil {
+		t.Errorf("iptables -S: %v", err)
+	} else if strings.Contains(string(out), n.comment()+`"`) {
+		t.Errorf("INPUT rules left:\n%s", out)
 	}
 	if out, err := exec.Command("ip", "rule").Output(); err != nil || strings.Contains(string(out), n.bridge()) {
 		t.Errorf("routing rule left (%v):\n%s", err, out)

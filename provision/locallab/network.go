@@ -21,6 +21,10 @@ import (
 //     and iptables FORWARD rules (first in the chain) reject anything from the bridge to another
 //     interface and drop anything from elsewhere into it: walls that still stand should someone
 //     switch forwarding on for the whole host.
+//   - The host's own services are not the lab's: iptables INPUT rules (first in the chain) let in
+//     from the bridge only the replies to connections the host opened (meshlab's SSH, the API
+//     server, NodePorts) and reject everything else, whichever host address it is sent to. `up`
+//     needs no connection from a machine to the host: every connection goes host to lab.
 //   - No NAT or masquerade anywhere; IPv6 is off on the bridge and the host veths.
 
 // rulePref is the priority of the lab's policy-routing rule, ahead of the main table (32766).
@@ -35,6 +39,32 @@ func forwardRules(n names) [][]string {
 		append([]string{"-i", br}, append(c, "-j", "REJECT", "--reject-with", "icmp-net-unreachable")...),
 		append([]string{"-o", br}, append(c, "-j", "DROP")...),
 	}
+}
+
+// inputRules are the lab's iptables INPUT rules, in chain order: what a machine may send to the
+// host itself.
+func inputRules(n names) [][]string {
+	c := []string{"-m", "comment", "--comment", n.comment()}
+	br := n.bridge()
+	return [][]string{
+		append([]string{"-i", br, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"}, append(c, "-j", "ACCEPT")...),
+		append([]string{"-i", br}, append(c, "-j", "REJECT", "--reject-with", "icmp-admin-prohibited")...),
+	}
+}
+
+// chainRules inserts rules at the top of an iptables chain in the order given, each unless
+// already there.
+func chainRules(ctx context.Context, r runner, chain string, rules [][]string) error {
+	for i := len(rules) - 1; i >= 0; i-- { // insert at the top in reverse: the chain reads in order
+		check := append([]string{"-w", "-C", chain}, rules[i]...)
+		if r.run(ctx, "iptables", check...) == nil {
+			continue
+		}
+		if err := r.run(ctx, "iptables", append([]string{"-w", "-I", chain, "1"}, rules[i]...)...); err != nil {
+			return fmt.Errorf("add %s rule: %w", chain, err)
+		}
+	}
+	return nil
 }
 
 // ensureLabNetwork creates the bridge, its address, the walls and then forwarding. Every step
@@ -53,15 +83,11 @@ func ensureLabNetwork(ctx context.Context, r runner, n names, subnet netip.Prefi
 	if err := r.run(ctx, "ip", "addr", "replace", gw, "dev", br); err != nil {
 		return fmt.Errorf("address bridge %s: %w", br, err)
 	}
-	rules := forwardRules(n)
-	for i := len(rules) - 1; i >= 0; i-- { // insert at the top in reverse: the chain reads in order
-		check := append([]string{"-w", "-C", "FORWARD"}, rules[i]...)
-		if r.run(ctx, "iptables", check...) == nil {
-			continue
-		}
-		if err := r.run(ctx, "iptables", append([]string{"-w", "-I", "FORWARD", "1"}, rules[i]...)...); err != nil {
-			return fmt.Errorf("add FORWARD rule for %s: %w", br, err)
-		}
+	if err := chainRules(ctx, r, "FORWARD", forwardRules(n)); err != nil {
+		return fmt.Errorf("walls of %s: %w", br, err)
+	}
+	if err := chainRules(ctx, r, "INPUT", inputRules(n)); err != nil {
+		return fmt.Errorf("walls of %s: %w", br, err)
 	}
 	out, err := r.output(ctx, "ip", "rule", "show", "iif", br)
 	if err != nil {
@@ -170,7 +196,7 @@ func ensureMachineRules(ctx context.Context, r runner, ns string, allowed []neti
 	return nil
 }
 
-// removeLabNetwork takes down the routing rule, the FORWARD rules and the bridge, in
+// removeLabNetwork takes down the routing rule, the FORWARD and INPUT rules and the bridge, in
 // the reverse order of ensureLabNetwork. Missing pieces are fine.
 func removeLabNetwork(ctx context.Context, r runner, n names) error {
 	br := n.bridge()
@@ -184,10 +210,12 @@ func removeLabNetwork(ctx context.Context, r runner, n names) error {
 			break
 		}
 	}
-	for _, rule := range forwardRules(n) {
-		for i := 0; i < 10; i++ {
-			if r.run(ctx, "iptables", append([]string{"-w", "-D", "FORWARD"}, rule...)...) != nil {
-				break
+	for chain, rules := range map[string][][]string{"FORWARD": forwardRules(n), "INPUT": inputRules(n)} {
+		for _, rule := range rules {
+			for i := 0; i < 10; i++ {
+				if r.run(ctx, "iptables", append([]string{"-w", "-D", chain}, rule...)...) != nil {
+					break
+				}
 			}
 		}
 	}

@@ -71,6 +71,8 @@ type hostsFile struct {
 type hostsFileNetwork struct {
 	PodCIDR     string `yaml:"podCIDR"`
 	ServiceCIDR string `yaml:"serviceCIDR"`
+	// Always false: a local lab has nowhere off the machine to reach, and NATs nothing.
+	PodMasquerade bool `yaml:"podMasquerade"`
 }
 
 type hostsFileSSH struct {

@@ -3,6 +3,7 @@ package locallab
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +141,25 @@ func TestSpecGolden(t *testing.T) {
 		if c == "CAP_SYS_RESOURCE" {
 			t.Error("granted a capability outside the bounding set")
 		}
+		if machineCapabilities[c] == "" {
+			t.Errorf("granted %s, which machineCapabilities does not give a reason for", c)
+		}
+	}
+	for _, c := range []string{"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_DAC_READ_SEARCH", "CAP_SYS_BOOT", "CAP_SYS_TIME"} {
+		if slices.Contains(s.Process.Capabilities.Bounding, c) {
+			t.Errorf("a machine holds %s", c)
+		}
+	}
+	if d := s.Linux.Resources.Devices; len(d) == 0 || d[0].Allow || d[0].Type != "" {
+		t.Errorf("the device cgroup does not start by denying everything: %+v", d)
+	}
+	for _, d := range s.Linux.Resources.Devices {
+		if d.Allow && d.Type == "b" && d.Access != "m" {
+			t.Errorf("a block device may be opened: %+v", d)
+		}
+	}
+	if !slices.Contains(s.Linux.MaskedPaths, "/proc/kcore") || !slices.Contains(s.Linux.ReadonlyPaths, "/proc/sysrq-trigger") {
+		t.Error("runc's default masked and read-only paths are missing")
 	}
 	b, err := marshalSpec(s)
 	if err != nil {
@@ -168,6 +188,10 @@ func TestNetworkRulesGolden(t *testing.T) {
 	b.WriteString("# host: iptables FORWARD rules, in chain order\n")
 	for _, r := range forwardRules(n) {
 		b.WriteString("-A FORWARD " + strings.Join(r, " ") + "\n")
+	}
+	b.WriteString("# host: iptables INPUT rules, in chain order\n")
+	for _, r := range inputRules(n) {
+		b.WriteString("-A INPUT " + strings.Join(r, " ") + "\n")
 	}
 	b.WriteString("# machine: ip rule\n")
 	allowed := []netip.Prefix{netip.MustParsePrefix("10.213.7.0/24"), netip.MustParsePrefix(DefaultPodCIDR), netip.MustParsePrefix(DefaultServiceCIDR)}

@@ -21,8 +21,6 @@ type host struct {
 	Labels                    map[string]string
 }
 
-type lab struct{ Name string }
-
 // TestEmbeddedPlaybooksRenderAndPassShellcheck renders every task of every embedded playbook for
 // each role and runs `shellcheck -s sh` on every rendered script and guard.
 func TestEmbeddedPlaybooksRenderAndPassShellcheck(t *testing.T) {

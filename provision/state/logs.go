@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -102,9 +104,12 @@ func safeName(s string) string {
 	}, s)
 }
 
-// Redactor replaces known secrets with "[redacted]". The zero value and nil redact nothing.
+// Redactor replaces known secrets with "[redacted]", and anything shaped like a Kubernetes
+// bootstrap token (kubeadm's join token) whether or not it was known: a token printed by a tool
+// meshlab runs (kubeadm init, token create) never reaches a log, an event or the state file.
+// The zero value and nil redact only the token shapes.
 type Redactor struct {
-	secrets []string
+	secrets []string // longest first, so a secret that contains another is hidden whole
 }
 
 // NewRedactor returns a redactor for the given secrets; empty strings are ignored.
@@ -115,16 +120,26 @@ func NewRedactor(secrets ...string) *Redactor {
 			r.secrets = append(r.secrets, s)
 		}
 	}
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 	return r
 }
 
+// Bootstrap tokens are "[a-z0-9]{6}.[a-z0-9]{16}" (kubeadm's token format); the flags that carry
+// them or kubeadm's upload-certs key are redacted whatever their value looks like. The CA hash
+// (--discovery-token-ca-cert-hash sha256:…) is public and stays, so a log still shows which
+// cluster a join aimed at.
+var (
+	tokenShape = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
+	secretFlag = regexp.MustCompile(`(--(?:token|discovery-token|tls-bootstrap-token|certificate-key)(?:=|\s+))([^\s"'\[]+)`)
+)
+
 // Redact returns s with every secret replaced.
 func (r *Redactor) Redact(s string) string {
-	if r == nil {
-		return s
+	if r != nil {
+		for _, sec := range r.secrets {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
 	}
-	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, "[redacted]")
-	}
-	return s
+	s = secretFlag.ReplaceAllString(s, "${1}[redacted]")
+	return tokenShape.ReplaceAllString(s, "[redacted-token]")
 }

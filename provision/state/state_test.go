@@ -137,3 +137,45 @@ func TestConcurrentRecordsAllReachDisk(t *testing.T) {
 		}
 	}
 }
+
+// kubeadm init without --skip-token-print ends like this; a token create prints the bare token.
+const kubeadmInitTail = `Then you can join any number of worker nodes by running the following on each as root:
+
+kubeadm join 10.0.0.2:6443 --token abcdef.0123456789abcdef \
+	--discovery-token-ca-cert-hash sha256:6c4e1bd7b3ab3b4a1c22f6e5f05b10d0ad5f2d1e4a2e8d4c2e9b0ffb6e6a9c01
+`
+
+func TestRedactorHidesBootstrapTokens(t *testing.T) {
+	r := NewRedactor()
+	for _, tc := range []struct{ in, leak, keep string }{
+		{kubeadmInitTail, "abcdef.0123456789abcdef", "sha256:6c4e1bd7b3ab3b4a1c22f6e5f05b10d0ad5f2d1e4a2e8d4c2e9b0ffb6e6a9c01"},
+		{"9x8y7z.q1w2e3r4t5y6u7i8\n", "9x8y7z.q1w2e3r4t5y6u7i8", ""},
+		{"kubeadm join x --token=whatever-it-is --v=5", "whatever-it-is", "--v=5"},
+		{"kubeadm join x --discovery-token  n0tAt0ken", "n0tAt0ken", ""},
+		{"kubeadm init phase upload-certs --certificate-key 0123abcd", "0123abcd", ""},
+		{"  token: ab12cd.ef34gh56ij78kl90", "ab12cd.ef34gh56ij78kl90", "token:"},
+	} {
+		got := r.Redact(tc.in)
+		if strings.Contains(got, tc.leak) || !strings.Contains(got, "redacted") || !strings.Contains(got, tc.keep) {
+			t.Errorf("Redact(%q) = %q: want %q hidden and %q kept", tc.in, got, tc.leak, tc.keep)
+		}
+	}
+	// Not tokens: image digests, versions, host names with short labels.
+	for _, s := range []string{"registry.k8s.io/pause:3.10.1", "sha256:0123456789abcdef0123456789abcdef", "cp1.e2es.meshlab.internal", "Abcdef.0123456789ABCDEF"} {
+		if got := r.Redact(s); got != s {
+			t.Errorf("Redact(%q) = %q: not a secret", s, got)
+		}
+	}
+	var nilR *Redactor
+	if got := nilR.Redact(kubeadmInitTail); strings.Contains(got, "abcdef.0123456789abcdef") {
+		t.Errorf("a nil redactor let the token through: %q", got)
+	}
+}
+
+func TestRedactorLongerSecretFirst(t *testing.T) {
+	// "pw" is part of "pw-and-more": replacing the short one first would leave "-and-more" behind.
+	r := NewRedactor("pw", "pw-and-more")
+	if got := r.Redact("sudo pw-and-more then pw"); got != "sudo [redacted] then [redacted]" {
+		t.Errorf("Redact = %q", got)
+	}
+}

@@ -46,7 +46,8 @@ func randomSuffix() string {
 
 // installScript moves an uploaded file, staged where the login user could write it, into place
 // as root: install(1) copies it beside the target with mode and owner, mv renames it over the
-// target atomically, and the trap removes the staged copies whatever happens.
+// target atomically (-T: a directory at the target is an error, never a place to move the file
+// into), and the trap removes the staged copies whatever happens.
 func installScript(staged, dest string, mode fs.FileMode, owner string) string {
 	stage := stagePath(dest)
 	args := fmt.Sprintf("-m %04o", fileMode(mode))
@@ -57,7 +58,7 @@ func installScript(staged, dest string, mode fs.FileMode, owner string) string {
 		}
 	}
 	// Paths travel in variables so the trap body needs no nested quoting.
-	return fmt.Sprintf(`s=%s t=%s d=%s; trap 'rm -f -- "$s" "$t"' EXIT; set -e; install %s -- "$s" "$t"; mv -f -- "$t" "$d"`,
+	return fmt.Sprintf(`s=%s t=%s d=%s; trap 'rm -f -- "$s" "$t"' EXIT; set -e; install %s -- "$s" "$t"; mv -f -T -- "$t" "$d"`,
 		Quote(staged), Quote(stage), Quote(dest), args)
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -45,7 +46,7 @@ func (l *Local) exec(ctx context.Context, line string, stdin io.Reader, stdout, 
 	c := exec.Command("/bin/sh", "-c", line)
 	// Its own process group, so a stop reaches everything the command started.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pid := newPIDCatcher(stdout) // sudo announces its command's group on stdout
+	pid := newPIDCatcher(stdout, announcements(line, 0)) // sudo announces its command's group on stdout
 	c.Stdin, c.Stdout, c.Stderr = stdin, pid, stderr
 	// A grandchild that outlives the kill could hold the output pipes open forever.
 	c.WaitDelay = 5 * time.Second
@@ -93,6 +94,7 @@ func (l *Local) killGroups(groups []int, asRoot bool) {
 			}
 		}
 	}
+	groups = slices.DeleteFunc(groups, func(g int) bool { return !validGroup(g) })
 	alive := func() bool {
 		for _, g := range groups {
 			if syscall.Kill(-g, 0) == nil {

@@ -142,7 +142,7 @@ func (s *SSH) connectWithRetry(ctx context.Context) (*ssh.Client, error) {
 // "class: host: stage: cause".
 func (s *SSH) dialOnce(ctx context.Context) (*ssh.Client, error) {
 	addr := s.cfg.addr()
-	hk := &hostKeys{path: s.cfg.KnownHostsPath, tofu: s.cfg.TrustOnFirstUse, log: s.cfg.Logger.Warn}
+	hk := &hostKeys{path: s.cfg.KnownHostsPath, tofu: s.cfg.TrustOnFirstUse, trustKey: s.cfg.TrustKey, log: s.cfg.Logger.Warn}
 	hostKeyCallback, algos, err := hk.callback(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.cfg.Name, err)

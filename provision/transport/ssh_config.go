@@ -46,6 +46,10 @@ type SSHConfig struct {
 	// TrustOnFirstUse records the key of a host not yet in KnownHostsPath instead of failing.
 	// Only from an explicit user flag.
 	TrustOnFirstUse bool
+	// TrustKey records the key of a host not yet in KnownHostsPath only if its SHA256
+	// fingerprint is this one ("SHA256:…"): the key the user was shown and accepted, not
+	// whatever answers next. Any other key fails as unknown.
+	TrustKey string
 
 	// Bastion, if set, is a jump host: the connection is tunnelled through it.
 	Bastion *SSHConfig

@@ -41,7 +41,7 @@ func (s *SSH) exec(ctx context.Context, line string, stdin io.Reader, stdout, st
 		return -1, err
 	}
 	defer sess.Close()
-	pid := newPIDCatcher(stdout)
+	pid := newPIDCatcher(stdout, announcements(line, 1))
 	sess.Stdin, sess.Stdout, sess.Stderr = stdin, pid, stderr
 	if err := sess.Start("exec " + ShellC("echo "+pidMarker+"$$\n"+line)); err != nil {
 		return -1, s.lost("start command", err)

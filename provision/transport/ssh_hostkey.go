@@ -20,9 +20,10 @@ import (
 // [host]:port form, all handled by x/crypto's knownhosts) and, only when trust-on-first-use was
 // asked for, records keys of hosts it has never seen.
 type hostKeys struct {
-	path string
-	tofu bool
-	log  func(msg string, args ...any)
+	path     string
+	tofu     bool
+	trustKey string // record only a key with this fingerprint (overrides tofu)
+	log      func(msg string, args ...any)
 
 	mu      sync.Mutex
 	checked bool // the callback ran and accepted the key: later failures are past the key exchange
@@ -46,12 +47,20 @@ func (h *hostKeys) callback(hostport string) (ssh.HostKeyCallback, []string, err
 		case err == nil:
 		case errors.As(err, &ke) && len(ke.Want) > 0:
 			return h.mismatch(hostname, key, ke.Want)
+		case errors.As(err, &ke) && h.trustKey != "" && ssh.FingerprintSHA256(key) == h.trustKey:
+			err = h.record(hostname, key)
+		case errors.As(err, &ke) && h.trustKey != "":
+			return &UnknownKeyError{Host: hostname, Key: describeKey(key), Fingerprint: ssh.FingerprintSHA256(key),
+				msg: fmt.Sprintf("%s presented %s, not the key you accepted (%s): the host's key changed since it "+
+					"was shown, or another machine answers at its address; nothing was recorded",
+					hostname, describeKey(key), h.trustKey)}
 		case errors.As(err, &ke) && h.tofu:
 			err = h.record(hostname, key)
 		case errors.As(err, &ke):
-			return fmt.Errorf("%w: %s presented %s, which is not in %s. Check the fingerprint with the "+
-				"host's owner, then add it (ssh-keyscan -p PORT HOST >> %s) or connect once with "+
-				"trust-on-first-use", ErrHostKeyUnknown, hostname, describeKey(key), h.path, h.path)
+			return &UnknownKeyError{Host: hostname, Key: describeKey(key), Fingerprint: ssh.FingerprintSHA256(key),
+				msg: fmt.Sprintf("%s presented %s, which is not in %s. Check the fingerprint with the "+
+					"host's owner, then add it (ssh-keyscan -p PORT HOST >> %s) or connect once with "+
+					"trust-on-first-use", hostname, describeKey(key), h.path, h.path)}
 		default:
 			return fmt.Errorf("%w: %s: %w", ErrHostKeyUnknown, hostname, err)
 		}
@@ -64,6 +73,19 @@ func (h *hostKeys) callback(hostport string) (ssh.HostKeyCallback, []string, err
 	}
 	return cb, knownAlgorithms(db, hostport), nil
 }
+
+// UnknownKeyError is a host key that known_hosts does not hold (errors.Is ErrHostKeyUnknown).
+// It carries the key the host presented, so a user can be shown its fingerprint and trust
+// exactly that key (SSHConfig.TrustKey).
+type UnknownKeyError struct {
+	Host        string
+	Key         string // "ssh-ed25519 SHA256:…"
+	Fingerprint string // "SHA256:…"
+	msg         string
+}
+
+func (e *UnknownKeyError) Error() string { return ErrHostKeyUnknown.Error() + ": " + e.msg }
+func (e *UnknownKeyError) Unwrap() error { return ErrHostKeyUnknown }
 
 func (h *hostKeys) wasChecked() bool {
 	h.mu.Lock()

@@ -1,7 +1,10 @@
 package transport
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +109,24 @@ func TestSSHSecretsNeverLeak(t *testing.T) {
 	}
 	if errs[2] == nil || errs[3] == nil || !errors.Is(errs[3], ErrTimeout) {
 		t.Errorf("expected failures did not happen: %v", errs)
+	}
+}
+
+// TestSSHPutBecomeRefusesADirectoryTarget: a directory where the file should go (made by
+// someone who guessed the path) is an error, not a place to move the file into.
+func TestSSHPutBecomeRefusesADirectoryTarget(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{User: sshtest.UserSudoNoPassword})
+	s := dialT(t, configFor(srv))
+	target := filepath.Join(t.TempDir(), "meshlab-image.tar")
+	if err := os.Mkdir(target, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Put(context.Background(), strings.NewReader("image"), Upload{Path: target, Mode: 0o600, Become: true})
+	if err == nil {
+		t.Fatal("the upload went into the directory at the target path")
+	}
+	t.Logf("put onto a directory: %v", err)
+	if entries, _ := os.ReadDir(target); len(entries) != 0 {
+		t.Errorf("the directory got %v", entries)
 	}
 }

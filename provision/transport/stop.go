@@ -14,24 +14,49 @@ import (
 // sudo, which sudo runs in a new session (so killing the outer group alone would orphan it).
 const pidMarker = "meshlab-pid:"
 
+// announcements is how many marker lines precede a command's own output when line runs through
+// a shell that announces itself (shell: the SSH wrapper's 1, the local shell's 0), plus 1 when
+// line is sudo's wrapper (becomer.wrap), which announces the group sudo gives the command.
+// Only that many lines are taken as markers: the command's own output can never name a group.
+func announcements(line string, shell int) int {
+	// wrap writes `sudo … -- sh -c '<announceGroup><command>'` (announceGroup has no quote, so
+	// Quote leaves it as it is).
+	if strings.HasPrefix(line, "sudo ") && strings.Contains(line, " -- sh -c '"+announceGroup) {
+		return shell + 1
+	}
+	return shell
+}
+
+// validGroup: a process group the stop may signal. `kill -SIG -1` signals every process the
+// caller may signal and -0 its own group, so 0, 1 and negatives are never groups to stop.
+func validGroup(g int) bool { return g > 1 }
+
 // killScript stops process groups: TERM, up to 3 s for them to exit, then KILL. The form
 // `kill -SIG -PGID` (no -s, no --) is the one dash, bash and busybox all read as a group.
 func killScript(groups []int) string {
 	var term, alive, kill []string
 	for _, g := range groups {
+		if !validGroup(g) {
+			continue
+		}
 		id := "-" + strconv.Itoa(g)
 		term = append(term, "kill -TERM "+id+" 2>/dev/null")
 		alive = append(alive, "kill -0 "+id+" 2>/dev/null")
 		kill = append(kill, "kill -KILL "+id+" 2>/dev/null")
+	}
+	if len(term) == 0 {
+		return "exit 0"
 	}
 	return strings.Join(term, "; ") + "; i=0; " +
 		"while [ $i -lt 30 ] && { " + strings.Join(alive, " || ") + "; }; do sleep 0.1; i=$((i+1)); done; " +
 		strings.Join(kill, "; ") + "; exit 0"
 }
 
-// pidCatcher takes the marker lines off the front of stdout and passes everything else on.
+// pidCatcher takes the marker lines off the front of stdout and passes everything else on:
+// exactly the number the wrappers print (want), each a group number above 1.
 type pidCatcher struct {
 	next io.Writer
+	want int
 	got  chan struct{} // closed at the first marker
 
 	mu     sync.Mutex
@@ -40,8 +65,12 @@ type pidCatcher struct {
 	groups []int
 }
 
-func newPIDCatcher(next io.Writer) *pidCatcher {
-	return &pidCatcher{next: next, got: make(chan struct{})}
+func newPIDCatcher(next io.Writer, want int) *pidCatcher {
+	p := &pidCatcher{next: next, want: want, got: make(chan struct{})}
+	if want == 0 {
+		p.done = true
+	}
+	return p
 }
 
 func (p *pidCatcher) Write(b []byte) (int, error) {
@@ -62,7 +91,7 @@ func (p *pidCatcher) Write(b []byte) (int, error) {
 		}
 		line := string(p.head[:i])
 		g, err := strconv.Atoi(strings.TrimPrefix(line, pidMarker))
-		if !strings.HasPrefix(line, pidMarker) || err != nil {
+		if !strings.HasPrefix(line, pidMarker) || err != nil || !validGroup(g) {
 			p.done = true
 			break
 		}
@@ -71,6 +100,7 @@ func (p *pidCatcher) Write(b []byte) (int, error) {
 		}
 		p.groups = append(p.groups, g)
 		p.head = p.head[i+1:]
+		p.done = len(p.groups) == p.want
 	}
 	var rest []byte
 	if p.done {

@@ -81,3 +81,15 @@ func (s Set) KubernetesImages() []string {
 		s.Images.Etcd,
 	}
 }
+
+// LabImages are the upstream references of every image a lab runs: kubeadm's, Flannel's (the
+// daemon and the CNI plugin installer), the observability addons' and Bookinfo's. An online
+// bundle pulls exactly these.
+func (s Set) LabImages() []string {
+	out := append(s.KubernetesImages(), s.Flannel.Image, s.Flannel.CNIPlugin,
+		s.Addons.Zipkin, s.Addons.Prometheus, s.Addons.Grafana, s.Addons.Jaeger)
+	for _, svc := range BookinfoServices() {
+		out = append(out, s.Bookinfo.Image(svc))
+	}
+	return out
+}

@@ -132,3 +132,23 @@ func TestDownloadsArePinned(t *testing.T) {
 		t.Errorf("releaseDigests has %d entries; every one should be reachable from Default()", len(releaseDigests))
 	}
 }
+
+func TestLabImages(t *testing.T) {
+	s := Default()
+	got := s.LabImages()
+	if len(got) != 7+2+4+6 {
+		t.Errorf("%d images, want 19 (kubeadm 7, Flannel 2, addons 4, Bookinfo 6): %v", len(got), got)
+	}
+	seen := map[string]bool{}
+	for _, ref := range got {
+		if seen[ref] {
+			t.Errorf("%s listed twice", ref)
+		}
+		seen[ref] = true
+	}
+	for _, want := range []string{s.Images.Pause, s.Flannel.CNIPlugin, s.Addons.Grafana, "docker.io/istio/examples-bookinfo-productpage-v1:1.20.3"} {
+		if !seen[want] {
+			t.Errorf("LabImages lacks %s", want)
+		}
+	}
+}

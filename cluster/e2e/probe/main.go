@@ -1,6 +1,7 @@
 // Command probe is the end-to-end test's workload: `probe serve ADDR` answers every HTTP request
 // with the pod's name; `probe get URL` fetches URL until it answers 200 (or a deadline passes)
-// and exits 0 on success. It is built static and side-loaded as an image, so the e2e test needs
+// and exits 0 on success; `probe escape ...` tries the ways from a privileged pod to the host
+// (escape.go). It is built static and side-loaded as an image, so the e2e test needs
 // no registry and nothing from the internet.
 package main
 
@@ -15,8 +16,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 5 && os.Args[1] == "escape" {
+		if err := escape(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "probe:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe serve ADDR | probe get URL")
+		fmt.Fprintln(os.Stderr, "usage: probe serve ADDR | probe get URL | probe escape HOSTADDR:PORT MARKER MAJ:MIN,...")
 		os.Exit(2)
 	}
 	var err error

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,6 +98,16 @@ func runEvents(clk *fakeClock) []event.Event {
 	return evs
 }
 
+// goldenGraph is what addons/graph.Text draws for Bookinfo behind the gateway.
+const goldenGraph = `service graph · last 1m at 10:30:00 UTC · 6 workloads · 5 calls
+meshlab-ingressgateway.meshlab-system
+└─▶ productpage-v1.bookinfo         1.00 rps  err 0%  p99 24ms
+    ├─▶ details-v1.bookinfo         1.00 rps  err 0%  p99 4.8ms
+    ├─▶ reviews-v1.bookinfo         0.50 rps  err 0%  p99 9.5ms
+    └─▶ reviews-v2.bookinfo         0.50 rps  err 0%  p99 22ms
+        └─▶ ratings-v1.bookinfo     0.50 rps  err 0%  p99 4.9ms
+`
+
 // doneRun is a finished run on the golden lab whose summary phase emitted links.
 func doneRun(t *testing.T, m Model, clk *fakeClock, links []string) Model {
 	clk.t = t0
@@ -162,7 +173,7 @@ func TestGoldenViews(t *testing.T) {
 			return step(m, runDoneMsg{result: lab.Result{Dir: "/root/.meshlab/labs/demo"}, err: errors.New(`phase "facts" failed`)})
 		}},
 		{"done", func(t *testing.T, m Model, clk *fakeClock) Model {
-			// A stack run: its summary phase lists the lab's URLs (cluster/stack's format).
+			// A stack run: its summary phase lists the lab's URLs (lab/stack's format).
 			return doneRun(t, m, clk, []string{
 				"productpage          http://192.168.56.10:30080/productpage",
 				"tracing (zipkin)     http://192.168.56.10:30001",
@@ -170,6 +181,23 @@ func TestGoldenViews(t *testing.T) {
 				"grafana              — not in the offline bundle",
 				"kubeconfig           /root/.meshlab/labs/demo/kubeconfig",
 			})
+		}},
+		{"done-graph", func(t *testing.T, m Model, clk *fakeClock) Model {
+			// The lab is up with Prometheus: the summary shows the service graph (the text of
+			// addons/graph, which Options.Graph returns) and one line for the dashboards.
+			m.opts.Graph = func(context.Context, *inventory.Lab) (string, error) { return goldenGraph, nil }
+			m = doneRun(t, m, clk, []string{
+				"productpage          http://192.168.56.10:30080/productpage",
+				"tracing (jaeger)     http://192.168.56.10:30001",
+				"prometheus           http://192.168.56.10:30003",
+				"dashboard: meshlab Mesh Overview http://192.168.56.10:30003/query?g0.expr=sum%28rate%28istio_requests_total%5B1m%5D%29%29&g0.tab=graph&g0.range_input=1h",
+				"kubeconfig           /root/.meshlab/labs/demo/kubeconfig",
+			})
+			fetch := m.fetchGraph()
+			if fetch == nil {
+				t.Fatal("a run that installed Prometheus asks for no graph")
+			}
+			return step(m, fetch())
 		}},
 		{"done-cluster-only", func(t *testing.T, m Model, clk *fakeClock) Model {
 			return doneRun(t, m, clk, nil) // no stack phases: no URLs, and the summary says so

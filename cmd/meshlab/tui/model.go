@@ -20,12 +20,17 @@ import (
 	"github.com/meshlab/meshlab/provision/inventory"
 )
 
-// ProbeFunc checks one host of lab; trust allows recording an unknown host key.
-type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host string, trust bool) labrun.ProbeResult
+// ProbeFunc checks one host of lab; trustKey ("" none) is the fingerprint of an unknown host key
+// the user accepted: only a key with that fingerprint is recorded.
+type ProbeFunc func(ctx context.Context, lab *inventory.Lab, host, trustKey string) labrun.ProbeResult
 
 // UpFunc runs the up action on lab, sending every event to sink, and returns once the engine
 // has stopped (also after ctx was cancelled).
 type UpFunc func(ctx context.Context, lab *inventory.Lab, sink event.Sink) (lab.Result, error)
+
+// GraphFunc renders the lab's service graph as text (meshlab mesh graph's view); the summary
+// shows it once a run has brought the lab up.
+type GraphFunc func(ctx context.Context, lab *inventory.Lab) (string, error)
 
 // Options configure the wizard.
 type Options struct {
@@ -37,6 +42,9 @@ type Options struct {
 	// the options below (the wizard command passes an Up made from its flags).
 	Probe ProbeFunc
 	Up    UpFunc
+	// Graph, when set, draws the service graph into the summary of a run that installed
+	// Prometheus.
+	Graph GraphFunc
 	// KnownHostsPath, LogDir and Playbook are `meshlab up`'s --known-hosts, --log-dir and
 	// --playbook, used by the default Probe and Up.
 	KnownHostsPath string
@@ -109,8 +117,8 @@ func New(o Options) Model {
 		o.HostsPath = "hosts.yaml"
 	}
 	if o.Probe == nil {
-		o.Probe = func(ctx context.Context, lab *inventory.Lab, host string, trust bool) labrun.ProbeResult {
-			return labrun.Probe(ctx, lab, host, labrun.ProbeOptions{KnownHostsPath: o.KnownHostsPath, TrustNewHostKey: trust})
+		o.Probe = func(ctx context.Context, lab *inventory.Lab, host, trustKey string) labrun.ProbeResult {
+			return labrun.Probe(ctx, lab, host, labrun.ProbeOptions{KnownHostsPath: o.KnownHostsPath, TrustKey: trustKey})
 		}
 	}
 	if o.Up == nil {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
@@ -10,7 +11,7 @@ import (
 // maxLogLines bounds each host's log pane; the full log is in the host's log file.
 const maxLogLines = 2000
 
-// summaryPhase is the phase that ends a stack run (cluster/stack's Summary): each of its Log
+// summaryPhase is the phase that ends a stack run (lab/stack's Summary): each of its Log
 // events is one "what  where" line (productpage, the addons' UIs, the kubeconfig). The wizard
 // shows those lines rather than guessing URLs, so it lists only what the run really installed.
 const summaryPhase = "summary"
@@ -191,4 +192,15 @@ func (s *runState) totals() (ok, skipped, failed int) {
 		ok, skipped, failed = ok+h.ok, skipped+h.skipped, failed+h.failed
 	}
 	return ok, skipped, failed
+}
+
+// hasPrometheus says whether the run's summary lists a running Prometheus (a URL, not
+// "— not in the offline bundle").
+func (s *runState) hasPrometheus() bool {
+	for _, l := range s.links {
+		if what, where, _ := strings.Cut(l, " "); what == "prometheus" && strings.HasPrefix(strings.TrimSpace(where), "http") {
+			return true
+		}
+	}
+	return false
 }

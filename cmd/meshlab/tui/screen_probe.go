@@ -27,10 +27,10 @@ type probeMsg struct {
 	result labrun.ProbeResult
 }
 
-func (m Model) probeCmd(gen int, lab *inventory.Lab, host string, trust bool) tea.Cmd {
+func (m Model) probeCmd(gen int, lab *inventory.Lab, host, trustKey string) tea.Cmd {
 	ctx, probe := m.opts.Context, m.opts.Probe
 	return func() tea.Msg {
-		return probeMsg{gen: gen, result: probe(ctx, lab, host, trust)}
+		return probeMsg{gen: gen, result: probe(ctx, lab, host, trustKey)}
 	}
 }
 
@@ -50,18 +50,20 @@ func (m Model) openProbe() (tea.Model, tea.Cmd) {
 	cmds := make([]tea.Cmd, 0, len(lab.Hosts))
 	for _, h := range lab.Hosts {
 		p.results[h.Name] = nil
-		cmds = append(cmds, m.probeCmd(p.gen, lab, h.Name, false))
+		cmds = append(cmds, m.probeCmd(p.gen, lab, h.Name, ""))
 	}
 	return m, tea.Batch(cmds...)
 }
 
-// retest tests the named hosts again, with trust when the user asked to record their keys.
-func (m Model) retest(names []string, trust bool) (tea.Model, tea.Cmd) {
+// trust tests the named hosts again, recording for each the key whose fingerprint the screen
+// showed for it, and only that key: a host that now presents another is reported unknown again.
+func (m Model) trust(names []string) (tea.Model, tea.Cmd) {
 	p := &m.probe
 	cmds := make([]tea.Cmd, 0, len(names))
 	for _, n := range names {
+		shown := p.results[n].HostKey
 		p.results[n] = nil
-		cmds = append(cmds, m.probeCmd(p.gen, p.lab, n, trust))
+		cmds = append(cmds, m.probeCmd(p.gen, p.lab, n, shown))
 	}
 	return m, tea.Batch(cmds...)
 }
@@ -85,7 +87,7 @@ func (m Model) updateProbe(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m.openProbe()
 		case key.Matches(msg, m.keys.Trust):
 			if n := p.lab.Hosts[p.cursor].Name; p.keyUnknown(n) {
-				return m.retest([]string{n}, true)
+				return m.trust([]string{n})
 			}
 		case key.Matches(msg, m.keys.TrustAll):
 			var names []string
@@ -94,7 +96,7 @@ func (m Model) updateProbe(msg tea.Msg) (tea.Model, tea.Cmd) {
 					names = append(names, h.Name)
 				}
 			}
-			return m.retest(names, true)
+			return m.trust(names)
 		case key.Matches(msg, m.keys.Next):
 			m.screen = screenComponents
 			m.comps = newComponentsScreen(m.draft)
@@ -105,7 +107,7 @@ func (m Model) updateProbe(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (p *probeScreen) keyUnknown(host string) bool {
 	r := p.results[host]
-	return r != nil && r.Reason == labrun.ReasonHostKeyUnknown
+	return r != nil && r.Reason == labrun.ReasonHostKeyUnknown && r.HostKey != ""
 }
 
 // counts returns how many hosts passed, failed and are still being tested.

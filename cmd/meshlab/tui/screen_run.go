@@ -30,6 +30,8 @@ type runScreen struct {
 	selected     int
 	scroll       int // log lines scrolled back from the end; 0 follows the log
 	summary      bool
+	graph        string // the service graph's text, once fetched (Options.Graph)
+	graphErr     error
 	startedAt    time.Time
 	now          time.Time
 	bar          progress.Model
@@ -38,6 +40,12 @@ type runScreen struct {
 type runDoneMsg struct {
 	result lab.Result
 	err    error
+}
+
+// graphMsg carries the service graph drawn after a successful run.
+type graphMsg struct {
+	text string
+	err  error
 }
 
 // tickMsg refreshes the elapsed time once a second while a run goes on.
@@ -88,6 +96,9 @@ func (m Model) updateRun(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if r.quitWhenDone {
 			return m.quit()
 		}
+		return m, m.fetchGraph()
+	case graphMsg:
+		r.graph, r.graphErr = msg.text, msg.err
 		return m, nil
 	case tickMsg:
 		if !r.running {
@@ -99,6 +110,20 @@ func (m Model) updateRun(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.runKey(msg)
 	}
 	return m, nil
+}
+
+// fetchGraph asks for the service graph when the run succeeded and its summary lists a
+// running Prometheus; the work happens in the command, the view only shows the result.
+func (m Model) fetchGraph() tea.Cmd {
+	r := m.run
+	if m.opts.Graph == nil || r.err != nil || !r.state.hasPrometheus() {
+		return nil
+	}
+	f, ctx, lab := m.opts.Graph, m.opts.Context, r.lab
+	return func() tea.Msg {
+		text, err := f(ctx, lab)
+		return graphMsg{text: text, err: err}
+	}
 }
 
 func (m Model) runKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {

@@ -93,6 +93,7 @@ func (m Model) summaryLines() []string {
 		out = out[:len(out)-1]
 	}
 	out = append(out, m.labLines()...)
+	out = append(out, m.graphLines()...)
 	out = append(out, "", "Next:")
 	for _, c := range m.NextCommands() {
 		out = append(out, "  "+c)
@@ -111,10 +112,18 @@ func (m Model) labLines() []string {
 	var out []string
 	if len(r.state.links) > 0 {
 		out = append(out, "", "The lab (NodePorts on any node):")
+		dashboards := false
 		for _, l := range r.state.links {
-			if !strings.HasPrefix(l, "kubeconfig ") { // printed below from the result
+			switch {
+			case strings.HasPrefix(l, "kubeconfig "): // printed below from the result
+			case strings.HasPrefix(l, "dashboard: "): // a URL of every panel: too long for this pane
+				dashboards = true
+			default:
 				out = append(out, "  "+l)
 			}
+		}
+		if dashboards {
+			out = append(out, "  dashboards           "+command([]string{"dashboard", "--hosts", m.path}))
 		}
 	}
 	switch {
@@ -128,6 +137,22 @@ func (m Model) labLines() []string {
 		}
 	case len(out) == 0:
 		out = append(out, "", dimStyle.Render("No kubeconfig yet: a Kubernetes run writes one once its control plane is up."))
+	}
+	return out
+}
+
+// graphLines are the service graph drawn after the run (Options.Graph), or why it is missing.
+func (m Model) graphLines() []string {
+	r := m.run
+	switch {
+	case r.graphErr != nil:
+		return []string{"", dimStyle.Render("No service graph: " + r.graphErr.Error())}
+	case r.graph == "":
+		return nil
+	}
+	out := []string{"", "Service graph (" + command([]string{"mesh", "graph", "--hosts", m.path}) + " keeps it live):"}
+	for _, l := range strings.Split(strings.TrimRight(r.graph, "\n"), "\n") {
+		out = append(out, "  "+l)
 	}
 	return out
 }

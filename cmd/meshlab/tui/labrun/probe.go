@@ -45,6 +45,9 @@ type ProbeResult struct {
 	// Root says how root commands run ("logged in as root" or "root through sudo") when the
 	// check passed.
 	Root string
+	// HostKey is the fingerprint ("SHA256:…") of the key an unknown host presented: what the
+	// user is shown, and the only key a later ProbeOptions.TrustKey may record.
+	HostKey string
 }
 
 // OK reports whether the host is ready for a run.
@@ -54,10 +57,11 @@ func (r ProbeResult) OK() bool { return r.Err == nil }
 type ProbeOptions struct {
 	// KnownHostsPath overrides the lab's ssh.knownHosts.
 	KnownHostsPath string
-	// TrustNewHostKey records the host's key when it is not yet known: set only after the
-	// user asked for it on this host.
-	TrustNewHostKey bool
-	Timeout         time.Duration // default ProbeTimeout
+	// TrustKey records the host's key when it is not yet known and its fingerprint is this one:
+	// the HostKey of an earlier result, after the user accepted it. A host presenting another
+	// key is reported unknown again, with that key.
+	TrustKey string
+	Timeout  time.Duration // default ProbeTimeout
 	// Logger receives the transport's debug lines; nil discards them (a TUI owns the screen,
 	// so nothing may write to stderr behind its back).
 	Logger *slog.Logger
@@ -95,10 +99,15 @@ func Probe(ctx context.Context, lab *inventory.Lab, hostName string, o ProbeOpti
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg := connect.Config(&one, *host, sec, connect.Options{KnownHostsPath: o.KnownHostsPath, TrustNewHostKeys: o.TrustNewHostKey, Logger: log})
+	cfg := connect.Config(&one, *host, sec, connect.Options{KnownHostsPath: o.KnownHostsPath, Logger: log})
+	cfg.TrustKey = o.TrustKey
 	t, err := transport.DialSSH(ctx, cfg)
 	if err != nil {
 		res.Reason, res.Err = Classify(err), err
+		var unknown *transport.UnknownKeyError
+		if errors.As(err, &unknown) {
+			res.HostKey = unknown.Fingerprint
+		}
 		return res
 	}
 	defer t.Close()

@@ -81,7 +81,15 @@ func TestProbeReasons(t *testing.T) {
 			if c.reason == ReasonRefused {
 				timeout = 2e9 // refused is retried until the deadline
 			}
-			r := Probe(context.Background(), lab, "h", ProbeOptions{TrustNewHostKey: c.trust, Timeout: timeout})
+			o := ProbeOptions{Timeout: timeout}
+			if c.trust { // the key the first look showed
+				first := Probe(context.Background(), lab, "h", ProbeOptions{Timeout: timeout})
+				if first.Reason != ReasonHostKeyUnknown || !strings.HasPrefix(first.HostKey, "SHA256:") {
+					t.Fatalf("first look: %+v", first)
+				}
+				o.TrustKey = first.HostKey
+			}
+			r := Probe(context.Background(), lab, "h", o)
 			if r.Reason != c.reason {
 				t.Fatalf("reason %q, want %q (err: %v)", r.Reason, c.reason, r.Err)
 			}
@@ -95,6 +103,33 @@ func TestProbeReasons(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrustRecordsTheKeyShown: trusting records the key whose fingerprint the user was shown,
+// not whatever answers next. Here another server (another key) answers at the host's address
+// between the look and the trust: nothing is recorded, and the new key is shown instead.
+func TestTrustRecordsTheKeyShown(t *testing.T) {
+	first := sshtest.Start(t, sshtest.Options{})
+	second := sshtest.Start(t, sshtest.Options{})
+	lab, knownPath := oneHostLab(t, first.Port, "root", first.KeyPath, "")
+	shown := Probe(context.Background(), lab, "h", ProbeOptions{})
+	if shown.Reason != ReasonHostKeyUnknown || shown.HostKey == "" {
+		t.Fatalf("first look: %+v", shown)
+	}
+	// The hosts file now reaches the second server: the same address, another key.
+	lab.Hosts[0].Port, lab.Hosts[0].KeyPath = second.Port, second.KeyPath
+	r := Probe(context.Background(), lab, "h", ProbeOptions{TrustKey: shown.HostKey})
+	if r.Reason != ReasonHostKeyUnknown || r.HostKey == shown.HostKey || r.HostKey == "" {
+		t.Fatalf("trusting %s while another key answers: %+v", shown.HostKey, r)
+	}
+	t.Logf("trust refused: %v", r.Err)
+	if b, _ := os.ReadFile(knownPath); len(strings.TrimSpace(string(b))) != 0 {
+		t.Errorf("a key was recorded although it was not the one shown:\n%s", b)
+	}
+	// The key now shown is the one that can be trusted.
+	if r := Probe(context.Background(), lab, "h", ProbeOptions{TrustKey: r.HostKey}); !r.OK() {
+		t.Errorf("trusting the key shown: %+v", r)
 	}
 }
 
