@@ -27,6 +27,8 @@ const (
 )
 
 // errFetchFailed is Envoy's answer while a remote JWKS cannot be had.
+//
+//lint:ignore ST1005 Envoy's exact text, which clients and docs expect in the 401 body
 var errFetchFailed = errors.New("Jwks remote fetch is failed")
 
 // Keys fetches and caches the key sets behind jwksUri: each URI is fetched once when first asked

@@ -98,6 +98,7 @@ func Validate(ra *securityv1.RequestAuthentication) []error {
 func parseJWKS(data []byte) (*jose.JSONWebKeySet, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(data, &set); err != nil {
+		//lint:ignore ST1005 Envoy's exact text
 		return nil, fmt.Errorf("Jwks is an invalid JSON: %w", err)
 	}
 	out := &jose.JSONWebKeySet{}
@@ -115,6 +116,7 @@ func parseJWKS(data []byte) (*jose.JSONWebKeySet, error) {
 		}
 	}
 	if len(out.Keys) == 0 {
+		//lint:ignore ST1005 Envoy's exact text
 		return nil, errors.New("Jwks doesn't have any valid public key")
 	}
 	return out, nil
