@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -21,6 +22,8 @@ type builder struct {
 	vss        map[string]*networkingv1.VirtualService
 	drs        map[string]*networkingv1.DestinationRule
 	routeRules map[string]*routeRule
+	aps        map[string]*securityv1.AuthorizationPolicy
+	ras        map[string]*securityv1.RequestAuthentication
 	order      int            // document counter, so later documents win and output is stable
 	seq        map[string]int // resource key -> order of its last definition
 }
@@ -191,6 +194,20 @@ func (b *builder) finish() (*Snapshot, error) {
 			dr.Namespace = s.Proxy.Namespace
 		}
 		s.DestinationRules = append(s.DestinationRules, dr)
+	}
+	for _, k := range b.sorted(keysOf(b.aps)) {
+		p := b.aps[k]
+		if p.Namespace == "" {
+			p.Namespace = s.Proxy.Namespace
+		}
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, p)
+	}
+	for _, k := range b.sorted(keysOf(b.ras)) {
+		ra := b.ras[k]
+		if ra.Namespace == "" {
+			ra.Namespace = s.Proxy.Namespace
+		}
+		s.RequestAuthentications = append(s.RequestAuthentications, ra)
 	}
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)

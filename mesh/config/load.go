@@ -148,6 +148,10 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		return b.addDestinationRule(env.APIVersion, meta, env.Spec)
 	case group == "config.istio.io" && env.Kind == "RouteRule":
 		return b.addRouteRule(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "AuthorizationPolicy":
+		return b.addAuthorizationPolicy(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "RequestAuthentication":
+		return b.addRequestAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "Gateway":
 		return nil // gateways configure ingress proxies, not sidecars
 	case env.APIVersion == MeshlabAPIVersion && env.Kind == "Proxy":
@@ -159,7 +163,7 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		// document, not these, says where endpoints are.
 		return nil
 	}
-	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
+	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, security.istio.io AuthorizationPolicy or RequestAuthentication, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
 		env.APIVersion, env.Kind, MeshlabAPIVersion)
 }
 

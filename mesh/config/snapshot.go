@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 )
 
 // Snapshot is everything one proxy needs to route: who it is, the service registry, and the Istio
@@ -19,7 +20,19 @@ type Snapshot struct {
 	VirtualServices  []*networkingv1.VirtualService
 	DestinationRules []*networkingv1.DestinationRule
 	Tracing          Tracing
+	// AuthorizationPolicies and RequestAuthentications are the security policies in view: from
+	// files, every one (the proxy picks those that select it); from the control plane, only those
+	// that select this proxy (PoliciesSelected).
+	AuthorizationPolicies  []*securityv1.AuthorizationPolicy
+	RequestAuthentications []*securityv1.RequestAuthentication
+	// PoliciesSelected says the control plane already chose the policies for this proxy (it knows
+	// the pod's labels from the API server), so the proxy applies all of them as they are.
+	PoliciesSelected bool
 }
+
+// RootNamespace is the mesh's root namespace: policies there apply to every namespace. Istio's
+// is the namespace istiod runs in; meshlab's is its control plane's.
+const RootNamespace = "meshlab-system"
 
 // Proxy identifies the workload this sidecar runs beside.
 type Proxy struct {

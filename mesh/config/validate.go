@@ -27,6 +27,7 @@ func (s *Snapshot) Validate() error {
 			errs = append(errs, fmt.Errorf("config: DestinationRule %s/%s: %w", dr.Namespace, dr.Name, err))
 		}
 	}
+	errs = append(errs, s.validateSecurity()...)
 	return errors.Join(errs...)
 }
 
