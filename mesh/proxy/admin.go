@@ -30,6 +30,7 @@ func (p *Proxy) startAdmin() (*admin, error) {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = t.Dump(w)
+		p.policy.Load().dump(w)
 	})
 	metrics := http.NewServeMux()
 	if h := p.opts.Telemetry.MetricsHandler(); h != nil {

@@ -18,6 +18,9 @@ import (
 type connInfo struct {
 	dst netip.AddrPort // original destination
 	src netip.AddrPort
+	// peerURI is the authenticated peer's SPIFFE ID and sni the TLS server name it asked for;
+	// both empty on a connection without mutual TLS (setTLSPeer fills them).
+	peerURI, sni string
 }
 
 // proxyConn is an accepted connection with the bytes read while sniffing kept in front, and a
