@@ -1,11 +1,20 @@
 package proxy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +22,9 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/meshlab/meshlab/mesh/authz"
+	"github.com/meshlab/meshlab/mesh/config"
 )
 
 const productpageProxy = `apiVersion: meshlab.io/v1alpha1
@@ -214,4 +226,69 @@ func signToken(t *testing.T, k *rsa.PrivateKey, claims map[string]any) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestTLSPeerIsThePrincipal: the SPIFFE ID of a verified client certificate becomes the
+// principal that Istio's details-viewer sample allows; another workload's identity is denied.
+func TestTLSPeerIsThePrincipal(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	leaf := func(uri string) tls.Certificate {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		u, _ := url.Parse(uri)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), URIs: []*url.URL{u}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	handshake := func(clientCert tls.Certificate) connInfo {
+		c, s := net.Pipe()
+		defer c.Close()
+		defer s.Close()
+		srv := tls.Server(s, &tls.Config{Certificates: []tls.Certificate{leaf("spiffe://cluster.local/ns/default/sa/bookinfo-details")},
+			ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+		cli := tls.Client(c, &tls.Config{Certificates: []tls.Certificate{clientCert}, RootCAs: pool,
+			ServerName: "outbound_.9080_._.details.default.svc.cluster.local", InsecureSkipVerify: true})
+		go func() { _ = cli.Handshake() }()
+		if err := srv.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		var info connInfo
+		cs := srv.ConnectionState()
+		info.setTLSPeer(&cs)
+		return info
+	}
+	info := handshake(leaf("spiffe://cluster.local/ns/default/sa/bookinfo-productpage"))
+	if info.peerURI != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" || info.sni != "outbound_.9080_._.details.default.svc.cluster.local" {
+		t.Fatalf("peer %q sni %q", info.peerURI, info.sni)
+	}
+	snap, err := config.Parse("details-viewer.yaml", []byte(authzSample(t, "details-viewer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Proxy = config.Proxy{Namespace: "default", Labels: map[string]string{"app": "details"}}
+	e, err := authz.Compile(snap.SelectedAuthorizationPolicies())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/details/0", nil)
+	var ar authz.Request
+	var hr authz.HTTP
+	authzRequest(&ar, &hr, info, req)
+	if d := e.Evaluate(&ar); !d.Allowed {
+		t.Fatalf("productpage's identity denied: %+v", d)
+	}
+	info = handshake(leaf("spiffe://cluster.local/ns/default/sa/bookinfo-reviews"))
+	authzRequest(&ar, &hr, info, req)
+	if d := e.Evaluate(&ar); d.Allowed || d.Policy != "none" {
+		t.Fatalf("reviews' identity: %+v, want denied", d)
+	}
 }
