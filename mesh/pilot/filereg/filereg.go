@@ -77,7 +77,8 @@ func Load(files ...string) (model.State, error) {
 	if err := snap.Validate(); err != nil {
 		return model.State{}, fmt.Errorf("file registry: %w", err)
 	}
-	return model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules}, nil
+	return model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules,
+		AuthorizationPolicies: snap.AuthorizationPolicies, RequestAuthentications: snap.RequestAuthentications}, nil
 }
 
 func stamps(files []string) string {

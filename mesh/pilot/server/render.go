@@ -13,13 +13,15 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meshlab/meshlab/mesh/authz"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
 )
 
 // resourceTypes are the four types every snapshot holds, in the order ADS clients request them.
-var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.ExtensionConfigType}
 
 // render compiles st for proxy p and renders it as a consistent snapshot whose version is a hash
 // of its content, so an unchanged config is never pushed again.
@@ -29,6 +31,10 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error
 		Services:         slices.Clone(st.Services), // Compile fills in defaults in place
 		VirtualServices:  st.VirtualServices,
 		DestinationRules: st.DestinationRules,
+		// The security policies that select p, chosen here with the labels the registry knows.
+		AuthorizationPolicies:  authz.Select(st.AuthorizationPolicies, p.PolicyWorkload(), config.RootNamespace),
+		RequestAuthentications: jwtauth.Select(st.RequestAuthentications, p.PolicyWorkload(), config.RootNamespace),
+		PoliciesSelected:       true,
 	}
 	t, err := config.Compile(snap)
 	if err != nil {
