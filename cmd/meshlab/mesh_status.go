@@ -32,7 +32,8 @@ func newMeshStatusCmd(*globalOptions) *cobra.Command {
 		Short: "List the proxies connected to the control plane as SYNCED, STALE or NACKED",
 		Long: `Asks the control plane's debug port (/debug/status) for every connected proxy: SYNCED when it
 ACKed the latest config of every resource type, STALE while a push is not ACKed yet, NACKED when
-it rejected the latest config (the error is shown).`,
+it rejected the latest config (the error is shown). Config the control plane itself refused
+(a policy that does not validate) is listed after the table, with what stays in force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -52,7 +53,15 @@ it rejected the latest config (the error is shown).`,
 			for _, p := range st {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Namespace, p.Workload, p.State, p.Version, strings.ReplaceAll(p.Error, "\n", " "))
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(st) > 0 {
+				for _, r := range st[0].Rejected {
+					fmt.Fprintf(cmd.OutOrStdout(), "REJECTED CONFIG: %s\n", strings.ReplaceAll(r, "\n", " "))
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "pilot", "127.0.0.1:15014", "the control plane's debug address")

@@ -126,6 +126,7 @@ func clusterRole() *rbacv1.ClusterRole {
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 			{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules"}, Verbs: read},
 			{APIGroups: []string{"config.istio.io"}, Resources: []string{"routerules"}, Verbs: read},
+			{APIGroups: []string{"security.istio.io"}, Resources: []string{"authorizationpolicies", "requestauthentications"}, Verbs: read},
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,9 @@ type Registry struct {
 	istio   istioclient.Interface
 	dynamic dynamic.Interface
 	opts    Options
+	// good keeps the last valid version of each policy, so a policy updated past the webhook into
+	// something the proxy cannot apply keeps its last good form (security.go).
+	good policyMemory
 }
 
 // New builds a Registry from a rest.Config (in-cluster or a kubeconfig).
@@ -89,6 +93,7 @@ type listers struct {
 	vss        cache.GenericLister
 	drs        cache.GenericLister
 	rrs        cache.GenericLister // nil when RouteRules are not served
+	aps, ras   cache.GenericLister // nil when the security CRDs are not served
 }
 
 // Run watches until ctx ends. It pushes a State once every informer has synced and after each
@@ -135,6 +140,12 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 		r.opts.Log.Warn("RouteRules are not served; legacy route rules are ignored until restart", "err", err)
 	} else {
 		l.rrs = collect(add(dynF.ForResource(crds.RouteRules).Informer(), "routerules"))
+	}
+	if err := r.requireServed(crds.AuthorizationPolicies, crds.RequestAuthentications); err != nil {
+		r.opts.Log.Warn("security policies are not served; no AuthorizationPolicy or RequestAuthentication applies until restart", "err", err)
+	} else {
+		l.aps = collect(add(istioF.Security().V1().AuthorizationPolicies().Informer(), "authorizationpolicies"))
+		l.ras = collect(add(istioF.Security().V1().RequestAuthentications().Informer(), "requestauthentications"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -248,6 +259,21 @@ func (r *Registry) state(l listers) (model.State, []Problem) {
 	st := model.State{Services: services(objs, byIP), Pods: byIP}
 	var problems []Problem
 	st.VirtualServices, st.DestinationRules, problems = routing(vss, drs, rrs)
+	if l.aps != nil {
+		var aps []*securityv1.AuthorizationPolicy
+		for _, o := range list(l.aps) {
+			if p, ok := o.(*securityv1.AuthorizationPolicy); ok && inMesh(p.Namespace) {
+				aps = append(aps, p)
+			}
+		}
+		var ras []*securityv1.RequestAuthentication
+		for _, o := range list(l.ras) {
+			if ra, ok := o.(*securityv1.RequestAuthentication); ok && inMesh(ra.Namespace) {
+				ras = append(ras, ra)
+			}
+		}
+		st.AuthorizationPolicies, st.RequestAuthentications, st.Rejected = r.good.security(aps, ras)
+	}
 	return st, problems
 }
 

@@ -151,7 +151,19 @@ func (s *Server) xdsServer(ctx context.Context) serverv3.Server {
 }
 
 // Status lists connected proxies and their sync state, sorted by ID.
-func (s *Server) Status() []ProxyStatus { return s.tracker.status() }
+func (s *Server) Status() []ProxyStatus {
+	st := s.tracker.status()
+	s.mu.Lock()
+	var rejected []string
+	if s.state != nil {
+		rejected = s.state.Rejected
+	}
+	s.mu.Unlock()
+	for i := range st {
+		st[i].Rejected = rejected
+	}
+	return st
+}
 
 // DebugHandler serves /debug/status (JSON of Status).
 func (s *Server) DebugHandler() http.Handler {

@@ -30,7 +30,10 @@ type ProxyStatus struct {
 	Version   string            `json:"version"`         // latest version pushed
 	Acked     map[string]string `json:"acked"`           // type -> version ACKed
 	Error     string            `json:"error,omitempty"` // the NACK's error detail
-	Since     time.Time         `json:"connectedSince"`
+	// Rejected is config the control plane refused (a policy that does not validate), with what
+	// it keeps in force instead; the same for every proxy.
+	Rejected []string  `json:"rejected,omitempty"`
+	Since    time.Time `json:"connectedSince"`
 }
 
 // proxyState is what the tracker knows about one node; guarded by tracker.mu.
