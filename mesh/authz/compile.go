@@ -515,3 +515,52 @@ func claimPath(s string) ([]string, error) {
 	}
 	return []string{name}, nil
 }
+
+// HTTPOnlyFields lists the fields of rule r that a TCP connection cannot be matched on
+// ("to[0].operation.methods", "when[1].key request.headers[x-user]"), for analysis.
+func HTTPOnlyFields(r *v1beta1.Rule) []string {
+	var out []string
+	for i, f := range r.GetFrom() {
+		s := f.GetSource()
+		if len(s.GetRequestPrincipals()) > 0 {
+			out = append(out, fmt.Sprintf("from[%d].source.requestPrincipals", i))
+		}
+		if len(s.GetNotRequestPrincipals()) > 0 {
+			out = append(out, fmt.Sprintf("from[%d].source.notRequestPrincipals", i))
+		}
+	}
+	for i, t := range r.GetTo() {
+		o := t.GetOperation()
+		for _, f := range []struct {
+			name string
+			n    int
+		}{{"hosts", len(o.GetHosts())}, {"notHosts", len(o.GetNotHosts())}, {"methods", len(o.GetMethods())},
+			{"notMethods", len(o.GetNotMethods())}, {"paths", len(o.GetPaths())}, {"notPaths", len(o.GetNotPaths())}} {
+			if f.n > 0 {
+				out = append(out, fmt.Sprintf("to[%d].operation.%s", i, f.name))
+			}
+		}
+	}
+	for i, w := range r.GetWhen() {
+		if k := w.GetKey(); strings.HasPrefix(k, "request.") {
+			out = append(out, fmt.Sprintf("when[%d].key %s", i, k))
+		}
+	}
+	return out
+}
+
+// RulePorts is the destination ports rule r is limited to; nil when it names none (every port).
+func RulePorts(r *v1beta1.Rule) []string {
+	if len(r.GetTo()) == 0 {
+		return nil
+	}
+	var ports []string
+	for _, t := range r.GetTo() {
+		p := t.GetOperation().GetPorts()
+		if len(p) == 0 {
+			return nil
+		}
+		ports = append(ports, p...)
+	}
+	return ports
+}
