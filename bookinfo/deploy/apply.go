@@ -30,6 +30,8 @@ var resources = map[string]schema.GroupVersionResource{
 	"v1/ServiceAccount":                               {Version: "v1", Resource: "serviceaccounts"},
 	"apps/v1/Deployment":                              {Group: "apps", Version: "v1", Resource: "deployments"},
 	"networking.istio.io/v1/Gateway":                  {Group: "networking.istio.io", Version: "v1", Resource: "gateways"},
+	"security.istio.io/v1/AuthorizationPolicy":        {Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"},
+	"security.istio.io/v1/RequestAuthentication":      {Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"},
 	"networking.istio.io/v1/VirtualService":           {Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"},
 	"networking.istio.io/v1/DestinationRule":          {Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
 	"networking.istio.io/v1beta1/Gateway":             {Group: "networking.istio.io", Version: "v1beta1", Resource: "gateways"},

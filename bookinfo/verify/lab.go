@@ -28,6 +28,9 @@ type Lab struct {
 	// named here is expected to answer; when it does not, its checks fail with the reason.
 	Absent map[string]error
 	HTTP   *http.Client
+	// MutualTLS says the sidecars authenticate each other with workload certificates, so that
+	// policies naming principals can match; without it those steps of the security checks skip.
+	MutualTLS bool
 }
 
 // Defaults of a meshlab lab.
@@ -135,7 +138,8 @@ func Suite(l Lab) []Category {
 			Check: skipIf(noProm, "no Prometheus URL", promB.check(dashboardQueries(a, l.PrometheusURL, d))),
 		})
 	}
-	return []Category{cluster, smoke, routing, prom, tracing, grafana}
+	security := securityCategory(l, skipIf)
+	return []Category{cluster, smoke, routing, security, prom, tracing, grafana}
 }
 
 func productpage(b Browser) CheckFunc {
