@@ -64,7 +64,7 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	if ps := h.p.policy.Load(); !ps.active() || h.authorize(sw, r, info, ps) {
+	if ps := h.p.policy.Load(); !ps.active() || h.p.authorize(sw, r, info, ps) {
 		watchBody(r, st)
 		ctx := context.WithValue(r.Context(), reqStateKey{}, st)
 		h.fwd.forward(sw, withContext(w, r, ctx), st)

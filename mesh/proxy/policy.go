@@ -91,13 +91,13 @@ func authzRequest(r *authz.Request, h *authz.HTTP, info connInfo, req *http.Requ
 // authorize runs RequestAuthentication, then AuthorizationPolicy, on an inbound request. When the
 // request may not go on it answers it (401 or 403) and returns false; flags are the response
 // flags for metrics (Envoy sets none for either).
-func (h *inboundHandler) authorize(w http.ResponseWriter, r *http.Request, info connInfo, ps *policyState) bool {
+func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request, info connInfo, ps *policyState) bool {
 	var hr authz.HTTP
 	var ar authz.Request
 	if ps.jwt != nil {
 		jwt, fail := ps.jwt.Authenticate(r.Context(), r)
 		if fail != nil {
-			h.p.opts.Logger.Info("jwt: request refused", "code", http.StatusUnauthorized, "details", "jwt_authn_access_denied{"+fail.Message+"}",
+			p.opts.Logger.Info("jwt: request refused", "code", http.StatusUnauthorized, "details", "jwt_authn_access_denied{"+fail.Message+"}",
 				"rule", fail.Rule, "err", fail.Err, "method", r.Method, "path", r.URL.Path, "authority", r.Host, "source", info.src.String())
 			jwtauth.WriteUnauthorized(w, r, fail)
 			return false
@@ -109,13 +109,13 @@ func (h *inboundHandler) authorize(w http.ResponseWriter, r *http.Request, info 
 	hr.JWT = jwt
 	d := ps.authz.Evaluate(&ar)
 	if d.Audit != "" || d.DryRun != nil && !d.DryRun.Allowed {
-		h.p.opts.Logger.Info("rbac: audit", "allowed", d.Allowed, "audit", d.Audit, "dry_run", d.DryRun,
+		p.opts.Logger.Info("rbac: audit", "allowed", d.Allowed, "audit", d.Audit, "dry_run", d.DryRun,
 			"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peerURI)
 	}
 	if d.Allowed {
 		return true
 	}
-	h.p.opts.Logger.Info("rbac: access denied", "code", http.StatusForbidden, "details", "rbac_access_denied_matched_policy["+d.Policy+"]",
+	p.opts.Logger.Info("rbac: access denied", "code", http.StatusForbidden, "details", "rbac_access_denied_matched_policy["+d.Policy+"]",
 		"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peerURI,
 		"request_principal", requestPrincipal(jwt))
 	hd := w.Header()
