@@ -34,15 +34,17 @@ const (
 	rbacDenied = "RBAC: access denied"
 )
 
-// securityStep is one step of the task: the samples applied so far and what the page must show.
-type securityStep struct {
-	name, expected string
-	samples        []string // authz-http sample names, in the task's order
-	needsMTLS      bool     // the step's policies name principals, which only mutual TLS gives
-	ok             func(p Page) error
+// AuthorizationStep is one step of the task: the samples applied so far and what the page must
+// show.
+type AuthorizationStep struct {
+	Name, Expected string
+	Samples        []string // authz-http sample names, in the task's order
+	NeedsMTLS      bool     // the step's policies name principals, which only mutual TLS gives
+	OK             func(p Page) error
 }
 
-func securitySteps() []securityStep {
+// AuthorizationSteps are the steps of Istio's Bookinfo authorization task.
+func AuthorizationSteps() []AuthorizationStep {
 	has := func(p Page, want ...string) error {
 		for _, w := range want {
 			if !strings.Contains(p.Body, w) {
@@ -65,54 +67,60 @@ func securitySteps() []securityStep {
 		}
 		return nil
 	}
-	return []securityStep{{
-		name: "allow-nothing", expected: "productpage 403 " + rbacDenied,
-		samples: []string{"allow-nothing"},
-		ok: func(p Page) error {
+	return []AuthorizationStep{{
+		Name: "allow-nothing", Expected: "productpage 403 " + rbacDenied,
+		Samples: []string{"allow-nothing"},
+		OK: func(p Page) error {
 			if p.Status != http.StatusForbidden || p.Body != rbacDenied {
 				return fmt.Errorf("productpage answered %d %.80q, want 403 %q", p.Status, p.Body, rbacDenied)
 			}
 			return nil
 		},
 	}, {
-		name: "productpage-viewer", expected: "the page, with " + errDetails + " and " + errReviews,
-		samples: []string{"allow-nothing", "productpage-viewer"},
-		ok: func(p Page) error {
+		Name: "productpage-viewer", Expected: "the page, with " + errDetails + " and " + errReviews,
+		Samples: []string{"allow-nothing", "productpage-viewer"},
+		OK: func(p Page) error {
 			return errors.Join(status(p, 200), has(p, errDetails, errReviews))
 		},
 	}, {
-		name: "details-viewer + reviews-viewer", expected: "details and reviews back; reviews say " + errRatings,
-		samples:   []string{"allow-nothing", "productpage-viewer", "details-viewer", "reviews-viewer"},
-		needsMTLS: true,
-		ok: func(p Page) error {
+		Name: "details-viewer + reviews-viewer", Expected: "details and reviews back; reviews say " + errRatings,
+		Samples:   []string{"allow-nothing", "productpage-viewer", "details-viewer", "reviews-viewer"},
+		NeedsMTLS: true,
+		OK: func(p Page) error {
 			return errors.Join(status(p, 200), lacks(p, errDetails, errReviews), has(p, "Book Details", "Book Reviews"),
 				has(p, errRatings))
 		},
 	}, {
 		// reviews v1 shows no stars at any time: "back" means no "unavailable", and stars on a
 		// v2 or v3 page (Observe fetches until one comes).
-		name: "ratings-viewer", expected: "stars back (no " + errRatings + ")",
-		samples:   []string{"allow-nothing", "productpage-viewer", "details-viewer", "reviews-viewer", "ratings-viewer"},
-		needsMTLS: true,
-		ok: func(p Page) error {
+		Name: "ratings-viewer", Expected: "stars back (no " + errRatings + ")",
+		Samples:   []string{"allow-nothing", "productpage-viewer", "details-viewer", "reviews-viewer", "ratings-viewer"},
+		NeedsMTLS: true,
+		OK: func(p Page) error {
 			return errors.Join(status(p, 200), lacks(p, errDetails, errReviews, errRatings), has(p, "glyphicon glyphicon-star"))
 		},
 	}}
 }
 
-// securityObjects decodes the samples for Bookinfo's namespace. The task's files name namespace
-// default (and principals in it); a lab whose Bookinfo lives elsewhere gets them with its own
-// namespace, otherwise unchanged.
+// AuthorizationSample returns one of the task's policies for Bookinfo's namespace. The task's
+// files name namespace default (and principals in it); for Bookinfo elsewhere they get its
+// namespace, otherwise they are byte for byte the docs'.
+func AuthorizationSample(namespace, name string) ([]byte, error) {
+	data, err := deploy.Sample("authz-http/" + name + ".yaml")
+	if err != nil || namespace == "default" {
+		return data, err
+	}
+	text := strings.ReplaceAll(string(data), "namespace: default", "namespace: "+namespace)
+	return []byte(strings.ReplaceAll(text, "cluster.local/ns/default/", "cluster.local/ns/"+namespace+"/")), nil
+}
+
+// securityObjects decodes the samples for Bookinfo's namespace.
 func securityObjects(namespace string, samples []string) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	for _, s := range samples {
-		data, err := deploy.Sample("authz-http/" + s + ".yaml")
+		data, err := AuthorizationSample(namespace, s)
 		if err != nil {
 			return nil, err
-		}
-		if namespace != "default" {
-			text := strings.ReplaceAll(string(data), "namespace: default", "namespace: "+namespace)
-			data = []byte(strings.ReplaceAll(text, "cluster.local/ns/default/", "cluster.local/ns/"+namespace+"/"))
 		}
 		o, err := deploy.Decode(s+".yaml", data)
 		if err != nil {
@@ -165,19 +173,19 @@ func applyAndObserve(ctx context.Context, r Router, objs []*unstructured.Unstruc
 func securityCategory(l Lab, skipIf func(bool, string, CheckFunc) CheckFunc) Category {
 	c := Category{Name: "security"}
 	noRouter := l.Router == nil
-	for _, s := range securitySteps() {
+	for _, s := range AuthorizationSteps() {
 		check := func(ctx context.Context) (Observation, error) {
-			objs, err := securityObjects(l.Namespace, s.samples)
+			objs, err := securityObjects(l.Namespace, s.Samples)
 			if err != nil {
 				return Observation{}, err
 			}
-			return applyAndObserve(ctx, l.Router, objs, func(ctx context.Context) (Page, error) { return l.Browser.Fetch(ctx, nil) }, s.ok, s.expected)
+			return applyAndObserve(ctx, l.Router, objs, func(ctx context.Context) (Page, error) { return l.Browser.Fetch(ctx, nil) }, s.OK, s.Expected)
 		}
-		if s.needsMTLS {
+		if s.NeedsMTLS {
 			check = skipIf(!l.MutualTLS, "the policies name principals, which need mutual TLS between the sidecars (workload identities)", check)
 		}
 		c.Checkers = append(c.Checkers, Checker{
-			Name: "authz: " + s.name, Expected: s.expected,
+			Name: "authz: " + s.Name, Expected: s.Expected,
 			Hint:  "the sidecars' policies: :15021/config_dump of productpage, details, reviews, ratings; denials are logged by the receiving sidecar as rbac_access_denied_matched_policy[...]",
 			Check: skipIf(noRouter, "no router to apply policies with", check),
 		})
