@@ -18,9 +18,11 @@ import (
 type connInfo struct {
 	dst netip.AddrPort // original destination
 	src netip.AddrPort
-	// peerURI is the authenticated peer's SPIFFE ID and sni the TLS server name it asked for;
-	// both empty on a connection without mutual TLS (setTLSPeer fills them).
-	peerURI, sni string
+	// mtls is true when the connection is the mesh's mutual TLS, terminated here; peer is then
+	// the client's SPIFFE ID ("spiffe://cluster.local/ns/default/sa/x") and sni the server name
+	// it asked for (setTLSPeer fills them).
+	mtls      bool
+	peer, sni string
 }
 
 // proxyConn is an accepted connection with the bytes read while sniffing kept in front, and a

@@ -73,14 +73,14 @@ func (i *connInfo) setTLSPeer(cs *tls.ConnectionState) {
 		return
 	}
 	if uris := cs.PeerCertificates[0].URIs; len(uris) == 1 && uris[0].Scheme == "spiffe" {
-		i.peerURI = uris[0].String()
+		i.mtls, i.peer = true, uris[0].String()
 	}
 }
 
 // authzRequest fills r with what policies may see of an inbound HTTP request.
 func authzRequest(r *authz.Request, h *authz.HTTP, info connInfo, req *http.Request) {
 	*r = authz.Request{SourceIP: info.src.Addr(), DestIP: info.dst.Addr(), DestPort: info.dst.Port(),
-		PeerURI: info.peerURI, SNI: info.sni, HTTP: h}
+		PeerURI: info.peer, SNI: info.sni, HTTP: h}
 	target := req.RequestURI
 	if !strings.HasPrefix(target, "/") {
 		target = req.URL.RequestURI()
@@ -110,13 +110,13 @@ func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request, info connInfo,
 	d := ps.authz.Evaluate(&ar)
 	if d.Audit != "" || d.DryRun != nil && !d.DryRun.Allowed {
 		p.opts.Logger.Info("rbac: audit", "allowed", d.Allowed, "audit", d.Audit, "dry_run", d.DryRun,
-			"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peerURI)
+			"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peer)
 	}
 	if d.Allowed {
 		return true
 	}
 	p.opts.Logger.Info("rbac: access denied", "code", http.StatusForbidden, "details", "rbac_access_denied_matched_policy["+d.Policy+"]",
-		"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peerURI,
+		"method", r.Method, "path", hr.Path, "authority", r.Host, "source", info.src.String(), "principal", info.peer,
 		"request_principal", requestPrincipal(jwt))
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain")
@@ -139,11 +139,11 @@ func (s *server) allowTCP(c *proxyConn) bool {
 	if s.dir != directionInbound || ps == nil || ps.authz == nil {
 		return true
 	}
-	r := authz.Request{SourceIP: c.info.src.Addr(), DestIP: c.info.dst.Addr(), DestPort: c.info.dst.Port(), PeerURI: c.info.peerURI, SNI: c.info.sni}
+	r := authz.Request{SourceIP: c.info.src.Addr(), DestIP: c.info.dst.Addr(), DestPort: c.info.dst.Port(), PeerURI: c.info.peer, SNI: c.info.sni}
 	d := ps.authz.Evaluate(&r)
 	if !d.Allowed {
 		s.log.Info("rbac: connection denied", "details", "rbac_access_denied_matched_policy["+d.Policy+"]",
-			"destination", c.info.dst.String(), "source", c.info.src.String(), "principal", c.info.peerURI)
+			"destination", c.info.dst.String(), "source", c.info.src.String(), "principal", c.info.peer)
 	}
 	return d.Allowed
 }

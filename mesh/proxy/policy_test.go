@@ -267,8 +267,8 @@ func TestTLSPeerIsThePrincipal(t *testing.T) {
 		return info
 	}
 	info := handshake(leaf("spiffe://cluster.local/ns/default/sa/bookinfo-productpage"))
-	if info.peerURI != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" || info.sni != "outbound_.9080_._.details.default.svc.cluster.local" {
-		t.Fatalf("peer %q sni %q", info.peerURI, info.sni)
+	if info.peer != "spiffe://cluster.local/ns/default/sa/bookinfo-productpage" || info.sni != "outbound_.9080_._.details.default.svc.cluster.local" {
+		t.Fatalf("peer %q sni %q", info.peer, info.sni)
 	}
 	snap, err := config.Parse("details-viewer.yaml", []byte(authzSample(t, "details-viewer")))
 	if err != nil {
