@@ -70,7 +70,10 @@ func (m *strMatcher) match(v string) bool {
 	case matchPresent:
 		return v != ""
 	case matchRegex:
-		return m.re.MatchString(v)
+		// A copy: the regexp keeps its input, which would make every request's attributes
+		// escape to the heap; only the regular-expression forms (wildcard namespaces, service
+		// accounts, trust domains) pay for it.
+		return m.re.MatchString(strings.Clone(v))
 	case matchContains:
 		return strings.Contains(v, m.s)
 	}

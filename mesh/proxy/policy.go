@@ -77,36 +77,46 @@ func (i *connInfo) setTLSPeer(cs *tls.ConnectionState) {
 	}
 }
 
-// authzRequest fills r with what policies may see of an inbound HTTP request.
+// authzRequest fills r with what policies may see of an inbound HTTP request, pointing at h.
 func authzRequest(r *authz.Request, h *authz.HTTP, info connInfo, req *http.Request) {
-	*r = authz.Request{SourceIP: info.src.Addr(), DestIP: info.dst.Addr(), DestPort: info.dst.Port(),
-		PeerURI: info.peer, SNI: info.sni, HTTP: h}
+	*h = httpAttrs(req, h.JWT)
+	*r = connAttrs(info)
+	r.HTTP = h
+}
+
+// connAttrs is what policies may see of the connection.
+func connAttrs(info connInfo) authz.Request {
+	return authz.Request{SourceIP: info.src.Addr(), DestIP: info.dst.Addr(), DestPort: info.dst.Port(), PeerURI: info.peer, SNI: info.sni}
+}
+
+// httpAttrs is what policies may see of the request.
+func httpAttrs(req *http.Request, jwt *authz.JWT) authz.HTTP {
 	target := req.RequestURI
 	if !strings.HasPrefix(target, "/") {
 		target = req.URL.RequestURI()
 	}
-	*h = authz.HTTP{Method: req.Method, Host: req.Host, Path: authz.NormalizePath(target), Header: req.Header}
+	return authz.HTTP{Method: req.Method, Host: req.Host, Path: authz.NormalizePath(target), Header: req.Header, JWT: jwt}
 }
 
 // authorize runs RequestAuthentication, then AuthorizationPolicy, on an inbound request. When the
 // request may not go on it answers it (401 or 403) and returns false; flags are the response
 // flags for metrics (Envoy sets none for either).
 func (p *Proxy) authorize(w http.ResponseWriter, r *http.Request, info connInfo, ps *policyState) bool {
-	var hr authz.HTTP
-	var ar authz.Request
+	var jwt *authz.JWT
 	if ps.jwt != nil {
-		jwt, fail := ps.jwt.Authenticate(r.Context(), r)
+		j, fail := ps.jwt.Authenticate(r.Context(), r)
 		if fail != nil {
 			p.opts.Logger.Info("jwt: request refused", "code", http.StatusUnauthorized, "details", "jwt_authn_access_denied{"+fail.Message+"}",
 				"rule", fail.Rule, "err", fail.Err, "method", r.Method, "path", r.URL.Path, "authority", r.Host, "source", info.src.String())
 			jwtauth.WriteUnauthorized(w, r, fail)
 			return false
 		}
-		hr.JWT = jwt
+		jwt = j
 	}
-	jwt := hr.JWT
-	authzRequest(&ar, &hr, info, r)
-	hr.JWT = jwt
+	// Both on the stack: Evaluate keeps nothing, so a decision allocates nothing.
+	hr := httpAttrs(r, jwt)
+	ar := connAttrs(info)
+	ar.HTTP = &hr
 	d := ps.authz.Evaluate(&ar)
 	if d.Audit != "" || d.DryRun != nil && !d.DryRun.Allowed {
 		p.opts.Logger.Info("rbac: audit", "allowed", d.Allowed, "audit", d.Audit, "dry_run", d.DryRun,
@@ -139,7 +149,7 @@ func (s *server) allowTCP(c *proxyConn) bool {
 	if s.dir != directionInbound || ps == nil || ps.authz == nil {
 		return true
 	}
-	r := authz.Request{SourceIP: c.info.src.Addr(), DestIP: c.info.dst.Addr(), DestPort: c.info.dst.Port(), PeerURI: c.info.peer, SNI: c.info.sni}
+	r := connAttrs(c.info)
 	d := ps.authz.Evaluate(&r)
 	if !d.Allowed {
 		s.log.Info("rbac: connection denied", "details", "rbac_access_denied_matched_policy["+d.Policy+"]",
