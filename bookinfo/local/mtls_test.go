@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/mesh/proxy"
 )
 
@@ -107,6 +110,64 @@ func TestBookinfoMutualTLS(t *testing.T) {
 		l.applyContent(t, policy("PERMISSIVE"))
 		l.waitInbound(t, "productpage-v1", "PERMISSIVE")
 		l.get(anonymous())
+	})
+
+	t.Run("principals: a policy allows and denies by the caller's SPIFFE identity", func(t *testing.T) {
+		// Istio's details-viewer alone: details admits productpage's identity only. A request
+		// from an app in reviews-v1's pod goes out over its sidecar's mutual TLS as
+		// bookinfo-reviews and is denied; the same request from productpage's pod passes.
+		details := "http://details:9080/details/0"
+		doc, err := verify.AuthorizationSample("default", "details-viewer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := deploy.Decode("details-viewer.yaml", doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		restore, err := verify.FileRouter{Path: l.routes}.Apply(ctx, objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, verify.SecurityTimeout, "details-viewer denying bookinfo-reviews", func() bool { return l.curlFromPod(t, "reviews-v1", details) == "403" })
+		if code := l.curlFromPod(t, "productpage-v1", details); code != "200" {
+			t.Fatalf("productpage's identity got %s from details under details-viewer, want 200", code)
+		}
+		if err := restore(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, verify.SecurityTimeout, "details open again", func() bool { return l.curlFromPod(t, "reviews-v1", details) == "200" })
+	})
+
+	t.Run("verify's authorization task, the principal steps included", func(t *testing.T) {
+		lab := verify.Lab{Namespace: "default", MutualTLS: true, Router: verify.FileRouter{Path: l.routes},
+			Browser: verify.Browser{BaseURL: strings.TrimSuffix(l.url, "/productpage"), Timeout: 30 * time.Second}}
+		var security []verify.Category
+		for _, c := range verify.Suite(lab) {
+			if c.Name == "security" {
+				c.Checkers = slices.DeleteFunc(c.Checkers, func(k verify.Checker) bool { return !strings.HasPrefix(k.Name, "authz: ") })
+				security = append(security, c)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		results, failed := verify.Runner{Poll: 500 * time.Millisecond}.Run(ctx, security, nil)
+		var out strings.Builder
+		_ = verify.RenderTable(&out, results)
+		t.Logf("the authorization task over mutual TLS:\n%s", out.String())
+		principal := 0
+		for _, r := range results {
+			if r.Status != verify.Passed {
+				t.Errorf("%s: %s %s", r.Check, r.Status, r.Error)
+			}
+			if strings.Contains(r.Check, "details-viewer") || strings.Contains(r.Check, "ratings-viewer") {
+				principal++
+			}
+		}
+		if failed || principal != 2 {
+			t.Fatalf("failed %v, %d principal steps run (want 2)", failed, principal)
+		}
 	})
 
 	t.Run("renewals under load lose no request", func(t *testing.T) {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -236,6 +237,31 @@ func TestBookinfoRoutingFromControlPlane(t *testing.T) {
 			t.Fatalf("jason's page does not say ratings are unavailable (version %s)", p.reviewsVersion())
 		}
 	})
+	t.Run("allow-nothing from the control plane: 403, a bad policy rejected and reported", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "authz-http/allow-nothing.yaml")
+		code, body := pageStatus(t, l.url)
+		if code != 403 || body != "RBAC: access denied" {
+			t.Fatalf("productpage with allow-nothing: %d %q, want 403 RBAC: access denied", code, body)
+		}
+		// A policy that does not validate: the control plane keeps the last good state (the
+		// sidecars still deny) and `mesh status` reports the rejection.
+		bad := "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad, namespace: default}\n" +
+			"spec:\n  rules: [{from: [{source: {principals: [bookinfo-productpage]}}]}]\n"
+		if err := os.WriteFile(l.routes, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "the rejection in mesh status", func() bool {
+			st := l.srv.Status()
+			return len(st) > 0 && len(st[0].Rejected) == 1 && strings.Contains(st[0].Rejected[0], "principals[0]")
+		})
+		if code, _ := pageStatus(t, l.url); code != 403 {
+			t.Fatalf("after the rejected change: %d, want 403 (the last good policies stay)", code)
+		}
+		l.applyRoutes(t, "destination-rule-all.yaml")
+		if code, _ := pageStatus(t, l.url); code != 200 {
+			t.Fatalf("policy removed: %d, want 200", code)
+		}
+	})
 	t.Run("control plane killed: traffic flows on the last config", func(t *testing.T) {
 		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml")
 		waitUntil(t, 10*time.Second, "every sidecar SYNCED", l.allSynced)
@@ -258,6 +284,17 @@ func TestBookinfoRoutingFromControlPlane(t *testing.T) {
 			t.Fatalf("30 requests after removing the routes saw %v; want all three versions", counts)
 		}
 	})
+}
+
+func pageStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := anonymous().Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }
 
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {

@@ -91,7 +91,7 @@ func TestHealthyLabPasses(t *testing.T) {
 	for _, r := range rs {
 		want := Passed
 		if r.Category == "routing" || r.Category == "security" && r.Check != "mtls-hops" {
-			want = Skipped // no router: the namespace-mesh test covers the scenarios and policies
+			want = Skipped // no router: the namespace-mesh tests cover the scenarios and policies
 		}
 		if r.Status != want {
 			t.Errorf("%s/%s: %s (%s), want %s", r.Category, r.Check, r.Status, r.Error, want)

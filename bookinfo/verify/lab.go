@@ -29,6 +29,10 @@ type Lab struct {
 	// named here is expected to answer; when it does not, its checks fail with the reason.
 	Absent map[string]error
 	HTTP   *http.Client
+	// MutualTLS says the sidecars authenticate each other with workload certificates (a meshlab
+	// cluster's always do), so that policies naming principals can match; without it those
+	// steps of the security checks skip.
+	MutualTLS bool
 	// PodHTTP reads a path from a port of a pod (a sidecar's metrics and /certs); nil goes
 	// through the apiserver's pod proxy with Kube.
 	PodHTTP PodHTTP
@@ -174,6 +178,8 @@ func Suite(l Lab) []Category {
 			Check: skipIf(noProm, "no Prometheus URL", promB.check(dashboardQueries(a, l.PrometheusURL, d))),
 		})
 	}
+	// Istio's authorization task and the JWT check, after the mutual TLS checks.
+	security.Checkers = append(security.Checkers, authorizationCheckers(l, skipIf)...)
 	return []Category{cluster, smoke, routing, security, prom, tracing, grafana}
 }
 

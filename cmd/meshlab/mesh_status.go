@@ -32,7 +32,9 @@ func newMeshStatusCmd(*globalOptions) *cobra.Command {
 ACKed the latest config of every resource type, STALE while a push is not ACKed yet, NACKED when
 it rejected the latest config (the error is shown). In a cluster it also shows the SPIFFE identity
 each proxy authenticated as, when the certificate the CA last signed for it expires, and the
-inbound mutual TLS mode it enforces; 'meshlab mesh describe POD' tells more about one pod.`,
+inbound mutual TLS mode it enforces; 'meshlab mesh describe POD' tells more about one pod.
+Config the control plane itself refused (a policy that does not validate) is listed after the
+table, with what stays in force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -70,7 +72,15 @@ func writeStatus(out io.Writer, st []server.ProxyStatus, now time.Time) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Namespace, p.Workload, p.State, p.Version,
 			orDash(p.Identity), expires, orDash(p.InboundMTLS), strings.ReplaceAll(p.Error, "\n", " "))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if len(st) > 0 { // the same for every proxy
+		for _, r := range st[0].Rejected {
+			fmt.Fprintf(out, "REJECTED CONFIG: %s\n", strings.ReplaceAll(r, "\n", " "))
+		}
+	}
+	return nil
 }
 
 func orDash(s string) string {

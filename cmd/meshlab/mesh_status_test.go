@@ -17,6 +17,10 @@ func TestStatusTableGolden(t *testing.T) {
 		{ID: "ratings-v1-9c2e.bookinfo", Namespace: "bookinfo", Workload: "ratings-v1", State: server.StateNacked, Version: "1a2b",
 			InboundMTLS: "PERMISSIVE (9080: DISABLE)", Error: "listener: bad\nthing"},
 	}
+	rejected := []string{"AuthorizationPolicy bookinfo/typo: spec.action: CUSTOM\nis not supported; keeping deny-all"}
+	for i := range st {
+		st[i].Rejected = rejected
+	}
 	var out bytes.Buffer
 	if err := writeStatus(&out, st, now); err != nil {
 		t.Fatal(err)

@@ -69,11 +69,18 @@ func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 	if err := l.Capture(ctx, h.Sidecar); err != nil {
 		return results, err
 	}
-	mesh, err := h.meshlabCase(ctx)
+	mesh, err := h.meshlabCase(ctx, "meshlab")
 	if err != nil {
 		return results, err
 	}
 	results = append(results, mesh)
+	// The same sidecars with ten ALLOW policies on the server side, the last one matching: what
+	// authorization adds to a request (issue 14).
+	rules, err := h.meshlabCase(ctx, CaseAllowRules, allowRulesDoc(l))
+	if err != nil {
+		return results, err
+	}
+	results = append(results, rules)
 	ha, err := h.haproxyCase(ctx)
 	if err != nil {
 		return results, err
@@ -186,10 +193,11 @@ func echoURL(a netip.Addr) string {
 	return fmt.Sprintf("http://%s/echo?size=1024", netip.AddrPortFrom(a, AppPort))
 }
 
-// meshlabCase runs meshlab's sidecars as UID 1337 in both pods; the client calls the VIP.
-func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
+// meshlabCase runs meshlab's sidecars as UID 1337 in both pods, with extra config documents
+// when given; the client calls the VIP.
+func (h *Harness) meshlabCase(ctx context.Context, name string, extra ...string) (Result, error) {
 	l := h.Lab
-	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l))
+	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l)+strings.Join(append([]string{""}, extra...), "\n---\n"))
 	if err != nil {
 		return Result{}, err
 	}
@@ -215,7 +223,7 @@ func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return h.runCase(ctx, "meshlab", echoURL(l.VIP), procs)
+	return h.runCase(ctx, name, echoURL(l.VIP), procs)
 }
 
 // haproxyCase puts HAProxy where the sidecars were: on the client pod's outbound port (upstream:

@@ -51,6 +51,39 @@ spec:
 `, l.VIP, AppPort, l.Server)
 }
 
+// CaseAllowRules is the case of meshlab's sidecars with ten ALLOW rules on the server side.
+const CaseAllowRules = "meshlab+10 ALLOW"
+
+// allowRulesDoc is ten AuthorizationPolicies selecting the server: nine that do not match the
+// benchmark's requests (other paths) and, evaluated last, one that does (GET /echo from the client
+// pod's address on the echo port), so every request walks every rule.
+func allowRulesDoc(l *Lab) string {
+	var docs []string
+	for i := range 9 {
+		docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-%d, namespace: default}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules:
+  - to:
+    - operation: {methods: ["GET", "HEAD"], paths: ["/api/v%d/*", "/status/%d"], ports: ["%d"]}
+`, i, i, i, AppPort))
+	}
+	docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-z-echo, namespace: default}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules:
+  - from:
+    - source: {ipBlocks: ["%s"]}
+    to:
+    - operation: {methods: ["GET"], paths: ["/echo"], ports: ["%d"]}
+`, l.podAddr("client"), AppPort))
+	return strings.Join(docs, "---\n")
+}
+
 // haproxyConfig makes HAProxy an HTTP proxy listening on listen and forwarding every request to
 // upstream, with keep-alive on both sides and two threads (the sidecar's two workers in Istio's
 // recipe; the meshlab proxy gets GOMAXPROCS=2 on this machine).

@@ -102,6 +102,13 @@ func (t Targets) Check(results []Result) []string {
 		lines = append(lines, fmt.Sprintf("%s  %s added p99 %s <= %.1f x %s's %s = %s",
 			verdict(added <= limit), meshCase, ms(added), t.VsHAProxy, haCase, ms(haAdded), ms(limit)))
 	}
+	if rules, ok := by[CaseAllowRules]; ok {
+		// Issue 14: ten ALLOW rules on the server side add at most 10 % to the sidecars' added p99.
+		withRules := rules.Load.P99 - direct.Load.P99
+		limit := time.Duration(float64(max(added, 0)) * 1.10)
+		lines = append(lines, fmt.Sprintf("%s  added p99 with 10 ALLOW rules %s <= 1.10 x without %s = %s",
+			verdict(withRules <= limit), ms(withRules), ms(added), ms(limit)))
+	}
 	for _, p := range mesh.Proxies {
 		vcpu := mesh.CPUPer1000(p).Seconds()
 		lines = append(lines,

@@ -25,6 +25,8 @@ type builder struct {
 	pas        map[string]*securityv1.PeerAuthentication
 	creds      map[string]Credential // "namespace/name" of a Secret
 	routeRules map[string]*routeRule
+	aps        map[string]*securityv1.AuthorizationPolicy
+	ras        map[string]*securityv1.RequestAuthentication
 	order      int            // document counter, so later documents win and output is stable
 	seq        map[string]int // resource key -> order of its last definition
 }
@@ -252,6 +254,20 @@ func (b *builder) finish() (*Snapshot, error) {
 			k = s.Proxy.Namespace + k
 		}
 		s.Credentials[k] = c
+	}
+	for _, k := range b.sorted(keysOf(b.aps)) {
+		p := b.aps[k]
+		if p.Namespace == "" {
+			p.Namespace = s.Proxy.Namespace
+		}
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, p)
+	}
+	for _, k := range b.sorted(keysOf(b.ras)) {
+		ra := b.ras[k]
+		if ra.Namespace == "" {
+			ra.Namespace = s.Proxy.Namespace
+		}
+		s.RequestAuthentications = append(s.RequestAuthentications, ra)
 	}
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)

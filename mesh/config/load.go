@@ -163,6 +163,10 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		return b.addPeerAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "config.istio.io" && env.Kind == "RouteRule":
 		return b.addRouteRule(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "AuthorizationPolicy":
+		return b.addAuthorizationPolicy(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "RequestAuthentication":
+		return b.addRequestAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "Gateway":
 		return nil // gateways configure ingress proxies, not sidecars
 	case env.APIVersion == MeshlabAPIVersion && env.Kind == "Proxy":
@@ -176,7 +180,7 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		// document, not these, says where endpoints are.
 		return nil
 	}
-	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, security.istio.io PeerAuthentication, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
+	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, security.istio.io PeerAuthentication, AuthorizationPolicy or RequestAuthentication, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
 		env.APIVersion, env.Kind, MeshlabAPIVersion)
 }
 

@@ -22,8 +22,9 @@ const (
 	MTLSDisable    MTLSMode = "DISABLE"    // plaintext only (TLS passes through to the app as bytes)
 )
 
-// RootNamespace is the mesh's root namespace (Istio's istio-system): a PeerAuthentication
-// there without a selector applies to the whole mesh.
+// RootNamespace is the mesh's root namespace (Istio's istio-system, the namespace istiod runs
+// in; meshlab's is its control plane's): a PeerAuthentication there without a selector, and
+// AuthorizationPolicies and RequestAuthentications there, apply to the whole mesh.
 const RootNamespace = "meshlab-system"
 
 // InboundTLS is the resolved inbound policy of one sidecar: a mode for every port, with

@@ -28,6 +28,14 @@ type Snapshot struct {
 	// "namespace/name" of their Kubernetes Secret.
 	Credentials map[string]Credential
 	Tracing     Tracing
+	// AuthorizationPolicies and RequestAuthentications are the security policies in view: from
+	// files, every one (the proxy picks those that select it); from the control plane, only those
+	// that select this proxy (PoliciesSelected).
+	AuthorizationPolicies  []*securityv1.AuthorizationPolicy
+	RequestAuthentications []*securityv1.RequestAuthentication
+	// PoliciesSelected says the control plane already chose the policies for this proxy (it knows
+	// the pod's labels from the API server), so the proxy applies all of them as they are.
+	PoliciesSelected bool
 }
 
 // Credential is a TLS credential from a Secret: Istio's keys cert, key and cacert (or the

@@ -32,6 +32,7 @@ func (s *Snapshot) Validate() error {
 			errs = append(errs, fmt.Errorf("config: PeerAuthentication %s/%s: %w", pa.Namespace, pa.Name, err))
 		}
 	}
+	errs = append(errs, s.validateSecurity()...)
 	return errors.Join(errs...)
 }
 

@@ -31,8 +31,11 @@ var (
 	VirtualServices  = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 	DestinationRules = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
 	RouteRules       = schema.GroupVersionResource{Group: "config.istio.io", Version: "v1alpha2", Resource: "routerules"}
-	// PeerAuthentications is served as v1 and v1beta1 (identical shapes), as Istio serves it.
-	PeerAuthentications = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
+	// PeerAuthentications, AuthorizationPolicies and RequestAuthentications are also served as
+	// v1beta1 (Istio's versions are identical in shape).
+	PeerAuthentications    = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
+	AuthorizationPolicies  = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
+	RequestAuthentications = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}
 )
 
 // ServedVersions lists every served version per group, for webhook rules and tests.

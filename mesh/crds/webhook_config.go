@@ -64,7 +64,7 @@ func ValidatingWebhookConfiguration(c WebhookConfig) (*admissionregistrationv1.V
 		}},
 		{Operations: ops, Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{"security.istio.io"}, APIVersions: ServedVersions["security.istio.io"],
-			Resources: []string{"peerauthentications"}, Scope: ptr(admissionregistrationv1.NamespacedScope),
+			Resources: []string{"peerauthentications", "authorizationpolicies", "requestauthentications"}, Scope: ptr(admissionregistrationv1.NamespacedScope),
 		}},
 	}
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{

@@ -31,6 +31,7 @@ func (p *Proxy) startAdmin() (*admin, error) {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = t.Dump(w)
+		p.policy.Load().dump(w)
 	})
 	health.HandleFunc("/certs", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,39 @@ import (
 // BenchmarkTwoHops measures client → sidecar (outbound) → sidecar (inbound) → server with a
 // 1 KiB response, Istio's benchmark shape, in one process on loopback. Compare with
 // BenchmarkDirect for the added cost; `make bench` (fortio) gives the real latency figures.
-func BenchmarkTwoHops(b *testing.B) {
+func BenchmarkTwoHops(b *testing.B) { benchTwoHops(b, "") }
+
+// BenchmarkTwoHopsTenAllowRules is BenchmarkTwoHops with ten AuthorizationPolicies on the server
+// side, the one that matches evaluated last: what authorization adds per request.
+func BenchmarkTwoHopsTenAllowRules(b *testing.B) {
+	var docs []string
+	for i := range 10 {
+		path := fmt.Sprintf("/api/v%d/*", i)
+		if i == 9 {
+			path = "/"
+		}
+		docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-%d, namespace: default}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules:
+  - to:
+    - operation: {methods: ["GET", "HEAD"], paths: [%q]}
+`, i, path))
+	}
+	benchTwoHops(b, strings.Join(docs, "---\n"))
+}
+
+func benchTwoHops(b *testing.B, policies string) {
 	payload := strings.Repeat("x", 1024)
 	app := newBackend(b, "v1", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, payload) })
 	bDoc := strings.NewReplacer("productpage-v1", "server-v1", "productpage", "server").Replace(testProxyDoc)
-	srvSide := startProxyB(b, bDoc, registry(map[string][]*backend{"server": {app}}, nil))
+	reg := registry(map[string][]*backend{"server": {app}}, nil)
+	if policies != "" {
+		reg += "\n---\n" + policies
+	}
+	srvSide := startProxyB(b, bDoc, reg)
 	srvSide.setDst(app.addr())
 	inbound := &backend{name: "v1"}
 	inbound.Server = &httptest.Server{Listener: fakeAddrListener(srvSide.in)}

@@ -20,9 +20,10 @@ type connInfo struct {
 	dst netip.AddrPort // original destination
 	src netip.AddrPort
 	// mtls is true when the connection is the mesh's mutual TLS, terminated here; peer is then
-	// the client's SPIFFE ID.
-	mtls bool
-	peer string
+	// the client's SPIFFE ID ("spiffe://cluster.local/ns/default/sa/x") and sni the server name
+	// it asked for (setTLSPeer fills them).
+	mtls      bool
+	peer, sni string
 }
 
 // proxyConn is an accepted connection with the bytes read while sniffing kept in front, and a
@@ -97,7 +98,7 @@ func (c *proxyConn) terminateTLS(cfg *tls.Config, timeout time.Duration) error {
 		return err
 	}
 	c.sec = tc
-	c.info.mtls, c.info.peer = true, peerPrincipal(tc.ConnectionState())
+	c.info.setTLSPeer(tc.ConnectionState())
 	return nil
 }
 

@@ -64,9 +64,11 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	watchBody(r, st)
-	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
-	h.fwd.forward(sw, withContext(w, r, ctx), st)
+	if ps := h.p.policy.Load(); !ps.active() || h.p.authorize(sw, r, info, ps) {
+		watchBody(r, st)
+		ctx := context.WithValue(r.Context(), reqStateKey{}, st)
+		h.fwd.forward(sw, withContext(w, r, ctx), st)
+	}
 
 	d := time.Since(start)
 	l := telemetry.Labels{Reporter: telemetry.ReporterDestination, Source: source, RequestProtocol: requestProtocol(r),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/capture"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 )
 
 // ProxyUID is the UID and GID the capture rules exempt; the sidecar must run as it.
@@ -33,6 +34,8 @@ func CheckIdentity(allowRoot bool) error {
 type Proxy struct {
 	opts     Options
 	table    atomic.Pointer[config.Table] // nil until the first complete config
+	policy   atomic.Pointer[policyState]  // the security policies that go with table
+	jwks     *jwtauth.Keys                // JWKS fetched for RequestAuthentications, kept across configs
 	peer     atomic.Pointer[string]       // PeerHeader value for the current table
 	clusters *clusterSet
 	tracer   *tracer
@@ -59,6 +62,7 @@ func New(opts Options) (*Proxy, error) {
 		p.mtls = newMeshTLS(opts.Certs)
 	}
 	p.clusters = newClusterSet(p)
+	p.jwks = &jwtauth.Keys{Logger: opts.Logger}
 	p.tracer = newTracer(opts.Logger)
 	return p, nil
 }

@@ -175,6 +175,10 @@ func (s *server) handle(c *proxyConn) {
 		c.Close() // draining
 		return
 	}
+	if !s.allowTCP(c) {
+		c.Close()
+		return
+	}
 	s.spliceTCP(c, t, host)
 }
 

@@ -10,6 +10,10 @@ func (p *Proxy) ApplySnapshot(snap *config.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	sec, err := p.compilePolicies(snap)
+	if err != nil {
+		return err
+	}
 	for _, w := range t.Warnings {
 		p.opts.Logger.Warn("proxy: config", "warning", w)
 	}
@@ -17,6 +21,7 @@ func (p *Proxy) ApplySnapshot(snap *config.Snapshot) error {
 	p.tracer.update(t.Tracing)
 	peer := peerValue(t.Proxy)
 	p.peer.Store(&peer)
+	p.policy.Store(sec)
 	old := p.table.Swap(t)
 	if old != nil && old.Inbound.String() != t.Inbound.String() {
 		p.enforceInbound(t.Inbound)

@@ -123,11 +123,12 @@ func (s *session) run(ctx context.Context, c discoveryv3.AggregatedDiscoveryServ
 	s.stream = stream
 	s.res = newResources()
 	s.types = map[string]*typeState{}
-	for _, t := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType} {
+	for _, t := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.ExtensionConfigType} {
 		s.types[t] = &typeState{}
 	}
-	// Wildcard subscriptions first; endpoints and routes are subscribed by name once known.
-	for _, t := range []string{resource.ClusterType, resource.ListenerType} {
+	// Wildcard subscriptions first; endpoints and routes are subscribed by name once known. The
+	// security policies (ECDS) are whatever the control plane selected for this proxy.
+	for _, t := range []string{resource.ClusterType, resource.ListenerType, resource.ExtensionConfigType} {
 		if err := s.send(t, nil); err != nil {
 			return err
 		}

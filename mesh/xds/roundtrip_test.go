@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -121,6 +122,10 @@ func fromGenerated(g xdsgen.Resources) *Resources {
 	for _, x := range g[resource.SecretType] {
 		s := x.(*tlsv3.Secret)
 		r.Secrets[s.GetName()] = s
+	}
+	for _, x := range g[resource.ExtensionConfigType] {
+		e := x.(*corev3.TypedExtensionConfig)
+		r.Extensions[e.GetName()] = e
 	}
 	return r
 }

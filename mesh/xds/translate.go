@@ -28,15 +28,18 @@ type Resources struct {
 	Clusters  map[string]*clusterv3.Cluster
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
 	Secrets   map[string]*tlsv3.Secret // SDS: the Secrets' credentials clusters name
+	// Extensions are the ECDS resources: the security policies selected for this proxy.
+	Extensions map[string]*corev3.TypedExtensionConfig
 }
 
 func newResources() *Resources {
 	return &Resources{
-		Listeners: map[string]*listenerv3.Listener{},
-		Routes:    map[string]*routev3.RouteConfiguration{},
-		Clusters:  map[string]*clusterv3.Cluster{},
-		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
-		Secrets:   map[string]*tlsv3.Secret{},
+		Listeners:  map[string]*listenerv3.Listener{},
+		Routes:     map[string]*routev3.RouteConfiguration{},
+		Clusters:   map[string]*clusterv3.Cluster{},
+		Endpoints:  map[string]*endpointv3.ClusterLoadAssignment{},
+		Secrets:    map[string]*tlsv3.Secret{},
+		Extensions: map[string]*corev3.TypedExtensionConfig{},
 	}
 }
 
@@ -95,6 +98,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 			snap.VirtualServices = append(snap.VirtualServices, vs)
 		}
 	}
+	errs = append(errs, policies(res, snap))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

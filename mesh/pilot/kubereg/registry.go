@@ -58,6 +58,9 @@ type Registry struct {
 	istio   istioclient.Interface
 	dynamic dynamic.Interface
 	opts    Options
+	// good keeps the last valid version of each policy, so a policy updated past the webhook into
+	// something the proxy cannot apply keeps its last good form (security.go).
+	good policyMemory
 }
 
 // New builds a Registry from a rest.Config (in-cluster or a kubeconfig).
@@ -102,6 +105,7 @@ type listers struct {
 	rrs        cache.GenericLister // nil when RouteRules are not served
 	pas        cache.GenericLister // nil when PeerAuthentications are not served
 	secrets    cache.GenericLister // nil unless Options.Credentials
+	aps, ras   cache.GenericLister // nil when the security CRDs are not served
 }
 
 // Run watches until ctx ends. It pushes a State once every informer has synced and after each
@@ -160,6 +164,12 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 		r.opts.Log.Warn("RouteRules are not served; legacy route rules are ignored until restart", "err", err)
 	} else {
 		l.rrs = collect(add(dynF.ForResource(crds.RouteRules).Informer(), "routerules"))
+	}
+	if err := r.requireServed(crds.AuthorizationPolicies, crds.RequestAuthentications); err != nil {
+		r.opts.Log.Warn("security policies are not served; no AuthorizationPolicy or RequestAuthentication applies until restart", "err", err)
+	} else {
+		l.aps = collect(add(istioF.Security().V1().AuthorizationPolicies().Informer(), "authorizationpolicies"))
+		l.ras = collect(add(istioF.Security().V1().RequestAuthentications().Informer(), "requestauthentications"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -286,6 +296,21 @@ func (r *Registry) state(l listers) (model.State, []Problem) {
 		var paProblems []Problem
 		st.PeerAuthentications, paProblems = peerAuthentications(pas)
 		problems = append(problems, paProblems...)
+	}
+	if l.aps != nil {
+		var aps []*securityv1.AuthorizationPolicy
+		for _, o := range list(l.aps) {
+			if p, ok := o.(*securityv1.AuthorizationPolicy); ok && (inMesh(p.Namespace) || p.Namespace == config.RootNamespace) {
+				aps = append(aps, p)
+			}
+		}
+		var ras []*securityv1.RequestAuthentication
+		for _, o := range list(l.ras) {
+			if ra, ok := o.(*securityv1.RequestAuthentication); ok && (inMesh(ra.Namespace) || ra.Namespace == config.RootNamespace) {
+				ras = append(ras, ra)
+			}
+		}
+		st.AuthorizationPolicies, st.RequestAuthentications, st.Rejected = r.good.security(aps, ras)
 	}
 	return st, problems
 }

@@ -45,6 +45,13 @@ type State struct {
 	PeerAuthentications []*securityv1.PeerAuthentication
 	// Credentials are the Secrets DestinationRules name with credentialName, by "namespace/name".
 	Credentials map[string]config.Credential
+	// AuthorizationPolicies and RequestAuthentications are every policy in the mesh; the
+	// control plane sends each proxy those that select it.
+	AuthorizationPolicies  []*securityv1.AuthorizationPolicy
+	RequestAuthentications []*securityv1.RequestAuthentication
+	// Rejected lists policies the registry could not apply as stored, with the version it keeps
+	// instead (the last good one, or deny-all for one never good), for `mesh status`.
+	Rejected []string
 	// Pods is keyed by pod IP (unmapped); nil when the registry knows no pods.
 	Pods map[netip.Addr]Pod
 }

@@ -13,14 +13,16 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meshlab/meshlab/mesh/authz"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
 )
 
-// resourceTypes are the four types every snapshot holds, in the order ADS clients request them;
-// a proxy is SYNCED when it has ACKed all four.
-var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+// resourceTypes are the five types every snapshot holds, in the order ADS clients request them;
+// a proxy is SYNCED when it has ACKed all five.
+var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.ExtensionConfigType}
 
 // snapshotTypes adds the SDS secrets a snapshot holds when its clusters name credentials; a
 // proxy subscribes to them only then.
@@ -36,6 +38,10 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, *config.Table, 
 		DestinationRules:    st.DestinationRules,
 		PeerAuthentications: st.PeerAuthentications,
 		Credentials:         st.Credentials,
+		// The security policies that select p, chosen here with the labels the registry knows.
+		AuthorizationPolicies:  authz.Select(st.AuthorizationPolicies, p.PolicyWorkload(), config.RootNamespace),
+		RequestAuthentications: jwtauth.Select(st.RequestAuthentications, p.PolicyWorkload(), config.RootNamespace),
+		PoliciesSelected:       true,
 	}
 	t, err := config.Compile(snap)
 	if err != nil {

@@ -187,13 +187,18 @@ func (s *Server) xdsServer(ctx context.Context) serverv3.Server {
 }
 
 // Status lists connected proxies and their sync state, sorted by ID, with the expiry of the
-// certificate last signed for each pod.
+// certificate last signed for each pod and the config the control plane refused.
 func (s *Server) Status() []ProxyStatus {
 	st := s.tracker.status()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var rejected []string
+	if s.state != nil {
+		rejected = s.state.Rejected
+	}
 	for i := range st {
 		st[i].CertExpiry = s.certs[st[i].Namespace+"/"+podName(st[i].ID, st[i].Namespace)]
+		st[i].Rejected = rejected
 	}
 	return st
 }

@@ -31,7 +31,10 @@ type ProxyStatus struct {
 	Version   string            `json:"version"`         // latest version pushed
 	Acked     map[string]string `json:"acked"`           // type -> version ACKed
 	Error     string            `json:"error,omitempty"` // the NACK's error detail
-	Since     time.Time         `json:"connectedSince"`
+	// Rejected is config the control plane refused (a policy that does not validate), with what
+	// it keeps in force instead; the same for every proxy.
+	Rejected []string  `json:"rejected,omitempty"`
+	Since    time.Time `json:"connectedSince"`
 	// Identity is the SPIFFE ID the proxy authenticated as; empty on the plaintext port, where
 	// a proxy is who it claims to be.
 	Identity string `json:"identity,omitempty"`

@@ -32,6 +32,8 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		resource.RouteType:    nil,
 		resource.ClusterType:  nil,
 		resource.EndpointType: nil,
+		// The security policies of snap are the ones selected for this proxy.
+		resource.ExtensionConfigType: nil,
 	}
 	for _, h := range t.Hosts {
 		svc := ports[h.FQDN]
@@ -47,6 +49,12 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		sel, defined := subsetSelector(snap, cl)
 		out[resource.ClusterType] = append(out[resource.ClusterType], Cluster(cl, sel, defined, t.Credentials))
 		out[resource.EndpointType] = append(out[resource.EndpointType], ClusterLoadAssignment(cl))
+	}
+	for _, p := range snap.AuthorizationPolicies {
+		out[resource.ExtensionConfigType] = append(out[resource.ExtensionConfigType], AuthorizationPolicy(p))
+	}
+	for _, ra := range snap.RequestAuthentications {
+		out[resource.ExtensionConfigType] = append(out[resource.ExtensionConfigType], RequestAuthentication(ra))
 	}
 	return out
 }
