@@ -135,7 +135,7 @@ type secretDoc struct {
 func (b *builder) addSecret(meta metav1.ObjectMeta, raw []byte) error {
 	var d secretDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return fmt.Errorf("Secret %s: %w", meta.Name, err)
+		return fmt.Errorf("the Secret %s: %w", meta.Name, err)
 	}
 	get := func(keys ...string) []byte {
 		for _, k := range keys {
