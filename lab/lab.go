@@ -9,6 +9,7 @@ import (
 	"github.com/meshlab/meshlab/provision/connect"
 	"github.com/meshlab/meshlab/provision/engine"
 	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/inventory"
 	"github.com/meshlab/meshlab/provision/playbook"
 	"github.com/meshlab/meshlab/provision/state"
 )
@@ -85,7 +86,8 @@ func Phases(o Options, a Action) (engine.Phases, map[string]any, error) {
 	} else {
 		if o.Stack.Enabled {
 			if b.stack, err = stack.New(stack.Options{Lab: o.Lab, Dir: dir, BundleDir: o.Cluster.Bundle,
-				Version: o.Stack.Version, WaitTimeout: o.Stack.WaitTimeout, Verify: o.Stack.Verify}); err != nil {
+				Version: o.Stack.Version, WaitTimeout: o.Stack.WaitTimeout, Verify: o.Stack.Verify,
+				Reach: b.cluster}); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -106,6 +108,13 @@ func run(ctx context.Context, o Options, a Action, sink event.Sink) (Result, err
 	}
 	if res.Dir, err = o.Dir(); err != nil {
 		return res, &InputError{err}
+	}
+	// A name that does not resolve is a mistake in the hosts file: say so with its line now,
+	// not when its host is first dialled (a plain plan connects to nothing, so looks up nothing).
+	if a != ActionPlan || o.Probe {
+		if err := inventory.CheckNames(ctx, o.Lab, o.Resolver); err != nil {
+			return res, &InputError{err}
+		}
 	}
 	r, closeLogs, err := connect.NewRun(o.Lab, connect.RunOptions{
 		Options: connect.Options{KnownHostsPath: o.KnownHosts, TrustNewHostKeys: o.TrustNewHostKeys},

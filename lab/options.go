@@ -30,6 +30,8 @@ type Options struct {
 	SkipPhases       []string
 	OnlyPhase        string // run only this phase (after connecting)
 	Probe            bool   // plan: connect and run the guards (read-only)
+	// Resolver looks up the hosts file's names before connecting (nil: the system's).
+	Resolver inventory.Resolver
 
 	Cluster ClusterOptions
 	Stack   StackOptions

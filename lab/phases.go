@@ -20,6 +20,7 @@ func upPhases(b *builder) engine.Phases {
 		engine.Connect{},                      // SSH to every host, sudo checked
 		k.Facts(),                             // OS, addresses, MACs, product_uuid; unique across hosts
 		k.Claim(),                             // every host is this lab's or free (then claimed), else stop
+		k.FirstBoot(),                         // cloud-init and apt/dpkg runs of a fresh host finished
 		b.play("preflight"),                   // kubeadm's requirements, ports, kernel modules
 		b.play("os-prep"),                     // swap off, sysctls, modules at boot
 		b.play("mirrors"),                     // apt sources and containerd hosts.toml of the hosts file's mirrors
@@ -28,11 +29,14 @@ func upPhases(b *builder) engine.Phases {
 		b.play("kubernetes"),                  // pinned kubeadm, kubelet, kubectl (held), images
 		k.KubeadmConfig(),                     // kubeadm init config for the first control plane
 		b.play("control-plane"),               // kubeadm init
+		k.NetworkCheck(),                      // firewalls; the API server from every node (fails in seconds, not at join)
 		k.Kubeconfig(),                        // the admin kubeconfig into the lab's folder (0600)
 		k.Join(),                              // workers join with a fresh, short-lived token; tokens deleted
 		k.RecordOwnership(),                   // the cluster CA's hash in every host's ownership marker
 		k.CNI(),                               // Flannel
 		k.Wait(),                              // every node Ready, CoreDNS ready
+		k.PodNetworkCheck(),                   // kubelets from the control plane; VXLAN between every two nodes
+		k.Untaint(),                           // a lab without workers runs its workloads on the control plane
 	}
 	if s == nil { // --stack=false: the cluster only
 		return list

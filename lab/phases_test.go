@@ -36,8 +36,8 @@ func names(t *testing.T, o Options, a Action) []string {
 }
 
 var (
-	clusterUp = []string{"connect", "facts", "ownership", "preflight", "os-prep", "mirrors", "container-runtime", "kubernetes",
-		"kubeadm-config", "control-plane", "kubeconfig", "join", "record-ownership", "cni", "wait"}
+	clusterUp = []string{"connect", "facts", "ownership", "first-boot", "preflight", "os-prep", "mirrors", "container-runtime", "kubernetes",
+		"kubeadm-config", "control-plane", "network-check", "kubeconfig", "join", "record-ownership", "cni", "wait", "pod-network-check", "untaint"}
 	stackUp = []string{"mesh-image", "mesh-image-load", "mesh", "addons", "bookinfo", "verify", "summary"}
 )
 

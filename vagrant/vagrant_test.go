@@ -128,3 +128,16 @@ func TestHostsFileLoads(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryVMGetsItsOwnNATMAC: a box built with a fixed base MAC would give every VM's NAT
+// interface the same MAC; base_mac = nil lets VirtualBox pick one per VM (vagrant validate above
+// proves the setting is one Vagrant knows).
+func TestEveryVMGetsItsOwnNATMAC(t *testing.T) {
+	b, err := os.ReadFile("Vagrantfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\n  config.vm.base_mac = nil\n") {
+		t.Error("the Vagrantfile does not set config.vm.base_mac = nil")
+	}
+}

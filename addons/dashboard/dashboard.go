@@ -20,7 +20,13 @@ type Dashboard struct {
 	Title     string
 	File      string // e.g. meshlab-mesh.json
 	Panels    []Panel
-	Variables []string // template variable names, e.g. service
+	Variables []Variable // templating.list, e.g. service
+}
+
+// Variable is one template variable: its name, type ("query", "custom", ...) and, for a query
+// variable, its query (e.g. label_values(istio_requests_total, destination_service)).
+type Variable struct {
+	Name, Type, Query string
 }
 
 // Name is how `meshlab dashboard NAME` selects it: the file name without .json (which is
@@ -48,7 +54,9 @@ func Parse(file string, data []byte) (Dashboard, error) {
 		} `json:"panels"`
 		Templating struct {
 			List []struct {
-				Name string `json:"name"`
+				Name  string          `json:"name"`
+				Type  string          `json:"type"`
+				Query json.RawMessage `json:"query"`
 			} `json:"list"`
 		} `json:"templating"`
 	}
@@ -71,7 +79,18 @@ func Parse(file string, data []byte) (Dashboard, error) {
 		}
 	}
 	for _, v := range raw.Templating.List {
-		d.Variables = append(d.Variables, v.Name)
+		// Grafana stores a query as a string or as {"query": "..."}.
+		var q string
+		if len(v.Query) > 0 && json.Unmarshal(v.Query, &q) != nil {
+			var obj struct {
+				Query string `json:"query"`
+			}
+			if err := json.Unmarshal(v.Query, &obj); err != nil {
+				return Dashboard{}, fmt.Errorf("dashboard %s: variable %s: %w", file, v.Name, err)
+			}
+			q = obj.Query
+		}
+		d.Variables = append(d.Variables, Variable{Name: v.Name, Type: v.Type, Query: q})
 	}
 	return d, nil
 }

@@ -2,11 +2,12 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/meshlab/meshlab/addons/dashboard"
 )
 
 // grafanaHealthy checks GET /api/health says the database is ok (Grafana's documented Health API,
@@ -68,52 +69,20 @@ type Variable struct {
 	Name, Selector, Label string
 }
 
-// ParseDashboard reads a dashboard JSON file.
-func ParseDashboard(name string, data []byte) (Dashboard, error) {
-	var raw struct {
-		Title  string `json:"title"`
-		Panels []struct {
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name  string          `json:"name"`
-				Type  string          `json:"type"`
-				Query json.RawMessage `json:"query"`
-			} `json:"list"`
-		} `json:"templating"`
+// fromGrafana keeps what the query check needs of a dashboard: every panel's queries and its
+// label_values query variables.
+func fromGrafana(g dashboard.Dashboard) (Dashboard, error) {
+	d := Dashboard{Title: g.Title}
+	for _, p := range g.Panels {
+		d.Queries = append(d.Queries, p.Queries...)
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return Dashboard{}, fmt.Errorf("dashboard %s: %w", name, err)
-	}
-	d := Dashboard{Title: raw.Title}
-	for _, p := range raw.Panels {
-		for _, t := range p.Targets {
-			if t.Expr != "" {
-				d.Queries = append(d.Queries, t.Expr)
-			}
-		}
-	}
-	for _, v := range raw.Templating.List {
+	for _, v := range g.Variables {
 		if v.Type != "query" {
 			continue
 		}
-		// Grafana stores the query as a string or as {"query": "..."}.
-		var q string
-		if json.Unmarshal(v.Query, &q) != nil {
-			var obj struct {
-				Query string `json:"query"`
-			}
-			if err := json.Unmarshal(v.Query, &obj); err != nil {
-				return Dashboard{}, fmt.Errorf("dashboard %s: variable %s: %w", name, v.Name, err)
-			}
-			q = obj.Query
-		}
-		sel, label, ok := parseLabelValues(q)
+		sel, label, ok := parseLabelValues(v.Query)
 		if !ok {
-			return Dashboard{}, fmt.Errorf("dashboard %s: variable %s: only label_values(selector, label) is supported, got %q", name, v.Name, q)
+			return Dashboard{}, fmt.Errorf("dashboard %s: variable %s: only label_values(selector, label) is supported, got %q", g.File, v.Name, v.Query)
 		}
 		d.Variables = append(d.Variables, Variable{Name: v.Name, Selector: sel, Label: label})
 	}

@@ -35,6 +35,12 @@ type Options struct {
 	// IPMasq lets flanneld masquerade pod traffic leaving the pod network. Off in labs that must
 	// never NAT traffic off the machine.
 	IPMasq bool
+	// NodeIPs are every node's address on the network the nodes share (their kubelet node-ip),
+	// passed as one --iface each: flanneld on a node takes the first that is its own, so VXLAN
+	// runs over the interface that carries the node IP whatever it is called on that host.
+	// Empty: flanneld takes the default route's interface (wrong on VirtualBox, where that is
+	// the NAT interface every VM shares).
+	NodeIPs []string
 	// InstallConf is the init container command that copies the CNI config into place
 	// (default: cp from the image's shell tools).
 	InstallConf []string
@@ -47,6 +53,11 @@ func Flannel(o Options) ([]*unstructured.Unstructured, error) {
 	}
 	if o.Image == "" {
 		return nil, errors.New("flannel: no image")
+	}
+	for _, ip := range o.NodeIPs {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("flannel: node IP %q is not an IP address", ip)
+		}
 	}
 	if len(o.InstallConf) == 0 {
 		o.InstallConf = []string{"cp", "-f", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"}

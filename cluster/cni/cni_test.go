@@ -30,7 +30,8 @@ func TestFlannelGolden(t *testing.T) {
 		"flannel-online.yaml": {PodCIDR: "10.244.0.0/16", Image: "ghcr.io/flannel-io/flannel:v0.27.4",
 			CNIPluginImage: "ghcr.io/flannel-io/flannel-cni-plugin:v1.8.0-flannel1", IPMasq: true},
 		"flannel-offline.yaml": {PodCIDR: "10.32.0.0/16", Image: "ghcr.io/flannel-io/flannel:v0.28.10", Offline: true,
-			InstallConf: []string{"/opt/bin/install-conf", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"}},
+			InstallConf: []string{"/opt/bin/install-conf", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"},
+			NodeIPs:     []string{"192.168.56.10", "192.168.56.11"}},
 	}
 	for name, o := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -50,10 +51,18 @@ func TestFlannelGolden(t *testing.T) {
 			if !strings.Contains(s, `"Network": "`+o.PodCIDR+`"`) {
 				t.Errorf("pod CIDR %s not in net-conf.json", o.PodCIDR)
 			}
+			for _, ip := range o.NodeIPs {
+				if !strings.Contains(s, "- --iface="+ip+"\n") {
+					t.Errorf("flanneld is not told to use the interface of %s", ip)
+				}
+			}
 		})
 	}
 	if _, err := Flannel(Options{PodCIDR: "nope", Image: "x"}); err == nil {
 		t.Error("a bad CIDR must fail")
+	}
+	if _, err := Flannel(Options{PodCIDR: "10.244.0.0/16", Image: "x", NodeIPs: []string{"eth1"}}); err == nil {
+		t.Error("a node IP that is not an address must fail")
 	}
 }
 

@@ -172,11 +172,13 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// newLab creates a local lab of nodes machines (the first a control plane) and destroys it when
-// the test ends, also on failure.
-func newLab(t *testing.T, ctx context.Context, base, name string, nodes int) (*locallab.Manager, *locallab.Lab) {
+// newLab creates a local lab (spec.Nodes machines, the first a control plane) and destroys it
+// when the test ends, also on failure. bin is the meshlab binary (a VirtualBox-like lab's SSH
+// forwarder runs as `meshlab lab forward`).
+func newLab(t *testing.T, ctx context.Context, base, bin string, spec locallab.Spec) (*locallab.Manager, *locallab.Lab) {
 	t.Helper()
-	mgr, err := locallab.New(locallab.Options{BaseDir: base})
+	name := spec.Name
+	mgr, err := locallab.New(locallab.Options{BaseDir: base, Executable: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +189,8 @@ func newLab(t *testing.T, ctx context.Context, base, name string, nodes int) (*l
 			t.Errorf("destroy lab %s: %v", name, err)
 		}
 	})
-	lab, err := mgr.Create(ctx, locallab.Spec{Name: name, Nodes: nodes, ControlPlanes: 1})
+	spec.ControlPlanes = 1
+	lab, err := mgr.Create(ctx, spec)
 	if err != nil {
 		t.Fatalf("create lab %s: %v", name, err)
 	}

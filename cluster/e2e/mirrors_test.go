@@ -62,6 +62,24 @@ func bridgeAddress(t *testing.T, subnet string) string {
 	return p.Masked().Addr().Next().String()
 }
 
+// openToLab lets the lab's machines connect to the stand-in's ports on the bridge address. The
+// local lab rejects every connection from a machine to this host (its INPUT rules; a lab never
+// needs one), and the stand-in for the internet is, unlike the real one, on this host: one
+// ACCEPT rule ahead of the lab's, for these ports on the lab's bridge only, removed afterwards.
+func openToLab(t *testing.T, ctx context.Context, bridge string, ports ...string) {
+	t.Helper()
+	rule := []string{"INPUT", "-i", bridge, "-p", "tcp", "-m", "multiport", "--dports", strings.Join(ports, ","),
+		"-m", "comment", "--comment", "meshlab e2e stand-in internet", "-j", "ACCEPT"}
+	if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Fatalf("open the stand-in's ports to the lab: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("iptables", append([]string{"-w", "-D"}, rule...)...).CombinedOutput(); err != nil {
+			t.Errorf("remove the stand-in's INPUT rule: %v: %s", err, out)
+		}
+	})
+}
+
 // startInternet builds and starts the stand-in from the bundle built from source and this
 // meshlab binary.
 func startInternet(t *testing.T, ctx context.Context, c *cli) *internet {
@@ -78,6 +96,7 @@ func startInternet(t *testing.T, ctx context.Context, c *cli) *internet {
 	start := time.Now()
 	in := &internet{addr: bridgeAddress(t, c.lab.Subnet), regBin: regBin, regDir: t.TempDir(), aptRoot: t.TempDir(),
 		digests: map[string]string{}}
+	openToLab(t, ctx, c.lab.Bridge, registryPort, aptPort)
 	var err error
 	if in.reg, err = standin.StartRegistry(ctx, regBin, in.addr+":"+registryPort, in.regDir); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/meshlab/meshlab/bookinfo/verify"
 	"github.com/meshlab/meshlab/cluster/phases"
 	"github.com/meshlab/meshlab/provision/event"
+	"github.com/meshlab/meshlab/provision/locallab"
 )
 
 // TestUpWholeLab is the main job end to end (issue 7) and the mesh's proof on a real cluster
@@ -24,11 +25,14 @@ import (
 // mutual TLS), and the control plane killed and restarted; then the lab's safety (issue 15): a
 // privileged pod cannot reach the host, the addons are locked down, a wrong hosts file cannot
 // reset the lab, and no join token is left in a log, event or state file.
+// The machines look like Vagrant's VirtualBox VMs fresh from their first boot (issue 19): the
+// same NAT eth0 (address, MAC, default route) on all three, the lab network on eth1, SSH on
+// forwarded ports of 127.0.0.1, and the dpkg locks held after boot.
 func TestUpWholeLab(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c := setup(t, ctx, "e2es", 3)
+	c := setupLab(t, ctx, locallab.Spec{Name: "e2es", Nodes: 3, Topology: locallab.TopologyVirtualBox, DpkgLock: realDpkgLock})
 	created := time.Since(start)
 
 	events, took, err := c.run(ctx, nil, c.stackArgs("full")...)
@@ -39,7 +43,13 @@ func TestUpWholeLab(t *testing.T) {
 		created.Round(time.Second), took.Round(time.Second))
 	t.Logf("verify rows of the up:\n%s", verifyRows(events))
 	checkVerified(t, events)
+	checkFirstBootWaited(t, events, 3)
+	t.Logf("MEASURE first-boot waited %s for the dpkg lock", phaseTime(events, "first-boot"))
 	t.Logf("summary:\n%s", summaryLines(events))
+
+	t.Run("VirtualBox topology: node IPs, pods across nodes, kubectl logs", func(t *testing.T) {
+		checkVirtualBoxLab(t, ctx, c)
+	})
 
 	k := c.kubectl(t)
 	b := verify.Browser{BaseURL: "http://" + c.lab.Machines[0].Address + ":30080"}

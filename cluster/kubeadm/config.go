@@ -28,8 +28,12 @@ const (
 
 // InitOptions are the inputs of `kubeadm init --config`.
 type InitOptions struct {
-	NodeName          string // the first control plane's host name
-	AdvertiseAddress  string // its address, as the other nodes reach it
+	NodeName         string // the first control plane's host name
+	AdvertiseAddress string // its address, as the other nodes reach it
+	// NodeIP is the kubelet's --node-ip (default AdvertiseAddress). kubeadm does not derive it
+	// from the advertise address: without it the kubelet takes the default route's address,
+	// which on VirtualBox is the NAT address 10.0.2.15 that every VM shares.
+	NodeIP            string
 	KubernetesVersion string // v1.34.2
 	PodCIDR           string
 	ServiceCIDR       string
@@ -62,6 +66,9 @@ func (o *InitOptions) setDefaults() {
 	if o.CRISocket == "" {
 		o.CRISocket = DefaultCRISocket
 	}
+	if o.NodeIP == "" {
+		o.NodeIP = o.AdvertiseAddress
+	}
 	if o.ControlPlaneEndpoint == "" && o.AdvertiseAddress != "" {
 		o.ControlPlaneEndpoint = net.JoinHostPort(o.AdvertiseAddress, strconv.Itoa(o.APIServerPort))
 	}
@@ -75,6 +82,9 @@ func (o InitOptions) validate() error {
 	}
 	if _, err := netip.ParseAddr(o.AdvertiseAddress); err != nil {
 		errs = append(errs, fmt.Errorf("advertise address %q is not an IP address", o.AdvertiseAddress))
+	}
+	if _, err := netip.ParseAddr(o.NodeIP); err != nil && o.NodeIP != o.AdvertiseAddress {
+		errs = append(errs, fmt.Errorf("node IP %q is not an IP address", o.NodeIP))
 	}
 	if o.KubernetesVersion == "" {
 		errs = append(errs, errors.New("kubernetes version is empty"))
@@ -92,7 +102,14 @@ type nodeRegistration struct {
 	Name                  string   `yaml:"name"`
 	CRISocket             string   `yaml:"criSocket"`
 	ImagePullPolicy       string   `yaml:"imagePullPolicy,omitempty"`
+	KubeletExtraArgs      []arg    `yaml:"kubeletExtraArgs,omitempty"`
 	IgnorePreflightErrors []string `yaml:"ignorePreflightErrors,omitempty"`
+}
+
+// arg is one of v1beta4's name/value command-line arguments.
+type arg struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
 }
 
 type typeMeta struct {
@@ -181,7 +198,7 @@ func InitConfig(o InitOptions) ([]byte, error) {
 		BootstrapTokens: []bootstrapToken{{Description: InitTokenDescription, TTL: InitTokenTTL.String()}}}
 	ic.LocalAPIEndpoint.AdvertiseAddress = o.AdvertiseAddress
 	ic.LocalAPIEndpoint.BindPort = o.APIServerPort
-	ic.NodeRegistration = registration(o.NodeName, o.CRISocket, o.Offline, o.IgnorePreflightErrors)
+	ic.NodeRegistration = registration(o.NodeName, o.NodeIP, o.CRISocket, o.Offline, o.IgnorePreflightErrors)
 
 	cc := clusterConfiguration{typeMeta: typeMeta{APIVersion, "ClusterConfiguration"},
 		KubernetesVersion: o.KubernetesVersion, ControlPlaneEndpoint: o.ControlPlaneEndpoint,
@@ -189,7 +206,7 @@ func InitConfig(o InitOptions) ([]byte, error) {
 	cc.Networking.PodSubnet = o.PodCIDR
 	cc.Networking.ServiceSubnet = o.ServiceCIDR
 	cc.Networking.DNSDomain = DefaultDNSDomain
-	cc.APIServer.CertSANs = append([]string{o.AdvertiseAddress, o.NodeName}, o.ExtraSANs...)
+	cc.APIServer.CertSANs = certSANs(o)
 
 	kc := kubeletConfiguration{typeMeta: typeMeta{"kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"},
 		CgroupDriver: "systemd"}
@@ -201,8 +218,24 @@ func InitConfig(o InitOptions) ([]byte, error) {
 	return documents(ic, cc, kc, kp)
 }
 
-func registration(name, cri string, offline bool, ignore []string) nodeRegistration {
+// certSANs are the advertise address, the node name and the extra names, each once.
+func certSANs(o InitOptions) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range append([]string{o.AdvertiseAddress, o.NodeName}, o.ExtraSANs...) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func registration(name, nodeIP, cri string, offline bool, ignore []string) nodeRegistration {
 	nr := nodeRegistration{Name: name, CRISocket: cri, IgnorePreflightErrors: ignore}
+	if nodeIP != "" {
+		nr.KubeletExtraArgs = []arg{{Name: "node-ip", Value: nodeIP}}
+	}
 	if offline {
 		nr.ImagePullPolicy = "Never"
 	}

@@ -31,6 +31,11 @@ func TestInitConfigGolden(t *testing.T) {
 			o.Offline = true
 			o.ContainerNodes = true
 		},
+		// A VirtualBox-like host reached on a forwarded port or a public name: the node's own
+		// address is the cluster's; the name the operator uses is an extra SAN.
+		"init-ssh-name.yaml": func(o *InitOptions) {
+			o.ExtraSANs = []string{"cp1.lab.example", "10.77.0.2"}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := base
@@ -42,7 +47,8 @@ func TestInitConfigGolden(t *testing.T) {
 			golden.Check(t, filepath.Join("testdata", name), b)
 			for _, want := range []string{"controlPlaneEndpoint: 10.77.0.2:6443", "cgroupDriver: systemd",
 				"ttl: 15m0s", InitTokenDescription,
-				"podSubnet: 10.244.0.0/16", "kubernetesVersion: v1.34.2", "criSocket: " + DefaultCRISocket} {
+				"podSubnet: 10.244.0.0/16", "kubernetesVersion: v1.34.2", "criSocket: " + DefaultCRISocket,
+				"kubeletExtraArgs:\n    - name: node-ip\n      value: 10.77.0.2\n"} {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("config lacks %q", want)
 				}
@@ -70,13 +76,21 @@ func TestInitConfigReportsEveryProblem(t *testing.T) {
 }
 
 func TestJoinConfig(t *testing.T) {
-	o := JoinOptions{NodeName: "worker1", APIServerEndpoint: "10.77.0.2:6443", Token: "abcdef.0123456789abcdef",
+	o := JoinOptions{NodeName: "worker1", NodeIP: "10.77.0.3", APIServerEndpoint: "10.77.0.2:6443", Token: "abcdef.0123456789abcdef",
 		CACertHash: "sha256:" + strings.Repeat("0", 64), Offline: true}
 	b, err := JoinConfig(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/join-offline.yaml", b)
+	if !strings.Contains(string(b), "- name: node-ip\n      value: 10.77.0.3\n") {
+		t.Errorf("the join config does not set the worker's node-ip:\n%s", b)
+	}
+	bad := o
+	bad.NodeIP = "worker1.example"
+	if _, err := JoinConfig(bad); err == nil || !strings.Contains(err.Error(), "node IP") {
+		t.Errorf("a node IP that is a name: err = %v", err)
+	}
 	o.Token = "secret-but-wrong"
 	_, err = JoinConfig(o)
 	if err == nil || strings.Contains(err.Error(), o.Token) {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -63,7 +64,9 @@ func CACertHash(caPEM []byte) (string, error) {
 
 // JoinOptions are the inputs of a worker's `kubeadm join --config`.
 type JoinOptions struct {
-	NodeName          string
+	NodeName string
+	// NodeIP is the worker's kubelet --node-ip: its address on the network the nodes share.
+	NodeIP            string
 	APIServerEndpoint string // host:port of the control-plane endpoint
 	Token             string
 	CACertHash        string // from CACertHash
@@ -96,6 +99,9 @@ func JoinConfig(o JoinOptions) ([]byte, error) {
 	if o.APIServerEndpoint == "" {
 		errs = append(errs, errors.New("API server endpoint is empty"))
 	}
+	if _, err := netip.ParseAddr(o.NodeIP); o.NodeIP != "" && err != nil {
+		errs = append(errs, fmt.Errorf("node IP %q is not an IP address", o.NodeIP))
+	}
 	if !tokenRE.MatchString(o.Token) {
 		errs = append(errs, errors.New("bootstrap token is malformed (want 6.16 lower-case letters and digits)")) // never echo the token
 	}
@@ -109,6 +115,6 @@ func JoinConfig(o JoinOptions) ([]byte, error) {
 	jc.Discovery.BootstrapToken.APIServerEndpoint = o.APIServerEndpoint
 	jc.Discovery.BootstrapToken.Token = o.Token
 	jc.Discovery.BootstrapToken.CACertHashes = []string{o.CACertHash}
-	jc.NodeRegistration = registration(o.NodeName, o.CRISocket, o.Offline, nil)
+	jc.NodeRegistration = registration(o.NodeName, o.NodeIP, o.CRISocket, o.Offline, nil)
 	return documents(jc)
 }

@@ -23,7 +23,7 @@ func TestGoldenConfigsPassKubeadmValidate(t *testing.T) {
 			t.Skip("needs kubeadm: set MESHLAB_KUBEADM to a kubeadm binary (the offline bundle's bin/kubeadm) or put one on PATH")
 		}
 	}
-	for _, f := range []string{"init-online.yaml", "init-offline.yaml", "join-offline.yaml"} {
+	for _, f := range []string{"init-online.yaml", "init-offline.yaml", "init-ssh-name.yaml", "join-offline.yaml"} {
 		out, err := exec.Command(bin, "config", "validate", "--config", filepath.Join("testdata", f)).CombinedOutput()
 		if err != nil {
 			t.Errorf("kubeadm config validate %s: %v\n%s", f, err, out)

@@ -63,3 +63,23 @@ func TestRewriteAndWrite(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 }
+
+func TestRewriteForATunnel(t *testing.T) {
+	out, err := RewriteFor([]byte(admin), Target{Server: "https://127.0.0.1:41234", TLSServerName: "kubernetes"}, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Clusters["kubernetes"]; c.Server != "https://127.0.0.1:41234" || c.TLSServerName != "kubernetes" {
+		t.Errorf("cluster = %+v", c)
+	}
+	if Server(out) != "https://127.0.0.1:41234" || Server([]byte("nope")) != "" {
+		t.Errorf("Server = %q", Server(out))
+	}
+	if _, err := CAPool([]byte(admin)); err == nil {
+		t.Error("Zm9v is no certificate: want an error")
+	}
+}

@@ -25,8 +25,14 @@ const flannelTask = "Apply Flannel"
 // manifest is not used: its CNI config asks for CNI 1.0.0, which the bundle's flannel CNI
 // plugin, v0.9.1, does not speak). A hash of the CNI config on the pod template rolls the
 // DaemonSet when the config changes, so a changed config reaches the nodes.
-func (c *CNI) Objects() ([]*unstructured.Unstructured, error) {
+func (c *CNI) Objects(nets map[string]NodeNet) ([]*unstructured.Unstructured, error) {
 	lab := c.plan.Lab
+	var ips []string
+	for _, h := range lab.Hosts { // in the hosts file's order, so the manifest is stable
+		if n, ok := nets[h.Name]; ok {
+			ips = append(ips, n.IP.String())
+		}
+	}
 	o := cni.Options{PodCIDR: lab.Network.PodCIDR, Image: lab.Versions.Flannel.Image,
 		CNIPluginImage: lab.Versions.Flannel.CNIPlugin, IPMasq: lab.Network.PodMasquerade}
 	switch {
@@ -44,6 +50,7 @@ func (c *CNI) Objects() ([]*unstructured.Unstructured, error) {
 			o.Image = img
 		}
 	}
+	o.NodeIPs = ips
 	objs, err := cni.Flannel(o)
 	if err != nil {
 		return nil, err
@@ -56,7 +63,14 @@ func (c *CNI) Objects() ([]*unstructured.Unstructured, error) {
 
 func (c *CNI) Run(ctx context.Context, r *engine.Run) error {
 	t := newTask(r, nil, "cni", flannelTask)
-	objs, err := c.Objects()
+	var nets map[string]NodeNet
+	if !r.DryRun || r.Probe {
+		var err error
+		if nets, err = c.plan.nodeNets(ctx, r); err != nil {
+			return t.Fail("", "see the facts phase's lines for each host's addresses; set internalAddress in the hosts file", err)
+		}
+	}
+	objs, err := c.Objects(nets)
 	if err != nil {
 		return t.Fail("", "", err)
 	}

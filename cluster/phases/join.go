@@ -95,6 +95,13 @@ func (j *Join) joinAll(ctx context.Context, r *engine.Run) error {
 		return nil
 	}
 	cp := findHost(r, j.plan.initHost.Name)
+	var nets map[string]NodeNet
+	if cp != nil && cp.Transport != nil {
+		var err error
+		if nets, err = j.plan.nodeNets(ctx, r); err != nil {
+			return newTask(r, nil, "join", joinTask).Fail("", "see the facts phase's lines for each host's addresses; set internalAddress in the hosts file", err)
+		}
+	}
 	return r.ForEachHost(ctx, j.workers, func(ctx context.Context, h *engine.Host) error {
 		t := newTask(r, h, "join", joinTask)
 		if h.Transport == nil { // a dry run without --probe
@@ -114,7 +121,7 @@ func (j *Join) joinAll(ctx context.Context, r *engine.Run) error {
 			if err != nil {
 				return err
 			}
-			return j.join(ctx, t, h, cp, s)
+			return j.join(ctx, t, h, nets[h.Name], nets[cp.Name], s)
 		})
 	})
 }
@@ -158,10 +165,11 @@ func ttlText(d time.Duration) string {
 	return d.String()
 }
 
-func (j *Join) join(ctx context.Context, t *task, h, cp *engine.Host, s *joinSecret) error {
+func (j *Join) join(ctx context.Context, t *task, h *engine.Host, node, cp NodeNet, s *joinSecret) error {
 	cfg, err := kubeadm.JoinConfig(kubeadm.JoinOptions{
-		NodeName: h.Name, APIServerEndpoint: net.JoinHostPort(cp.Address, strconv.Itoa(kubeadm.DefaultAPIServerPort)),
-		Token: s.token, CACertHash: s.caHash, Offline: j.plan.offline(),
+		NodeName: h.Name, NodeIP: node.IP.String(),
+		APIServerEndpoint: net.JoinHostPort(cp.IP.String(), strconv.Itoa(kubeadm.DefaultAPIServerPort)),
+		Token:             s.token, CACertHash: s.caHash, Offline: j.plan.offline(),
 	})
 	if err != nil {
 		return t.Fail("", "", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,13 @@ func threeHostRun(t *testing.T, cp, w1, w2 *fakeHost) (*engine.Run, *eventLog, *
 	lab.Hosts = append(lab.Hosts, inventory.Host{Name: "worker2", Address: "10.77.0.4", Role: inventory.RoleWorker})
 	cs := fake.NewClientset()
 	p := &plan{Options: Options{Lab: lab}, initHost: lab.Hosts[0], testClient: func() (kubernetes.Interface, error) { return cs, nil }}
+	// The node addresses the facts phase would have chosen: the lab network, not the addresses
+	// the operator reaches the hosts on.
+	p.learned = &learned{nets: map[string]NodeNet{
+		"cp1":     {IP: netip.MustParseAddr("192.168.56.10"), Iface: "eth1"},
+		"worker1": {IP: netip.MustParseAddr("192.168.56.11"), Iface: "eth1"},
+		"worker2": {IP: netip.MustParseAddr("192.168.56.12"), Iface: "eth1"},
+	}}
 	log := &eventLog{}
 	r := &engine.Run{Action: "up", Lab: "demo", Sink: log, Hosts: []*engine.Host{
 		{Name: "cp1", Address: "10.77.0.2", Role: "control-plane", Transport: cp},
@@ -59,8 +67,9 @@ func TestJoinCreatesOneTokenAndSkipsJoinedWorkers(t *testing.T) {
 		t.Errorf("token created %d times, want once", n)
 	}
 	put, ok := w1.puts[RemoteJoinConfig]
-	if !ok || put.mode != 0o600 || !strings.Contains(put.data, "token: "+testToken) || !strings.Contains(put.data, "caCertHashes:") {
-		t.Errorf("join config upload = %+v", put)
+	if !ok || put.mode != 0o600 || !strings.Contains(put.data, "token: "+testToken) || !strings.Contains(put.data, "caCertHashes:") ||
+		!strings.Contains(put.data, "apiServerEndpoint: 192.168.56.10:6443") || !strings.Contains(put.data, "value: 192.168.56.11") {
+		t.Errorf("join config upload = %+v (want the control plane's and worker1's node addresses)", put)
 	}
 	joinRan := false
 	for _, c := range w1.commands() {
@@ -116,8 +125,9 @@ func TestKubeadmConfigWritesOnceUntilInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	put := cp.puts[RemoteInitConfig]
-	if put.mode != 0o600 || !strings.Contains(put.data, "advertiseAddress: 10.77.0.2") {
-		t.Errorf("init config upload = %+v", put)
+	if put.mode != 0o600 || !strings.Contains(put.data, "advertiseAddress: 192.168.56.10") ||
+		!strings.Contains(put.data, "value: 192.168.56.10") || !strings.Contains(put.data, "- 10.77.0.2\n") {
+		t.Errorf("init config upload = %+v (want the node address advertised, the SSH address a SAN)", put)
 	}
 	// After init (admin.conf exists) nothing is written again.
 	done := newFake("cp1")

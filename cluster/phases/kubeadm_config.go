@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/meshlab/meshlab/cluster/kubeadm"
@@ -36,16 +37,28 @@ func (k *KubeadmConfig) Prepare(_ context.Context, r *engine.Run) error {
 	return nil
 }
 
-// Config renders the init configuration for the lab.
-func (k *KubeadmConfig) Config(r *engine.Run) ([]byte, error) {
+// Config renders the init configuration for the lab: the control plane advertises its node
+// address (the one the other nodes reach it on, learned on the hosts) and its kubelet registers
+// with it; the name or address the operator reaches it on is an extra certificate SAN.
+func (k *KubeadmConfig) Config(cp NodeNet) ([]byte, error) {
 	lab := k.plan.Lab
 	return kubeadm.InitConfig(kubeadm.InitOptions{
-		NodeName: k.host.Name, AdvertiseAddress: k.host.Address,
+		NodeName: k.host.Name, AdvertiseAddress: cp.IP.String(), NodeIP: cp.IP.String(),
+		ExtraSANs:         operatorSANs(k.host.Address),
 		KubernetesVersion: lab.Versions.Kubernetes.Version,
 		PodCIDR:           lab.Network.PodCIDR, ServiceCIDR: lab.Network.ServiceCIDR,
 		Offline: k.plan.offline(), IgnorePreflightErrors: k.plan.IgnorePreflightErrors,
 		ContainerNodes: k.containerNode,
 	})
+}
+
+// operatorSANs is the hosts file's address as a certificate SAN, unless it is a loopback address
+// (a forwarded SSH port says nothing about where the API server is).
+func operatorSANs(address string) []string {
+	if ip, err := netip.ParseAddr(address); err == nil && ip.IsLoopback() {
+		return nil
+	}
+	return []string{address}
 }
 
 // detectContainerNode asks systemd whether the init host is a container (a local-lab machine
@@ -81,7 +94,14 @@ func (k *KubeadmConfig) Run(ctx context.Context, r *engine.Run) error {
 			return err
 		}
 	}
-	cfg, err := k.Config(r)
+	if h.Transport == nil { // a dry run without --probe: the node address is learned on the host
+		return r.Wet(h, "kubeadm-config", initTask, "would write the kubeadm init config (advertising the node address found on the host) to "+RemoteInitConfig, nil)
+	}
+	nets, err := k.plan.nodeNets(ctx, r)
+	if err != nil {
+		return t.Fail("", "see the facts phase's lines for each host's addresses; set internalAddress in the hosts file", err)
+	}
+	cfg, err := k.Config(nets[h.Name])
 	if err != nil {
 		return t.Fail("", "check the hosts file's network section and the control-plane address", err)
 	}

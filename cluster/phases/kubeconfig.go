@@ -5,18 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 
-	"github.com/meshlab/meshlab/cluster/kubeadm"
 	"github.com/meshlab/meshlab/cluster/kubeconfig"
 	"github.com/meshlab/meshlab/provision/engine"
 )
 
 // Kubeconfig fetches the admin kubeconfig from the first control plane into the lab's state
-// folder (0600), pointing at the address the operator reaches the control plane on (the hosts
-// file's), which can differ from the one the cluster advertises inside (NAT, a bastion).
+// folder (0600), pointing at where this machine reaches the API server (access.go): the hosts
+// file's address, the node address on a network this machine shares, or a port forwarded through
+// the control plane's SSH connection for the rest of the run.
 type Kubeconfig struct{ plan *plan }
 
 func (*Kubeconfig) Title() string { return "Fetch the admin kubeconfig" }
@@ -41,23 +39,36 @@ func (k *Kubeconfig) Run(ctx context.Context, r *engine.Run) error {
 	if err != nil {
 		return t.Fail("cat "+adminConf, "kubeadm init did not finish on this host: re-run `meshlab up`", err)
 	}
-	server := "https://" + net.JoinHostPort(h.Address, strconv.Itoa(kubeadm.DefaultAPIServerPort))
-	out, err := kubeconfig.Rewrite(raw, server, r.Lab)
+	if r.DryRun { // a plan opens no tunnel
+		return r.Wet(h, "kubeconfig", t.Name(), "would write "+dest, nil)
+	}
+	nets, err := k.plan.nodeNets(ctx, r)
+	if err != nil {
+		return t.Fail("", "see the facts phase's lines for each host's addresses; set internalAddress in the hosts file", err)
+	}
+	previous, _ := os.ReadFile(dest)
+	acc, err := k.plan.decideAccess(ctx, r, h, raw, nets[h.Name], previous)
+	if err != nil {
+		return t.Fail("", "open 6443/tcp on "+h.Name+" to this machine, or allow TCP forwarding in its sshd (AllowTcpForwarding yes)", err)
+	}
+	r.Logf(h, "kubeconfig", "this machine reaches the API server %s", acc.How)
+	if hint := acc.Hint(); hint != "" {
+		r.Logf(h, "kubeconfig", "%s", hint)
+	}
+	out, err := kubeconfig.RewriteFor(raw, kubeconfig.Target{Server: acc.Server, TLSServerName: acc.TLSServerName}, r.Lab)
 	if err != nil {
 		return t.Fail("", "", fmt.Errorf("%s from %s: %w", adminConf, h.Name, err))
 	}
-	if old, err := os.ReadFile(dest); err == nil && bytes.Equal(old, out) {
+	if bytes.Equal(previous, out) {
 		t.Skip("")
 		return nil
 	}
-	return r.Wet(h, "kubeconfig", t.Name(), "would write "+dest, func() error {
-		t.Begin("")
-		if err := kubeconfig.Write(dest, out); err != nil {
-			return t.Fail("", "", err)
-		}
-		t.Done(dest + " (server " + server + ")")
-		return nil
-	})
+	t.Begin("")
+	if err := kubeconfig.Write(dest, out); err != nil {
+		return t.Fail("", "", err)
+	}
+	t.Done(dest + " (server " + acc.Server + ")")
+	return nil
 }
 
 // RemoveKubeconfig deletes the lab's kubeconfig after a reset.

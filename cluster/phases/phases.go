@@ -12,7 +12,9 @@ package phases
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -59,6 +61,9 @@ type Options struct {
 	// Force lets up and down work on hosts meshlab cannot prove it set up for this lab (see
 	// Ownership); without it such a host stops the run before anything changes.
 	Force bool
+	// FirstBootTimeout bounds the wait for cloud-init and the package manager's locks on each
+	// host (default DefaultFirstBootTimeout).
+	FirstBootTimeout time.Duration
 }
 
 // BundleImage is one image of the offline bundle, as the playbook's import task sees it.
@@ -77,6 +82,14 @@ type plan struct {
 	aptMirrors      map[string]*AptSource
 	// testClient replaces the kubeconfig's API client in kubeClient (tests).
 	testClient func() (kubernetes.Interface, error)
+
+	mu      sync.Mutex
+	learned *learned // the facts phase's findings (nil until it ran)
+	access  *Access  // how this machine reaches the API server (nil until the kubeconfig phase)
+
+	// Tests: the API server's port and which addresses count as on a network of this machine.
+	apiPort  int
+	attached func(netip.Addr) bool
 }
 
 func newPlan(o Options) (*plan, error) {
@@ -207,7 +220,11 @@ func (s *Set) Offline() bool { return s.p.offline() }
 func (s *Set) Vars() PlaybookVars { return s.p.vars() }
 
 // Facts gathers each host's facts and checks them across hosts (after connect).
-func (s *Set) Facts() engine.Phase { return &Facts{} }
+func (s *Set) Facts() engine.Phase { return &Facts{plan: s.p} }
+
+// FirstBoot waits until cloud-init and apt/dpkg runs of a freshly booted host are done (after
+// facts, before anything installs).
+func (s *Set) FirstBoot() engine.Phase { return &FirstBoot{plan: s.p} }
 
 // Claim checks every host's ownership before up changes anything and claims the free ones.
 func (s *Set) Claim() engine.Phase { return &Ownership{plan: s.p, claim: true} }
@@ -235,6 +252,16 @@ func (s *Set) CNI() engine.Phase { return &CNI{plan: s.p} }
 
 // Wait waits for Ready nodes and CoreDNS.
 func (s *Set) Wait() engine.Phase { return &Wait{plan: s.p} }
+
+// NetworkCheck probes the API server from every node and warns about firewalls (after kubeadm
+// init, before the joins).
+func (s *Set) NetworkCheck() engine.Phase { return &NetworkCheck{plan: s.p} }
+
+// PodNetworkCheck probes the kubelets and the pod network between the nodes (once they are Ready).
+func (s *Set) PodNetworkCheck() engine.Phase { return &PodNetworkCheck{plan: s.p} }
+
+// Untaint lets workloads run on the control plane when the lab has no workers (after wait).
+func (s *Set) Untaint() engine.Phase { return &Untaint{plan: s.p} }
 
 // RemoveKubeconfig forgets the kubeconfig of a cluster that was reset (the end of down).
 func (s *Set) RemoveKubeconfig() engine.Phase { return &RemoveKubeconfig{plan: s.p} }

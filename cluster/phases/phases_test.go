@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -59,23 +60,37 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 }
 
 func TestFactsAndConflicts(t *testing.T) {
-	f := ParseFacts("hostname cp1\nmac 02:AA:00:00:00:01\nmac 00:00:00:00:00:00\nuuid ABC\n")
-	if f.Hostname != "cp1" || !reflect.DeepEqual(f.MACs, []string{"02:aa:00:00:00:01"}) || f.ProductUUID != "abc" {
-		t.Errorf("facts = %+v", f)
+	f := ParseFacts("hostname cp1\nmac eth0 02:AA:00:00:00:01\nmac tunl0 00:00:00:00:00:00\nuuid ABC\n" +
+		"addr eth0 10.0.2.15/24\naddr eth1@if7 192.168.56.10/24\naddr eth2 fd00::1/64\ndefault eth0\n")
+	want := HostFacts{Hostname: "cp1", MACs: map[string]string{"eth0": "02:aa:00:00:00:01"}, ProductUUID: "abc",
+		Addrs:        []IfAddr{{"eth0", netip.MustParsePrefix("10.0.2.15/24")}, {"eth1", netip.MustParsePrefix("192.168.56.10/24")}},
+		DefaultIface: "eth0"}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("facts = %+v\nwant %+v", f, want)
 	}
-	c := Conflicts(map[string]HostFacts{
-		"cp1":     {Hostname: "node", MACs: []string{"02:aa"}},
-		"worker1": {Hostname: "node", MACs: []string{"02:bb"}},
-		"worker2": {Hostname: "worker2", MACs: []string{"02:bb"}},
-		"worker3": {Hostname: "worker3"}, // no product_uuid anywhere: not a clash
-	})
-	want := map[string][]string{
+	nat := "08:00:27:9c:1d:5e" // the same NAT MAC on every VM: not a clash, Kubernetes never sees it
+	facts := map[string]HostFacts{
+		"cp1":     {Hostname: "node", MACs: map[string]string{"eth0": nat, "eth1": "02:aa"}},
+		"worker1": {Hostname: "node", MACs: map[string]string{"eth0": nat, "eth1": "02:bb"}},
+		"worker2": {Hostname: "worker2", MACs: map[string]string{"eth0": nat, "eth1": "02:bb"}},
+		"worker3": {Hostname: "worker3", MACs: map[string]string{"eth0": nat}}, // no product_uuid anywhere: not a clash
+	}
+	nets := map[string]NodeNet{}
+	for i, h := range []string{"cp1", "worker1", "worker2", "worker3"} {
+		iface := "eth1"
+		if h == "worker3" {
+			iface = "eth0"
+		}
+		nets[h] = NodeNet{IP: netip.AddrFrom4([4]byte{192, 168, 56, byte(10 + i)}), Iface: iface, MAC: facts[h].MACs[iface]}
+	}
+	c := Conflicts(facts, nets)
+	wantC := map[string][]string{
 		"cp1":     {"hostname node is also used by worker1: every node needs its own"},
-		"worker1": {"MAC address 02:bb is also used by worker2: every node needs its own", "hostname node is also used by cp1: every node needs its own"},
-		"worker2": {"MAC address 02:bb is also used by worker1: every node needs its own"},
+		"worker1": {"MAC address 02:bb (of eth1, the interface of its node address 192.168.56.11) is also used by worker2: every node needs its own", "hostname node is also used by cp1: every node needs its own"},
+		"worker2": {"MAC address 02:bb (of eth1, the interface of its node address 192.168.56.12) is also used by worker1: every node needs its own"},
 	}
-	if !reflect.DeepEqual(c, want) {
-		t.Errorf("conflicts = %q\nwant %q", c, want)
+	if !reflect.DeepEqual(c, wantC) {
+		t.Errorf("conflicts = %q\nwant %q", c, wantC)
 	}
 }
 
@@ -107,7 +122,7 @@ func TestCNIObjectsOffline(t *testing.T) {
 	p := testPlan(true)
 	p.manifest.Versions = map[string]string{"image-flannel": "ghcr.io/flannel-io/flannel:v0.28.10"}
 	p.Lab.Network.PodCIDR = "10.60.0.0/16"
-	objs, err := (&CNI{plan: p}).Objects()
+	objs, err := (&CNI{plan: p}).Objects(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +147,7 @@ func TestCNIObjectsOffline(t *testing.T) {
 func TestCNIObjectsOnlineBundle(t *testing.T) {
 	p := testPlan(true)
 	p.manifest.Source = bundle.SourceOnline
-	objs, err := (&CNI{plan: p}).Objects()
+	objs, err := (&CNI{plan: p}).Objects(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

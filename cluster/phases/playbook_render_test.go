@@ -127,7 +127,14 @@ func TestPlaybookRenders(t *testing.T) {
 			"runc=" + s.DebianRuntime.Runc, `config_path = "$certs"`, "certs=/etc/containerd/certs.d",
 			"pause=" + s.Images.Pause, `sandbox_image = "$pause"`, "SystemdCgroup = true", "kubeadm init --skip-token-print --config " + RemoteInitConfig,
 			"backup /etc/containerd/config.toml", "backup /etc/apt/sources.list.d/kubernetes.list",
-		}, []string{RemoteBundleDir, "certs.d/registry.k8s.io", "--allow-downgrades"}},
+			// A first-boot apt run's lock is waited for; containerd's replaced config.toml stays
+			// without a dpkg prompt; nothing unpinned comes along.
+			"apt-get -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold",
+			`apt_get install -y --no-install-recommends "$@"`,
+			// Keys are downloaded, checked, then installed or dearmored.
+			`curl -fsSL --retry 3 "$repo"Release.key -o "$dl"`,
+			`gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg "$dl"`,
+		}, []string{RemoteBundleDir, "certs.d/registry.k8s.io", "--allow-downgrades", "| gpg", "|\n            gpg", "apt-get install", "apt-get update"}},
 		{"kubernetes-mirrors.golden", mirroredPlan(t), []string{
 			"/etc/containerd/certs.d/registry.k8s.io/hosts.toml", "override_path = true",
 			"URIs: http://10.77.0.1:8080/debian", "/etc/apt/sources.list.d/meshlab-debian.sources",
@@ -135,7 +142,8 @@ func TestPlaybookRenders(t *testing.T) {
 			"uri=http://10.77.0.1:8080/docker/linux/ubuntu", "v=" + s.Kubernetes.Package, "apt-mark hold kubelet kubeadm kubectl",
 		}, []string{"https://pkgs.k8s.io", "curl", "download.docker.com"}},
 		{"kubernetes-offline.golden", testPlan(true), []string{
-			"dpkg -i --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
+			"dpkg -i --force-confdef --force-confold " + RemoteBundleDir + "/debs/*.deb", "ctr -n k8s.io images import --all-platforms",
+			"apt-get -q -o DPkg::Lock::Timeout=600 check",
 			"registry.k8s.io/etcd:3.6.5-0", "10-kubeadm.conf", "backup /etc/containerd/config.toml", "backup \"$f\"",
 		}, []string{"download.docker.com", "https://pkgs.k8s.io", "--allow-downgrades"}},
 	}
@@ -182,6 +190,21 @@ func TestResetLeavesOtherHostsAlone(t *testing.T) {
 		if refuse := strings.Contains(doc, "refusing to reset a control plane that is not lab demo"); refuse == force {
 			t.Errorf("force=%v: the re-init's own check present=%v", force, refuse)
 		}
+	}
+}
+
+// TestImagePrePullOnlyOnTheInitHost: the control plane's images are pulled where kubeadm init
+// runs, not on every worker.
+func TestImagePrePullOnlyOnTheInitHost(t *testing.T) {
+	_, scripts := renderAll(t, testPlan(false), map[string][]string{})
+	var on []string
+	for name, src := range scripts {
+		if strings.Contains(src, "kubeadm config images pull") {
+			on = append(on, name)
+		}
+	}
+	if len(on) != 1 || !strings.HasPrefix(on[0], "cp1") {
+		t.Errorf("images pre-pulled by %v, want by cp1 only", on)
 	}
 }
 

@@ -32,6 +32,11 @@ func (t *task) run(ctx context.Context, command string, timeout time.Duration) (
 		Stdout: logLine("out"), Stderr: logLine("err")})
 }
 
+// read runs a read-only command quietly: for polls, whose every round would flood the host log.
+func (t *task) read(ctx context.Context, command string, timeout time.Duration) (transport.Result, error) {
+	return t.h.Transport.Run(ctx, transport.Cmd{Command: command, Become: true, Timeout: timeout})
+}
+
 // test runs a read-only check: true when it exits 0, false on a non-zero exit, and an error
 // when the command could not run at all (connection lost).
 func (t *task) test(ctx context.Context, command string) (bool, error) {

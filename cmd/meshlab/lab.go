@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ func init() {
 	registerIn("lab", newLabDestroyCmd)
 	registerIn("lab", newLabListCmd)
 	registerIn("lab", newLabSSHCmd)
+	registerIn("lab", newLabForwardCmd)
 }
 
 // labManager builds the lab manager from the global flags; events go to stderr as plain lines
@@ -53,6 +56,9 @@ func newLabCreateCmd(g *globalOptions) *cobra.Command {
 			if err := locallab.ValidateName(spec.Name); err != nil {
 				return badInput(err)
 			}
+			if err := locallab.ValidateTopology(spec.Topology); err != nil {
+				return badInput(fmt.Errorf("--topology: %w", err))
+			}
 			if spec.ControlPlanes < 1 || spec.Nodes < spec.ControlPlanes {
 				return badInput(fmt.Errorf("--nodes (%d) must be at least --control-planes (%d), which must be at least 1",
 					spec.Nodes, spec.ControlPlanes))
@@ -84,6 +90,36 @@ func newLabCreateCmd(g *globalOptions) *cobra.Command {
 	f.StringVar(&spec.PodCIDR, "pod-cidr", locallab.DefaultPodCIDR, "the cluster's pod network (written to the hosts file)")
 	f.StringVar(&spec.ServiceCIDR, "service-cidr", locallab.DefaultServiceCIDR, "the cluster's service network (written to the hosts file)")
 	f.StringVar(&out, "out", "", "also copy the hosts file here")
+	f.StringVar(&spec.Topology, "topology", locallab.TopologyBridge,
+		"bridge: one interface, SSH on the machine's address; virtualbox: as Vagrant with VirtualBox makes them, a NAT eth0 "+
+			"with the same address, MAC and default route on every machine (a dead end here), the lab network on eth1, "+
+			"SSH on a port of 127.0.0.1 forwarded into each machine")
+	f.DurationVar(&spec.DpkgLock, "dpkg-lock", 0, "hold the dpkg locks this long after each boot, as cloud-init does on a fresh cloud image")
+	f.StringSliceVar(&spec.RejectInput, "reject-input", nil,
+		"machines (cp1, worker1, ...) whose firewall rejects every incoming connection but SSH, as some cloud images ship")
+	return cmd
+}
+
+// newLabForwardCmd is the SSH forwarder of a lab in the virtualbox topology: `lab create` starts
+// it in the background and `lab destroy` stops it; it is not for people to run.
+func newLabForwardCmd(g *globalOptions) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:    "forward --name LAB",
+		Short:  "Forward the SSH ports of a lab's machines (started by lab create)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := labManager(g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return m.ServeSSHForwards(ctx, name)
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "lab", "lab name")
 	return cmd
 }
 

@@ -49,6 +49,21 @@ type Options struct {
 	Connect func(kubeconfig string) (*Clients, error)
 	// VerifyLab builds the lab the verify phase checks (default verify.NewClusterLab).
 	VerifyLab func(verify.ClusterOptions) (verify.Lab, error)
+	// Reach says where this machine reaches the lab's NodePorts; nil: on the first host's
+	// address from the hosts file.
+	Reach Reach
+}
+
+// Reach is how this machine reaches the nodes' ports. The cluster phases decide it when they
+// write the kubeconfig: a node's address, or ports forwarded through the control plane's SSH
+// connection for as long as the run lasts.
+type Reach interface {
+	// NodePort is host:port where this machine reaches NodePort port now.
+	NodePort(ctx context.Context, port int) (string, error)
+	// NodeHost is the address the NodePorts are on, as a user names it in a URL.
+	NodeHost() string
+	// AccessHint says how to reach the lab after the run ("" when directly).
+	AccessHint() string
 }
 
 // plan is what the phases share: the resolved options and the bundle's image list.

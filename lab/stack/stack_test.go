@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -474,7 +475,11 @@ func TestVerifyIsToldWhatIsAbsent(t *testing.T) {
 			}
 		})
 		got := map[string]string{}
-		for role, err := range p.verifyOptions().Absent {
+		o, err := p.verifyOptions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for role, err := range o.Absent {
 			got[role] = err.Error()
 			if p.BundleDir != "" {
 				got[role] = strings.ReplaceAll(got[role], p.BundleDir+" ", "BUNDLE ")
@@ -585,5 +590,43 @@ func TestVerifyReachesClusterIPAddonsThroughForwards(t *testing.T) {
 	_ = engine.Execute(context.Background(), testRun(&recorder{}), engine.Phases{ps[5]})
 	if len(open) != 0 {
 		t.Errorf("forwards left open: %v", open)
+	}
+}
+
+// tunnelReach is a lab reached only through SSH: every NodePort on its own forwarded local port.
+type tunnelReach struct{}
+
+func (tunnelReach) NodePort(_ context.Context, port int) (string, error) {
+	return "127.0.0.1:" + strconv.Itoa(40000+port%1000), nil
+}
+func (tunnelReach) NodeHost() string { return "10.0.2.15" }
+func (tunnelReach) AccessHint() string {
+	return "the API server is reachable only through SSH: keep `ssh ...` running"
+}
+
+// TestVerifyAndSummaryThroughSSH: verify reaches the entry points on the forwarded ports; the
+// summary names the node address and says how to reach it after the run.
+func TestVerifyAndSummaryThroughSSH(t *testing.T) {
+	_, p, _ := newTestPlan(t, func(o *Options) { o.Reach = tunnelReach{} })
+	o, err := p.verifyOptions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Node != "127.0.0.1" || o.Ports.Gateway != 40080 || o.Ports.Grafana != 40002 {
+		t.Errorf("verify options = %+v", o)
+	}
+	rec := &recorder{}
+	if err := (&Summary{plan: p}).Run(context.Background(), testRun(rec)); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	rec.mu.Lock()
+	for _, e := range rec.events {
+		lines = append(lines, e.Line)
+	}
+	rec.mu.Unlock()
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "http://10.0.2.15:30080/productpage") || !strings.Contains(all, "reachable only through SSH") {
+		t.Errorf("summary:\n%s", all)
 	}
 }

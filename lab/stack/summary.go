@@ -31,7 +31,7 @@ type Link struct{ What, Where string }
 func (s *Summary) Links() []Link {
 	p := s.plan
 	c := p.components()
-	e := LabEndpoints(p.Lab)
+	e := endpointsAt(p.Lab, p.firstNode())
 	var out []Link
 	if c.Mesh && c.Bookinfo {
 		out = append(out, Link{"productpage", e.Productpage})
@@ -88,6 +88,11 @@ func (s *Summary) Run(_ context.Context, r *engine.Run) error {
 		// Straight to the views (terminal, --output json), like every event: never into the
 		// lab's log files, so the Grafana password shown here is not kept on disk.
 		r.Emit(event.Event{Kind: event.Log, Phase: "summary", Line: fmt.Sprintf("%-20s %s", l.What, l.Where)})
+	}
+	if p := s.plan; p.Reach != nil {
+		if hint := p.Reach.AccessHint(); hint != "" {
+			r.Emit(event.Event{Kind: event.Log, Phase: "summary", Line: hint + "; the URLs above too (ssh -L for each port)"})
+		}
 	}
 	return nil
 }

@@ -63,15 +63,23 @@ func (p *plan) verifyMode() VerifyMode {
 	return p.Verify
 }
 
+// firstNode is the address the lab's URLs name: where this machine reaches the nodes' ports.
 func (p *plan) firstNode() string {
+	if p.Reach != nil {
+		if h := p.Reach.NodeHost(); h != "" {
+			return h
+		}
+	}
 	if len(p.Lab.Hosts) == 0 {
 		return ""
 	}
 	return p.Lab.Hosts[0].Address
 }
 
-func (p *plan) verifyOptions() verify.ClusterOptions {
-	return verify.ClusterOptions{
+// verifyOptions says where verify finds each entry point: the NodePorts as this machine reaches
+// them now (through forwarded local ports when the lab is reachable only through SSH).
+func (p *plan) verifyOptions(ctx context.Context) (verify.ClusterOptions, error) {
+	o := verify.ClusterOptions{
 		Namespace: deploy.DefaultNamespace, Node: p.firstNode(), Absent: p.absentAddons(),
 		Ports: verify.NodePorts{
 			Gateway:    p.nodePort("gateway", gateway.DefaultNodePort),
@@ -80,6 +88,29 @@ func (p *plan) verifyOptions() verify.ClusterOptions {
 			Grafana:    p.nodePort("grafana", inventory.DefaultGrafanaNodePort),
 		},
 	}
+	if p.Reach == nil {
+		return o, nil
+	}
+	host := ""
+	for _, port := range []*int{&o.Ports.Gateway, &o.Ports.Prometheus, &o.Ports.Tracing, &o.Ports.Grafana} {
+		hp, err := p.Reach.NodePort(ctx, *port)
+		if err != nil {
+			return o, err
+		}
+		h, ps, err := net.SplitHostPort(hp)
+		if err != nil {
+			return o, err
+		}
+		if host != "" && h != host {
+			return o, fmt.Errorf("the NodePorts are reached on %s and %s: verify takes one address", host, h)
+		}
+		host = h
+		if *port, err = strconv.Atoi(ps); err != nil {
+			return o, err
+		}
+	}
+	o.Node = host
+	return o, nil
 }
 
 // eventObserver turns each check into a task of the verify phase, started when the check starts
@@ -114,7 +145,10 @@ func (o *eventObserver) Finished(res verify.Result) {
 }
 
 func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
-	o := v.plan.verifyOptions()
+	o, err := v.plan.verifyOptions(ctx)
+	if err != nil {
+		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
+	}
 	c, err := v.plan.cluster()
 	if err != nil {
 		return newTask(r, nil, "verify", "Connect to the lab").fail("", err)
@@ -147,8 +181,11 @@ func (v *Verify) Run(ctx context.Context, r *engine.Run) error {
 	return errors.Join(errs...)
 }
 
-func (v *Verify) DryRun(_ context.Context, r *engine.Run) error {
-	o := v.plan.verifyOptions()
+func (v *Verify) DryRun(ctx context.Context, r *engine.Run) error {
+	o, err := v.plan.verifyOptions(ctx)
+	if err != nil {
+		return err
+	}
 	cmd := "meshlab verify bookinfo"
 	if v.plan.verifyMode() == VerifyQuick {
 		cmd += " --quick"

@@ -29,6 +29,7 @@ func Execute(ctx context.Context, r *Run, phases Phases) (err error) {
 				}
 			}
 		}
+		r.runClosers()
 		closeTransports(r)
 		done := event.Event{Kind: event.LabDone, State: event.StateOK, Line: r.Action, Duration: time.Since(start)}
 		if err != nil {

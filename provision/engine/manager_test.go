@@ -20,6 +20,11 @@ func TestExecuteLifecycle(t *testing.T) {
 		&fakePhase{title: "e", calls: &calls},
 	}
 	r, rec := newTestRun(t, 1)
+	phases[0].(*fakePhase).run = func() error {
+		r.OnClose(func() { calls = append(calls, "close 1") })
+		r.OnClose(func() { calls = append(calls, "close 2") })
+		return nil
+	}
 	err := Execute(context.Background(), r, phases)
 	if !errors.Is(err, boom) {
 		t.Fatalf("Execute error = %v, want it to wrap boom", err)
@@ -28,6 +33,8 @@ func TestExecuteLifecycle(t *testing.T) {
 		"prepare a", "run a", "prepare b", "prepare c", "run c", "prepare d", "run d",
 		// clean-ups in reverse order, only of phases that ran; e never starts.
 		"cleanup d", "cleanup c", "cleanup a",
+		// then what phases kept open for the rest of the run, last first.
+		"close 2", "close 1",
 	}
 	if !slices.Equal(calls, want) {
 		t.Errorf("calls:\n got %q\nwant %q", calls, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/meshlab/meshlab/provision/event"
@@ -57,6 +58,27 @@ type Run struct {
 	Concurrency int
 	// WaitingEvery is how often a long wait reports that it is still waiting (default 10 s).
 	WaitingEvery time.Duration
+
+	closeMu sync.Mutex
+	closers []func() // run at the end of Execute, last added first
+}
+
+// OnClose registers f to run when the action ends (success or not), before the transports close:
+// what a phase keeps open for the phases after it (a port forwarded through SSH) ends there.
+func (r *Run) OnClose(f func()) {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	r.closers = append(r.closers, f)
+}
+
+func (r *Run) runClosers() {
+	r.closeMu.Lock()
+	cs := r.closers
+	r.closers = nil
+	r.closeMu.Unlock()
+	for i := len(cs) - 1; i >= 0; i-- {
+		cs[i]()
+	}
 }
 
 // Defaults.

@@ -12,7 +12,7 @@ var (
 	componentFields  = []string{"mesh", "addons", "bookinfo", "nodePorts", "addonService"}
 	sshDefaultFields = []string{"user", "port", "keyPath", "agent", "knownHosts", "sudo",
 		"password", "keyPassphrase", "sudoPassword", "bastion"}
-	hostFields = []string{"name", "address", "port", "user", "keyPath", "agent", "password",
+	hostFields = []string{"name", "address", "internalAddress", "port", "user", "keyPath", "agent", "password",
 		"keyPassphrase", "sudo", "sudoPassword", "bastion", "role", "labels"}
 	bastionFields = []string{"address", "port", "user", "keyPath"}
 	secretFields  = []string{"env", "file"}
@@ -22,7 +22,7 @@ var (
 // meshlab's, because users bring their old files along and a plain "unknown field" is unhelpful.
 var fieldSynonyms = map[string]string{
 	"host": "address", "ip": "address", "ips": "address", "hostname": "address",
-	"ansible_host": "address", "internaladdress": "address",
+	"ansible_host": "address", "privateaddress": "internalAddress", "private_address": "internalAddress",
 	"ssh_port": "port", "ansible_port": "port",
 	"username": "user", "ansible_user": "user",
 	"privatekeypath": "keyPath", "ssh_key_path": "keyPath", "identityfile": "keyPath", "key": "keyPath",

@@ -124,6 +124,8 @@ func (d *decoder) decodeHostMapping(n *yaml.Node, path string, h *Host) {
 			h.Name, _ = d.str(p.value, fp)
 		case "address":
 			h.Address, _ = d.str(p.value, fp)
+		case "internalAddress":
+			h.InternalAddress, _ = d.str(p.value, fp)
 		case "port":
 			h.Port, _ = d.integer(p.value, fp, "use a number from 1 to 65535")
 		case "user":

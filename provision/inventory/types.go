@@ -63,8 +63,11 @@ type SSHDefaults struct {
 type Host struct {
 	Name    string
 	Address string // IP address or DNS name, as the operator's machine reaches it
-	Port    int
-	User    string
+	// InternalAddress is the host's address on the network the nodes share (KubeKey's
+	// internalAddress, k0sctl's privateAddress): "" lets meshlab find it on the host.
+	InternalAddress string
+	Port            int
+	User            string
 	// KeyPath is an absolute private key path ("~" expanded, relative paths resolved against
 	// the hosts file's folder); "" means the SSH client's usual default keys.
 	KeyPath       string

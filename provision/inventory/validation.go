@@ -91,8 +91,9 @@ func (d *decoder) checkHosts(lab *Lab) {
 		d.problem(d.at("hosts"), "hosts", "no hosts are listed", "add at least one: - root@192.168.56.10 control-plane")
 		return
 	}
-	names := map[string]int{}   // name → index of first host
-	targets := map[string]int{} // address:port → index of first host
+	names := map[string]int{}     // name → index of first host
+	targets := map[string]int{}   // address:port → index of first host
+	internals := map[string]int{} // internal address → index of first host
 	controlPlanes, badRoles := 0, 0
 	for i := range lab.Hosts {
 		if d.brokenHosts[i] {
@@ -138,6 +139,9 @@ func (d *decoder) checkHosts(lab *Lab) {
 		}
 		d.checkLabels(h.Labels, hp+".labels")
 		d.checkIdentity(lab, i, ip, addrOK, names, targets)
+		if d.isSet(hp + ".internalAddress") {
+			d.checkInternalAddress(lab, i, internals)
+		}
 	}
 	if controlPlanes == 0 && badRoles == 0 && len(d.brokenHosts) == 0 {
 		d.problem(d.at("hosts"), "hosts", "no host has the role control-plane",
@@ -174,6 +178,31 @@ func (d *decoder) checkIdentity(lab *Lab, i int, ip netip.Addr, addrOK bool, nam
 	} else {
 		names[h.Name] = i
 	}
+}
+
+// checkInternalAddress: an internal address is an IP address of the host itself (the nodes use it
+// to reach each other, and meshlab checks on the host that it is one of its own), once per lab.
+func (d *decoder) checkInternalAddress(lab *Lab, i int, seen map[string]int) {
+	h, field := lab.Hosts[i], fmt.Sprintf("hosts[%d].internalAddress", i)
+	ip, err := netip.ParseAddr(h.InternalAddress)
+	switch {
+	case err != nil:
+		d.problem(d.at(field), field, fmt.Sprintf("%q is not an IP address", truncate(h.InternalAddress, 60)),
+			"give the host's own address on the network the nodes share, e.g. 192.168.56.10 (not a name)")
+		return
+	case ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() || ip.IsLinkLocalUnicast():
+		d.problem(d.at(field), field, fmt.Sprintf("%s cannot be a node's address", ip),
+			"give the host's own address on the network the nodes share")
+		return
+	}
+	key := ip.Unmap().String()
+	if first, dup := seen[key]; dup {
+		d.problem(d.at(field), field, fmt.Sprintf("%s is already the internal address of the host on line %d", ip, lab.Hosts[first].Line),
+			"every node needs its own address")
+		return
+	}
+	seen[key] = i
+	d.checkNotInCluster(ip, lab.Network, field)
 }
 
 // targetKey identifies where a host is reached, treating 127.0.0.1 and 127.000.000.001 or

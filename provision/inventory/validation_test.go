@@ -109,6 +109,15 @@ func TestEachMistakeIsReportedWithItsPosition(t *testing.T) {
 		{"unknown nodeport", "components:\n  nodePorts: {kiali: 30005}\nhosts:\n" + cp, []want{{2, 15, "components.nodePorts.kiali", "unknown component"}}},
 		{"addon service type", "components:\n  addonService: LoadBalancer\nhosts:\n" + cp, []want{{2, 17, "components.addonService", "not a Service type"}}},
 		{"alias loop", "a: &a [*a]\nhosts:\n" + cp, []want{{1, 1, "a", "unknown field"}}},
+		{"internal address that is a name", "hosts:\n  - {address: 10.0.0.1, internalAddress: cp1.lab, role: control-plane}\n",
+			[]want{{2, 42, "hosts[0].internalAddress", "not an IP address"}}},
+		{"internal address on loopback", "hosts:\n  - {address: 10.0.0.1, internalAddress: 127.0.0.1, role: control-plane}\n",
+			[]want{{2, 42, "hosts[0].internalAddress", "cannot be a node's address"}}},
+		{"internal address twice", "hosts:\n  - {address: 127.0.0.1, port: 2201, internalAddress: 10.0.1.5, role: control-plane}\n" +
+			"  - {address: 127.0.0.1, port: 2202, internalAddress: 10.0.1.5}\n",
+			[]want{{3, 55, "hosts[1].internalAddress", "already the internal address of the host on line 2"}}},
+		{"internal address in the pod CIDR", "hosts:\n  - {address: 10.0.0.1, internalAddress: 10.244.0.9, role: control-plane}\n",
+			[]want{{2, 42, "hosts[0].internalAddress", "inside network.podCIDR"}}},
 		{"sudoPassword with sudo none", "hosts:\n  - {address: 10.0.0.1, sudo: none, sudoPassword: {env: X}}\n",
 			[]want{{2, 51, "hosts[0].sudoPassword", "never uses it"}}},
 	}

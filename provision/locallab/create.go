@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,8 +43,20 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Lab, error) {
 	if spec.ServiceCIDR == "" {
 		spec.ServiceCIDR = DefaultServiceCIDR
 	}
+	if spec.Topology == "" {
+		spec.Topology = TopologyBridge
+	}
+	if err := ValidateTopology(spec.Topology); err != nil {
+		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+	}
+	if spec.DpkgLock < 0 {
+		return nil, fmt.Errorf("lab %s: the dpkg lock time %s is negative", spec.Name, spec.DpkgLock)
+	}
 	nodes, err := planNodes(spec.Nodes, spec.ControlPlanes)
 	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+	}
+	if err := markRejectInput(nodes, spec.RejectInput); err != nil {
 		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
 	}
 	p := m.paths(spec.Name)
@@ -53,6 +66,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Lab, error) {
 		if !sameShape(st.Nodes, nodes) {
 			return nil, fmt.Errorf("lab %s exists with %d machines (%d control planes): destroy it first to change its shape",
 				spec.Name, len(st.Nodes), countRole(st.Nodes, RoleControlPlane))
+		}
+		if topo := st.Topology; topo != spec.Topology && (topo != "" || spec.Topology != TopologyBridge) {
+			return nil, fmt.Errorf("lab %s exists with topology %q: destroy it first to change it", spec.Name, topo)
 		}
 		return m.restart(ctx, st, p, spec.BootTimeout)
 	case err == nil || !errors.Is(err, os.ErrNotExist) || dirExists(p.dir):
@@ -82,7 +98,16 @@ func (m *Manager) create(ctx context.Context, spec Spec, nodes []Node, p labPath
 		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
 	}
 	st := &State{Name: spec.Name, Bridge: n.bridge(), Rootfs: rootfs, Nodes: nodes,
-		PodCIDR: spec.PodCIDR, ServiceCIDR: spec.ServiceCIDR}
+		PodCIDR: spec.PodCIDR, ServiceCIDR: spec.ServiceCIDR, Topology: spec.Topology, DpkgLock: spec.DpkgLock}
+	if st.virtualBox() {
+		ports, err := freeLoopbackPorts(len(nodes))
+		if err != nil {
+			return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+		}
+		for i := range st.Nodes {
+			st.Nodes[i].SSHPort = ports[i]
+		}
+	}
 	allowed, err := st.clusterPrefixes()
 	if err != nil {
 		return nil, err
@@ -103,7 +128,7 @@ func (m *Manager) create(ctx context.Context, spec Spec, nodes []Node, p labPath
 		return nil, err
 	}
 	var known strings.Builder
-	for _, node := range nodes {
+	for _, node := range st.Nodes {
 		host, err := newKeyPair("root@" + node.Name)
 		if err != nil {
 			return nil, err
@@ -111,13 +136,22 @@ func (m *Manager) create(ctx context.Context, spec Spec, nodes []Node, p labPath
 		if err := m.prepareMachine(ctx, n, p, st, node, subnet, allowed, host, user); err != nil {
 			return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
 		}
-		known.WriteString(knownHostsLine([]string{node.Address, node.Name}, host.Public))
+		names := []string{node.Address, node.Name}
+		if node.SSHPort != 0 { // how known_hosts names a host on another port
+			names = append(names, "[127.0.0.1]:"+strconv.Itoa(node.SSHPort))
+		}
+		known.WriteString(knownHostsLine(names, host.Public))
 	}
 	if err := writeFileAtomic(p.knownHosts(), []byte(known.String()), 0o600); err != nil {
 		return nil, err
 	}
-	if err := m.bootAll(ctx, n, p, nodes, spec.BootTimeout); err != nil {
+	if err := m.bootAll(ctx, n, p, st.Nodes, spec.BootTimeout); err != nil {
 		return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+	}
+	if st.virtualBox() {
+		if err := m.startForwarder(ctx, st, p, spec.BootTimeout); err != nil {
+			return nil, fmt.Errorf("lab %s: %w", spec.Name, err)
+		}
 	}
 	hf, err := renderHostsFile(st, p.userKey(), p.knownHosts())
 	if err != nil {
@@ -188,10 +222,13 @@ func (m *Manager) prepareMachine(ctx context.Context, n names, p labPaths, st *S
 	if err := writeIdentity(p.merged(node.Name), id); err != nil {
 		return fmt.Errorf("machine %s: identity: %w", node.Name, err)
 	}
+	if err := writeRealism(p.merged(node.Name), st.DpkgLock, node.RejectInput); err != nil {
+		return fmt.Errorf("machine %s: %w", node.Name, err)
+	}
 	if err := m.writeBundle(n, p, node); err != nil {
 		return err
 	}
-	return ensureMachineNetwork(ctx, m.r, n, node, subnet, allowed)
+	return ensureMachineNetwork(ctx, m.r, n, node, subnet, allowed, st.Topology)
 }
 
 func (m *Manager) writeBundle(n names, p labPaths, node Node) error {
@@ -265,12 +302,17 @@ func (m *Manager) restart(ctx context.Context, st *State, p labPaths, timeout ti
 		if err := mountOverlay(p, node.Name, st.Rootfs); err != nil {
 			return nil, fmt.Errorf("lab %s: %w", st.Name, err)
 		}
-		if err := ensureMachineNetwork(ctx, m.r, n, node, subnet, allowed); err != nil {
+		if err := ensureMachineNetwork(ctx, m.r, n, node, subnet, allowed, st.Topology); err != nil {
 			return nil, fmt.Errorf("lab %s: %w", st.Name, err)
 		}
 	}
 	if err := m.bootAll(ctx, n, p, st.Nodes, timeout); err != nil {
 		return nil, fmt.Errorf("lab %s: %w", st.Name, err)
+	}
+	if st.virtualBox() {
+		if err := m.startForwarder(ctx, st, p, timeout); err != nil {
+			return nil, fmt.Errorf("lab %s: %w", st.Name, err)
+		}
 	}
 	lab, err := m.describe(ctx, st, p)
 	if err != nil {
@@ -278,6 +320,22 @@ func (m *Manager) restart(ctx context.Context, st *State, p labPaths, timeout ti
 	}
 	lab.Existed = true
 	return lab, nil
+}
+
+// markRejectInput sets RejectInput on the named machines; a name that is not one is an error.
+func markRejectInput(nodes []Node, names []string) error {
+	for _, name := range names {
+		found := false
+		for i := range nodes {
+			if nodes[i].Name == name {
+				nodes[i].RejectInput, found = true, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("--reject-input %s: the lab has no machine of that name (it has cp1..., worker1...)", name)
+		}
+	}
+	return nil
 }
 
 func sameShape(a, b []Node) bool {

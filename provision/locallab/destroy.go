@@ -24,6 +24,7 @@ func (m *Manager) Destroy(ctx context.Context, name string) error {
 	n := namesFor(name)
 	p := m.paths(name)
 	var errs []error
+	errs = append(errs, m.stopForwarder(name, p))
 	ids, err := labContainers(name)
 	errs = append(errs, err)
 	for _, id := range ids {
@@ -39,6 +40,7 @@ func (m *Manager) Destroy(ctx context.Context, name string) error {
 	for _, veth := range labHostVeths(n) {
 		errs = append(errs, removeMachineNetwork(ctx, m.r, "", veth))
 	}
+	errs = append(errs, removeMachineNetwork(ctx, m.r, n.natNamespace(), ""))
 	errs = append(errs, removeLabNetwork(ctx, m.r, n))
 	removeCgroups(name)
 	if err := errors.Join(errs...); err != nil {

@@ -41,6 +41,9 @@ type Options struct {
 	Mirror   string     // Debian mirror for debootstrap (default: from /etc/apt/sources.list*)
 	Events   event.Sink // Waiting and Log events (default: discarded)
 	Logger   *slog.Logger
+	// Executable runs a lab's SSH forwarder (TopologyVirtualBox) as `Executable lab forward`:
+	// the meshlab binary (default: this process's own).
+	Executable string
 }
 
 // Manager creates, lists and destroys labs.
@@ -78,6 +81,11 @@ type Spec struct {
 	BootTimeout   time.Duration // for all machines to boot (default 3 minutes)
 	PodCIDR       string        // the cluster's pod network (default 10.244.0.0/16)
 	ServiceCIDR   string        // the cluster's service network (default 10.96.0.0/12)
+
+	// What makes the machines look like real ones (realism.go).
+	Topology    string        // TopologyBridge (default) or TopologyVirtualBox
+	DpkgLock    time.Duration // hold the dpkg locks this long after each boot (0: not)
+	RejectInput []string      // machines whose firewall rejects all incoming but SSH
 }
 
 // Lab describes an existing lab.

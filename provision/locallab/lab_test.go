@@ -28,6 +28,9 @@ import (
 // needLabHost skips unless this host can run a lab: root, and the tools create needs.
 func needLabHost(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("creates a lab (minutes, root): skipped with -short")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: run as root or via .ci/run")
 	}
@@ -202,6 +205,9 @@ func TestLabLifecycle(t *testing.T) {
 // TestDestroyHalfCreated leaves the pieces an interrupted create would (network, namespaces, a
 // state file, no machines) and checks that destroy clears them. Needs root and ip/iptables only.
 func TestDestroyHalfCreated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes network namespaces and iptables rules: skipped with -short")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: run as root or via .ci/run")
 	}
@@ -256,7 +262,7 @@ func leaveHalfCreatedLab(t *testing.T, ctx context.Context, m *Manager, name str
 		t.Fatal(err)
 	}
 	allowed, _ := st.clusterPrefixes()
-	if err := ensureMachineNetwork(ctx, m.r, n, st.Nodes[0], subnet, allowed); err != nil {
+	if err := ensureMachineNetwork(ctx, m.r, n, st.Nodes[0], subnet, allowed, TopologyBridge); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -36,6 +36,11 @@ type Node struct {
 	Role    string // RoleControlPlane or RoleWorker
 	Index   int    // 0-based position; the address is .10+Index
 	Address string // IPv4 address on the lab bridge
+	// SSHPort is the port of 127.0.0.1 forwarded to the machine's sshd (TopologyVirtualBox);
+	// 0: SSH is on Address, port 22.
+	SSHPort int `json:",omitempty"`
+	// RejectInput: the machine's firewall rejects all incoming connections but SSH.
+	RejectInput bool `json:",omitempty"`
 }
 
 // planNodes names the machines of a lab: control planes first, then workers.

@@ -106,17 +106,21 @@ func ensureLabNetwork(ctx context.Context, r runner, n names, subnet netip.Prefi
 
 // ensureMachineNetwork gives a machine its network namespace and a veth to the bridge, with its
 // address, a default route via the bridge address, and the rules that confine it to the lab
-// subnet and the allowed (cluster) prefixes.
-func ensureMachineNetwork(ctx context.Context, r runner, n names, node Node, subnet netip.Prefix, allowed []netip.Prefix) error {
+// subnet and the allowed (cluster) prefixes. In the VirtualBox topology the veth is eth1 and
+// the default route goes through the dead-end NAT eth0 instead (realism.go).
+func ensureMachineNetwork(ctx context.Context, r runner, n names, node Node, subnet netip.Prefix, allowed []netip.Prefix, topology string) error {
 	ns := n.machineID(node.Name)
 	if _, err := os.Stat(netnsPath(ns)); err != nil {
 		if err := r.run(ctx, "ip", "netns", "add", ns); err != nil {
 			return fmt.Errorf("create netns %s: %w", ns, err)
 		}
 	}
-	veth := n.hostVeth(node.Index)
+	veth, inside := n.hostVeth(node.Index), "eth0"
+	if topology == TopologyVirtualBox {
+		inside = "eth1"
+	}
 	if !linkExists(veth) {
-		if err := r.run(ctx, "ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns); err != nil {
+		if err := r.run(ctx, "ip", "link", "add", veth, "type", "veth", "peer", "name", inside, "netns", ns); err != nil {
 			return fmt.Errorf("create veth %s for %s: %w", veth, node.Name, err)
 		}
 	}
@@ -129,13 +133,20 @@ func ensureMachineNetwork(ctx context.Context, r runner, n names, node Node, sub
 	addr := netip.PrefixFrom(netip.MustParseAddr(node.Address), subnet.Bits()).String()
 	steps := [][]string{
 		{"-n", ns, "link", "set", "lo", "up"},
-		{"-n", ns, "addr", "replace", addr, "dev", "eth0"},
-		{"-n", ns, "link", "set", "eth0", "up"},
-		{"-n", ns, "route", "replace", "default", "via", hostAddress(subnet, 1).String(), "dev", "eth0"},
+		{"-n", ns, "addr", "replace", addr, "dev", inside},
+		{"-n", ns, "link", "set", inside, "up"},
+	}
+	if topology != TopologyVirtualBox {
+		steps = append(steps, []string{"-n", ns, "route", "replace", "default", "via", hostAddress(subnet, 1).String(), "dev", inside})
 	}
 	for _, s := range steps {
 		if err := r.run(ctx, "ip", s...); err != nil {
 			return fmt.Errorf("network of %s: %w", node.Name, err)
+		}
+	}
+	if topology == TopologyVirtualBox {
+		if err := ensureNATInterface(ctx, r, n, ns, node); err != nil {
+			return err
 		}
 	}
 	return ensureMachineRules(ctx, r, ns, append([]netip.Prefix{subnet}, allowed...))

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,7 +24,12 @@ type State struct {
 	ServiceCIDR string `json:"serviceCIDR"`
 	Complete    bool   `json:"complete"` // every machine booted once; false while create runs
 	Nodes       []Node `json:"nodes"`
+	// Topology is TopologyBridge ("" in labs made before it existed) or TopologyVirtualBox.
+	Topology string        `json:"topology,omitempty"`
+	DpkgLock time.Duration `json:"dpkgLock,omitempty"`
 }
+
+func (s *State) virtualBox() bool { return s.Topology == TopologyVirtualBox }
 
 // clusterPrefixes parses the pod and service CIDRs.
 func (s *State) clusterPrefixes() ([]netip.Prefix, error) {
@@ -84,6 +90,7 @@ type hostsFileSSH struct {
 type hostsFileHost struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
+	Port    int    `yaml:"port,omitempty"`
 	Role    string `yaml:"role"`
 }
 
@@ -98,7 +105,11 @@ func renderHostsFile(s *State, keyPath, knownHosts string) ([]byte, error) {
 		SSH:        hostsFileSSH{User: "root", KeyPath: keyPath, KnownHosts: knownHosts},
 	}
 	for _, n := range s.Nodes {
-		hf.Hosts = append(hf.Hosts, hostsFileHost{Name: n.Name, Address: n.Address, Role: n.Role})
+		h := hostsFileHost{Name: n.Name, Address: n.Address, Role: n.Role}
+		if n.SSHPort != 0 { // as Vagrant's ssh-config says it: a forwarded port on 127.0.0.1
+			h.Address, h.Port = "127.0.0.1", n.SSHPort
+		}
+		hf.Hosts = append(hf.Hosts, h)
 	}
 	b, err := yaml.Marshal(hf)
 	if err != nil {
@@ -127,6 +138,8 @@ func (p labPaths) pidFile(node string) string { return filepath.Join(p.machine(n
 func (p labPaths) consoleLog(node string) string {
 	return filepath.Join(p.machine(node), "console.log")
 }
+func (p labPaths) forwardLog() string { return filepath.Join(p.dir, "ssh-forward.log") }
+func (p labPaths) forwardPID() string { return filepath.Join(p.dir, "ssh-forward.pid") }
 func (p labPaths) containerd(node string) string {
 	return filepath.Join(p.machine(node), "containerd")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -207,4 +208,10 @@ func (l *Local) Get(ctx context.Context, p string, become bool) ([]byte, error) 
 		return nil, fmt.Errorf("%s: get: %w", l.name, err)
 	}
 	return data, nil
+}
+
+// DialContext connects from this machine, which is the host.
+func (l *Local) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }

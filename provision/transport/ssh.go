@@ -266,3 +266,19 @@ func isClosed(ch chan struct{}) bool {
 		return false
 	}
 }
+
+// DialContext opens a TCP connection from the host to addr through the SSH connection: sshd
+// connects (a direct-tcpip channel), so addr is what the host reaches, not what this machine
+// reaches. The host's sshd must allow it (AllowTcpForwarding, on by default).
+func (s *SSH) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	client, err := s.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := client.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect to %s through the SSH connection (sshd must allow TCP forwarding: AllowTcpForwarding yes): %w",
+			s.cfg.Name, addr, err)
+	}
+	return conn, nil
+}

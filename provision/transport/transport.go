@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"net"
 	"time"
 )
 
@@ -44,6 +45,12 @@ type Upload struct {
 	Owner string      // "user:group" or "" to keep the connecting user (root with Become)
 	// Become writes as root (through a temporary file moved into place with sudo).
 	Become bool
+}
+
+// Dialer is a Transport that can open TCP connections from its host: through an SSH connection,
+// the operator reaches what only the host can (an API server behind a firewall that lets SSH in).
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Transport is a connection to one host. Implementations are safe for concurrent use: several
