@@ -213,7 +213,9 @@ func TestInjectionWebhookThroughRealAPIServer(t *testing.T) {
 	}
 	pod := func(ns, name string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "ratings"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "ratings", Image: "ratings:v1"}}}}
+			// The ServiceAccount admission plugin (off in kubetest) would name the default one
+			// before the webhook runs; the injected token volume needs a ServiceAccount.
+			Spec: corev1.PodSpec{ServiceAccountName: "default", Containers: []corev1.Container{{Name: "ratings", Image: "ratings:v1"}}}}
 	}
 	// The apiserver learns of the webhook registration from its informer: retry with fresh
 	// pod names until a pod comes back injected.
