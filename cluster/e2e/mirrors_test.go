@@ -339,11 +339,15 @@ func TestUpThroughMirrors(t *testing.T) {
 		{"mirrors", "Use the Debian mirror"}, {"mirrors", "Use the registry mirrors"},
 		{"container-runtime", "Install the pinned runtime packages"},
 		{"kubernetes", "Install kubeadm, kubelet and kubectl from pkgs.k8s.io"},
-		{"kubernetes", "Pre-pull the Kubernetes images"},
 	} {
 		if got := doneOn(events, task.phase, task.name); !slices.Equal(got, machines) {
 			t.Errorf("%s/%s ran on %v, want every machine %v", task.phase, task.name, got, machines)
 		}
+	}
+	// The control plane's images are pulled where kubeadm init runs; the workers pull what they
+	// run when they run it.
+	if got := doneOn(events, "kubernetes", "Pre-pull the Kubernetes images"); !slices.Equal(got, machines[:1]) {
+		t.Errorf("kubernetes/Pre-pull the Kubernetes images ran on %v, want the init host %s only", got, machines[0])
 	}
 	for _, e := range events {
 		if e.Phase == "bundle" || strings.Contains(e.Task, "from the bundle") && e.Kind == event.TaskDone {
@@ -373,11 +377,13 @@ func TestUpThroughMirrors(t *testing.T) {
 	})
 
 	t.Run("mirrors taken away mid-run", func(t *testing.T) {
-		victim := machines[len(machines)-1]
-		// A package and an image the next run must fetch again on one machine.
+		victim, initHost := machines[len(machines)-1], machines[0]
+		// A package the next run must fetch again on a worker, and an image on the init host
+		// (the only one that pre-pulls the control plane's images).
 		// apt-get clean: apt would otherwise reinstall kubectl from its own cache of downloads.
 		mustExec(t, ctx, c, victim, "sh", "-c", "apt-mark unhold kubectl >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get remove -y -q kubectl && apt-get clean")
-		mustExec(t, ctx, c, victim, "ctr", "-n", "k8s.io", "images", "rm", "registry.k8s.io/kube-scheduler:"+versions.Default().Kubernetes.Version)
+		mustExec(t, ctx, c, initHost, "ctr", "-n", "k8s.io", "images", "rm", "registry.k8s.io/kube-scheduler:"+versions.Default().Kubernetes.Version)
+		defer in.restart(t, ctx) // the next subtest needs them, whatever happens here
 
 		var once sync.Once
 		events, _, err := c.run(ctx, func(e event.Event) {
@@ -400,13 +406,13 @@ func TestUpThroughMirrors(t *testing.T) {
 			t.Errorf("the failure does not name the phase, the apt task, the mirror apt could not reach, a hint and a log: %+v", fail.Error)
 		}
 
-		// apt back, the registry still gone: the image pull fails next, on the same machine.
+		// apt back, the registry still gone: the image pull fails next, on the init host.
 		in.restart(t, ctx)
 		in.reg.Stop()
 		events, _, err = c.run(ctx, nil, upArgs("off")...)
-		fail = failureOf(events, victim)
+		fail = failureOf(events, initHost)
 		if err == nil || fail == nil {
-			t.Fatalf("up without the registry: err=%v, no failure on %s", err, victim)
+			t.Fatalf("up without the registry: err=%v, no failure on %s", err, initHost)
 		}
 		t.Logf("failure contract (pull): host=%s phase=%s task=%q message=%q hint=%q",
 			fail.Host, fail.Phase, fail.Task, fail.Error.Message, fail.Error.Hint)

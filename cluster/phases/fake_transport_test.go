@@ -38,6 +38,7 @@ type answer struct {
 	contains string
 	stdout   string
 	exit     int
+	once     bool // answered once, then the next matching answer takes over
 }
 
 type putRecord struct {
@@ -58,12 +59,15 @@ func (f *fakeHost) Run(_ context.Context, c transport.Cmd) (transport.Result, er
 	if strings.Contains(c.Command, "sha256sum -- ") {
 		return transport.Result{Stdout: f.sums(c.Command)}, nil
 	}
-	for _, a := range f.answers {
+	for i, a := range f.answers {
 		match := a.prefix != "" && (strings.HasPrefix(c.Command, a.prefix) || strings.Contains(c.Command, "\n"+a.prefix))
 		if a.contains != "" && strings.Contains(c.Command, a.contains) {
 			match = true
 		}
 		if match {
+			if a.once {
+				f.answers = append(f.answers[:i:i], f.answers[i+1:]...)
+			}
 			res := transport.Result{Stdout: a.stdout, ExitStatus: a.exit}
 			if a.exit != 0 {
 				return res, &transport.ExitError{ExitStatus: a.exit, Stderr: "boom from " + f.name}

@@ -158,7 +158,21 @@ type target struct {
 	port       int
 	proto      string // "tcp" unless it is a path that stands for another (VXLAN)
 	hint       string // what to open, when it is not "port/tcp on host"
+	// settle is how long a dropped probe is tried again (0: once), and settleWhy why the path
+	// may not be there yet.
+	settle    time.Duration
+	settleWhy string
 }
+
+// vxlanSettle is how long the pod network between two nodes may take to appear after the nodes
+// are Ready: a node's flanneld publishes its VTEP address (a node annotation) when it starts,
+// and the other nodes program their forwarding entries for it only then, seconds after Ready
+// (which needs only the CNI config its init container writes). A firewall that drops VXLAN
+// still fails the check, half a minute later.
+const vxlanSettle = 30 * time.Second
+
+// probeRetryEvery is the pause between two attempts of a settling probe.
+const probeRetryEvery = 2 * time.Second
 
 func (t target) addr() string { return net.JoinHostPort(t.ip.String(), strconv.Itoa(t.port)) }
 
@@ -170,14 +184,29 @@ func probe(ctx context.Context, r *engine.Run, h *engine.Host, phase string, t t
 	}
 	step := newTask(r, h, phase, fmt.Sprintf("Reach %s's %s at %s (%s)", t.host, t.what, t.addr(), port))
 	cmd := probeCommand(t.ip, t.port)
-	res, err := step.read(ctx, cmd, ProbeWait+30*time.Second)
-	if err != nil {
-		return step.Fail(cmd, "", err)
-	}
-	outcome, detail := ParseProbe(res.Stdout)
-	if ok(outcome) {
-		r.Logf(h, phase, "%s reaches %s's %s at %s: %s", h.Name, t.host, t.what, t.addr(), detail)
-		return nil
+	settled := time.Now().Add(t.settle)
+	var outcome ProbeOutcome
+	var detail string
+	for {
+		res, err := step.read(ctx, cmd, ProbeWait+30*time.Second)
+		if err != nil {
+			return step.Fail(cmd, "", err)
+		}
+		outcome, detail = ParseProbe(res.Stdout)
+		if ok(outcome) {
+			r.Logf(h, phase, "%s reaches %s's %s at %s: %s", h.Name, t.host, t.what, t.addr(), detail)
+			return nil
+		}
+		if outcome != ProbeTimeout || !time.Now().Before(settled) {
+			break
+		}
+		r.Logf(h, phase, "%s: no answer yet from %s's %s at %s; trying again until %s (%s)", h.Name, t.host, t.what, t.addr(),
+			settled.UTC().Format(time.TimeOnly), t.settleWhy)
+		select {
+		case <-ctx.Done():
+			return step.Fail(cmd, "", ctx.Err())
+		case <-time.After(probeRetryEvery):
+		}
 	}
 	hint := t.hint
 	if hint == "" {
@@ -237,7 +266,8 @@ func (c *PodNetworkCheck) Run(ctx context.Context, r *engine.Run) error {
 				continue
 			}
 			vxlan := target{host: other.Name, what: "pod network (Flannel " + ip.String() + ")", ip: ip, port: 9, proto: "VXLAN 8472/udp",
-				hint: fmt.Sprintf("open 8472/udp between %s and %s (VXLAN; their iptables/nftables or ufw rules, a cloud security group)", h.Name, other.Name)}
+				hint:   fmt.Sprintf("open 8472/udp between %s and %s (VXLAN; their iptables/nftables or ufw rules, a cloud security group)", h.Name, other.Name),
+				settle: vxlanSettle, settleWhy: "Flannel programs a node's tunnel once that node's flanneld has started"}
 			if err := probe(ctx, r, h, "pod-network-check", vxlan, func(o ProbeOutcome) bool { return o == ProbeOpen || o == ProbeRefused }); err != nil {
 				return err
 			}

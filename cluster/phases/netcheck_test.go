@@ -68,6 +68,55 @@ func TestNetworkCheckFailsFastNamingHostAndPort(t *testing.T) {
 	}
 }
 
+// TestVXLANProbeWaitsForTheTunnel: a dropped VXLAN probe right after the nodes are Ready is
+// tried again (Flannel may not have programmed the tunnel yet) and passes once the other node
+// answers; a probe that stays dropped fails with the error contract after vxlanSettle; a probe
+// the API server's port drops fails at once.
+func TestVXLANProbeWaitsForTheTunnel(t *testing.T) {
+	r, log, _ := threeHostRun(t, newFake("cp1"), newFake("worker1"), newFake("worker2"))
+	w1 := newFake("worker1", answer{contains: "/dev/tcp/", stdout: "timeout\n", once: true},
+		answer{contains: "/dev/tcp/", stdout: "failed bash: connect: Connection refused\n"})
+	h := &engine.Host{Name: "worker1", Address: "10.77.0.3", Transport: w1}
+	tunnel := target{host: "cp1", what: "pod network", ip: netip.MustParseAddr("10.244.0.0"), port: 9, proto: "VXLAN 8472/udp",
+		settle: time.Minute, settleWhy: "test"}
+	reached := func(o ProbeOutcome) bool { return o == ProbeOpen || o == ProbeRefused }
+	if err := probe(context.Background(), r, h, "pod-network-check", tunnel, reached); err != nil {
+		t.Fatalf("a tunnel that answers on the second try: %v", err)
+	}
+	if n := strings.Count(strings.Join(w1.ran, "\n"), "/dev/tcp/"); n != 2 {
+		t.Errorf("%d probes, want 2", n)
+	}
+	var retried bool
+	for _, e := range log.ev {
+		retried = retried || strings.Contains(e.Line, "no answer yet from cp1's pod network")
+	}
+	if !retried {
+		t.Error("the retry was not logged")
+	}
+
+	dropped := newFake("worker1", answer{contains: "/dev/tcp/", stdout: "timeout\n"})
+	h.Transport = dropped
+	tunnel.settle = 3 * time.Second
+	err := probe(context.Background(), r, h, "pod-network-check", tunnel, reached)
+	var te *engine.TaskError
+	if !errors.As(err, &te) || !strings.Contains(te.Err.Error(), "timeout") || !strings.Contains(te.Hint, "8472/udp") {
+		t.Fatalf("a tunnel that stays dropped: %v", err)
+	}
+	if n := strings.Count(strings.Join(dropped.ran, "\n"), "/dev/tcp/"); n < 2 || n > 3 {
+		t.Errorf("%d probes within a 3 s settle, want 2 or 3", n)
+	}
+
+	api := newFake("worker1", answer{contains: "/dev/tcp/", stdout: "timeout\n"})
+	h.Transport = api
+	if err := probe(context.Background(), r, h, "network-check", target{host: "cp1", what: "API server", ip: netip.MustParseAddr("10.77.0.2"), port: 6443},
+		func(o ProbeOutcome) bool { return o == ProbeOpen }); err == nil {
+		t.Fatal("a dropped API server port passed")
+	}
+	if n := strings.Count(strings.Join(api.ran, "\n"), "/dev/tcp/"); n != 1 {
+		t.Errorf("the API server's port was probed %d times, want once", n)
+	}
+}
+
 // TestProbeAgainstRealFirewalls runs the probe command with bash between two network namespaces:
 // a listener, a closed port, an iptables REJECT like a cloud image's, and a DROP.
 func TestProbeAgainstRealFirewalls(t *testing.T) {

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/lab/stack"
 	"github.com/meshlab/meshlab/provision/inventory"
 )
@@ -64,7 +67,35 @@ func (s *labSource) endpoints(cmd *cobra.Command, g *globalOptions) (stack.Endpo
 	if err != nil {
 		return stack.Endpoints{}, nil, err
 	}
-	return stack.LabEndpoints(lab), lab, nil
+	return stack.EndpointsAt(lab, nodePortHost(g, lab)), lab, nil
+}
+
+// nodePortHost is where this machine reaches the lab's NodePorts: the host of the API server in the
+// lab's kubeconfig, which `meshlab up` points where this machine reaches the control plane (the
+// hosts file's address, or the node's own address when SSH goes through a forwarded port, as
+// with Vagrant); the first host's address when there is no kubeconfig yet or it names a
+// loopback address (a port forwarded over SSH: the NodePorts need their own `ssh -L`).
+func nodePortHost(g *globalOptions, lab *inventory.Lab) string {
+	first := ""
+	if len(lab.Hosts) > 0 {
+		first = lab.Hosts[0].Address
+	}
+	path, err := labKubeconfig(g, lab)
+	if err != nil {
+		return first
+	}
+	cfg, err := kube.Load(kube.LoadOptions{Kubeconfig: path})
+	if err != nil {
+		return first
+	}
+	u, err := url.Parse(cfg.REST.Host)
+	if err != nil {
+		return first
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+		return ip.String()
+	}
+	return first
 }
 
 // answers reports whether GET url is 200 within a short time: whether an optional addon runs.

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshlab/meshlab/provision/inventory"
 )
 
 func runRoot(t *testing.T, args ...string) (string, error) {
@@ -169,5 +171,40 @@ func TestMeshTracesCmd(t *testing.T) {
 	out, err = runRoot(t, "mesh", "traces", "t1", "--tracing", srv.URL, "--output", "json")
 	if err != nil || !strings.Contains(out, `"service": "details.bookinfo"`) {
 		t.Fatalf("one trace as json: %v\n%s", err, out)
+	}
+}
+
+// TestNodePortHostFollowsTheKubeconfig: the observability commands reach the NodePorts where
+// `meshlab up` reached the control plane (its kubeconfig's server), not at an SSH address of
+// 127.0.0.1 (Vagrant's forwarded ports); a kubeconfig through an SSH tunnel, or none, leaves
+// the first host's address.
+func TestNodePortHostFollowsTheKubeconfig(t *testing.T) {
+	g := &globalOptions{logDir: t.TempDir()}
+	lab := &inventory.Lab{Name: "vb", Hosts: []inventory.Host{{Name: "cp1", Address: "127.0.0.1", Port: 2222}}}
+	if got := nodePortHost(g, lab); got != "127.0.0.1" {
+		t.Errorf("no kubeconfig: %q", got)
+	}
+	path, err := labKubeconfig(g, lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(server string) {
+		t.Helper()
+		kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: vb\n  cluster:\n    server: " + server +
+			"\ncontexts:\n- name: vb\n  context: {cluster: vb, user: admin}\ncurrent-context: vb\nusers:\n- name: admin\n  user: {token: x}\n"
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("https://10.213.0.10:6443")
+	if got := nodePortHost(g, lab); got != "10.213.0.10" {
+		t.Errorf("kubeconfig on the node address: %q", got)
+	}
+	write("https://127.0.0.1:39233")
+	if got := nodePortHost(g, lab); got != "127.0.0.1" {
+		t.Errorf("kubeconfig through an SSH tunnel: %q", got)
 	}
 }

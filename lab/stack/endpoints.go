@@ -22,12 +22,13 @@ func LabEndpoints(lab *inventory.Lab) Endpoints {
 	if len(lab.Hosts) > 0 {
 		node = lab.Hosts[0].Address
 	}
-	return endpointsAt(lab, node)
+	return EndpointsAt(lab, node)
 }
 
-// endpointsAt are the lab's entry points on the given node address (up knows it after the
-// cluster phases: where this machine reaches the nodes' ports, e.g. a VM's lab network).
-func endpointsAt(lab *inventory.Lab, node string) Endpoints {
+// EndpointsAt are the lab's entry points on the given node address (up knows it after the
+// cluster phases: where this machine reaches the nodes' ports, e.g. a VM's lab network; later
+// commands read it from the server of the lab's kubeconfig).
+func EndpointsAt(lab *inventory.Lab, node string) Endpoints {
 	url := func(component string, def int) string {
 		return "http://" + net.JoinHostPort(node, strconv.Itoa(nodePortOf(lab.Components, component, def)))
 	}

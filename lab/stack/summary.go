@@ -31,7 +31,7 @@ type Link struct{ What, Where string }
 func (s *Summary) Links() []Link {
 	p := s.plan
 	c := p.components()
-	e := endpointsAt(p.Lab, p.firstNode())
+	e := EndpointsAt(p.Lab, p.firstNode())
 	var out []Link
 	if c.Mesh && c.Bookinfo {
 		out = append(out, Link{"productpage", e.Productpage})
