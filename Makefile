@@ -45,6 +45,8 @@ lint: ## gofmt, go vet, staticcheck
 bench: build ## benchmarks that print tables: SSH overhead, fan-out, telemetry, and the proxy vs HAProxy under two load shapes (root, ~8 min)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./provision/transport/ ./mesh/telemetry/ ./mesh/proxy/
 	$(GO) test -run '^$$' -bench BenchmarkUpSample -benchtime 1x ./cmd/meshlab/
+	$(GO) test -run '^$$' -bench BenchmarkSignCSR -benchtime 3s ./mesh/ca/
+	$(GO) test -run '^$$' -bench 'BenchmarkPushToThousandProxies|BenchmarkPushDuringRotation' -benchtime 3x ./mesh/pilot/server/
 	cd mesh/bench && MESHLAB_BIN=$(abspath $(BIN)) MESHLAB_PROXY_BIN=$(abspath $(dir $(BIN))meshlab-proxy) $(GO) test -count=1 -timeout 30m -run '^TestDataPlaneBenchmark$$' -v .
 
 bundle: ## the offline bundle from pinned source into $(BUNDLE_DIR) (cached by version; cold: tens of minutes)

@@ -104,15 +104,17 @@ func toStrings(a []any) []string {
 // (mesh/config/testdata/istio-samples), so the two copies of upstream's files cannot drift.
 func TestSamplesUnchanged(t *testing.T) {
 	files, err := filepath.Glob("manifests/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no embedded samples: %v", err)
+	authz, _ := filepath.Glob("manifests/authz-http/*.yaml")
+	if err != nil || len(files) == 0 || len(authz) != 5 {
+		t.Fatalf("no embedded samples: %v (%d authorization samples, want 5)", err, len(authz))
 	}
-	for _, f := range files {
-		data, err := Sample(filepath.Base(f))
+	for _, f := range append(files, authz...) {
+		rel, _ := filepath.Rel("manifests", f)
+		data, err := Sample(rel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, err := os.ReadFile(filepath.Join("../../mesh/config/testdata/istio-samples", filepath.Base(f)))
+		ref, err := os.ReadFile(filepath.Join("../../mesh/config/testdata/istio-samples", rel))
 		if err != nil {
 			t.Fatal(err)
 		}

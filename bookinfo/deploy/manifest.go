@@ -18,7 +18,7 @@ import (
 	"github.com/meshlab/meshlab/provision/versions"
 )
 
-//go:embed manifests/*.yaml
+//go:embed manifests/*.yaml manifests/authz-http/*.yaml
 var manifests embed.FS
 
 // Upstream file names, as in Istio's samples/bookinfo.
@@ -36,8 +36,9 @@ const (
 // DefaultNamespace is where Bookinfo goes unless told otherwise.
 const DefaultNamespace = "bookinfo"
 
-// Sample returns one embedded upstream file (bookinfo.yaml or a networking sample such as
-// virtual-service-all-v1.yaml) byte for byte.
+// Sample returns one embedded upstream file (bookinfo.yaml, a networking sample such as
+// virtual-service-all-v1.yaml, or an authorization sample such as authz-http/allow-nothing.yaml)
+// byte for byte.
 func Sample(name string) ([]byte, error) {
 	data, err := manifests.ReadFile(path.Join("manifests", name))
 	if err != nil {

@@ -39,6 +39,8 @@ func Topology() localmesh.Topology {
 			Port:    Port,
 			App: []string{"meshlab", "bookinfo", "serve", "--service", w.service, "--version", w.version,
 				"--listen", ":9080", "--pod-name", name},
+			// bookinfo.yaml's ServiceAccounts, one per service: the pods' identities under mTLS.
+			ServiceAccount: "bookinfo-" + w.service,
 		})
 	}
 	return t

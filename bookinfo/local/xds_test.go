@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
 
+	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/localmesh"
+	"github.com/meshlab/meshlab/mesh/pilot/caservice"
 	"github.com/meshlab/meshlab/mesh/pilot/filereg"
 	"github.com/meshlab/meshlab/mesh/pilot/server"
 )
@@ -34,6 +37,9 @@ type xdsLab struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	srv       *server.Server
+	// ca, when set, is the mesh CA the control plane also serves (no Kubernetes: the sidecars'
+	// claims are signed); it outlives control-plane restarts, as the root in a Secret does.
+	ca *ca.CA
 }
 
 func (l *xdsLab) startPilot(t *testing.T) {
@@ -54,11 +60,19 @@ func (l *xdsLab) startPilot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var so server.ServeOptions
+	if l.ca != nil {
+		svc, err := caservice.New(caservice.Options{CA: l.ca})
+		if err != nil {
+			t.Fatal(err)
+		}
+		so.Register = append(so.Register, svc.Register)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		go func() { _ = srv.Serve(ctx, lis) }()
+		go func() { _ = srv.ServeWith(ctx, lis, so) }()
 		_ = srv.Run(ctx, &filereg.Registry{Files: l.files, Interval: 100 * time.Millisecond})
 	}()
 	l.srv, l.stop, l.done = srv, cancel, done
@@ -98,6 +112,13 @@ func (l *xdsLab) applyRoutes(t *testing.T, files ...string) {
 	if _, err := config.Parse("routes.yaml", []byte(content)); err != nil {
 		t.Fatalf("the samples must parse unchanged: %v", err)
 	}
+	l.applyContent(t, content)
+}
+
+// applyContent replaces the routes file with content and requires every sidecar's table to
+// change within 5 s.
+func (l *xdsLab) applyContent(t *testing.T, content string) {
+	t.Helper()
 	before := l.dumps()
 	tmp := l.routes + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
@@ -118,13 +139,33 @@ func (l *xdsLab) applyRoutes(t *testing.T, files ...string) {
 }
 
 func startXDSLab(t *testing.T) *xdsLab {
+	return startXDSLabWith(t, xdsLabOptions{name: "bix", podNet: xdsPodNet, svcNet: xdsSvcNet})
+}
+
+// xdsLabOptions tell labs that may run side by side apart; mtls gives the control plane a CA
+// and the sidecars certificates of certTTL.
+type xdsLabOptions struct {
+	name           string
+	podNet, svcNet netip.Prefix
+	mtls           bool
+	certTTL        time.Duration
+}
+
+func startXDSLabWith(t *testing.T, o xdsLabOptions) *xdsLab {
 	t.Helper()
 	localmeshtest.Require(t)
-	dir := localmeshtest.Dir(t, "meshlab-bookinfo-xds-")
+	dir := localmeshtest.Dir(t, "meshlab-bookinfo-"+o.name+"-")
 	meshDir := filepath.Join(dir, "mesh")
 	l := &xdsLab{
 		bookinfo:  &bookinfo{t: t, routes: filepath.Join(dir, "routes.yaml")},
-		pilotAddr: netip.AddrPortFrom(xdsPodNet.Addr().Next(), 15010).String(), // the bridge
+		pilotAddr: netip.AddrPortFrom(o.podNet.Addr().Next(), 15010).String(), // the bridge
+	}
+	if o.mtls {
+		root, err := ca.New(ca.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.ca = root
 	}
 	l.files = []string{filepath.Join(meshDir, "registry.yaml"), l.routes}
 	l.writeRoutes("destination-rule-all.yaml")
@@ -137,9 +178,9 @@ func startXDSLab(t *testing.T) *xdsLab {
 	}
 	ch := make(chan started, 1)
 	go func() {
-		m, err := Start(ctx, localmesh.Options{Name: "bix", Binary: meshlabBinary, Dir: meshDir,
-			PodNet: xdsPodNet, SvcNet: xdsSvcNet, RouteFiles: []string{l.routes},
-			ProxyArgs: []string{"--xds", l.pilotAddr}})
+		m, err := Start(ctx, localmesh.Options{Name: o.name, Binary: meshlabBinary, Dir: meshDir,
+			PodNet: o.podNet, SvcNet: o.svcNet, RouteFiles: []string{l.routes},
+			ProxyArgs: []string{"--xds", l.pilotAddr}, MTLS: o.mtls, CertTTL: o.certTTL})
 		ch <- started{m, err}
 	}()
 	l.startPilot(t)
@@ -196,6 +237,31 @@ func TestBookinfoRoutingFromControlPlane(t *testing.T) {
 			t.Fatalf("jason's page does not say ratings are unavailable (version %s)", p.reviewsVersion())
 		}
 	})
+	t.Run("allow-nothing from the control plane: 403, a bad policy rejected and reported", func(t *testing.T) {
+		l.applyRoutes(t, "destination-rule-all.yaml", "authz-http/allow-nothing.yaml")
+		code, body := pageStatus(t, l.url)
+		if code != 403 || body != "RBAC: access denied" {
+			t.Fatalf("productpage with allow-nothing: %d %q, want 403 RBAC: access denied", code, body)
+		}
+		// A policy that does not validate: the control plane keeps the last good state (the
+		// sidecars still deny) and `mesh status` reports the rejection.
+		bad := "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: bad, namespace: default}\n" +
+			"spec:\n  rules: [{from: [{source: {principals: [bookinfo-productpage]}}]}]\n"
+		if err := os.WriteFile(l.routes, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "the rejection in mesh status", func() bool {
+			st := l.srv.Status()
+			return len(st) > 0 && len(st[0].Rejected) == 1 && strings.Contains(st[0].Rejected[0], "principals[0]")
+		})
+		if code, _ := pageStatus(t, l.url); code != 403 {
+			t.Fatalf("after the rejected change: %d, want 403 (the last good policies stay)", code)
+		}
+		l.applyRoutes(t, "destination-rule-all.yaml")
+		if code, _ := pageStatus(t, l.url); code != 200 {
+			t.Fatalf("policy removed: %d, want 200", code)
+		}
+	})
 	t.Run("control plane killed: traffic flows on the last config", func(t *testing.T) {
 		l.applyRoutes(t, "destination-rule-all.yaml", "virtual-service-all-v1.yaml")
 		waitUntil(t, 10*time.Second, "every sidecar SYNCED", l.allSynced)
@@ -218,6 +284,17 @@ func TestBookinfoRoutingFromControlPlane(t *testing.T) {
 			t.Fatalf("30 requests after removing the routes saw %v; want all three versions", counts)
 		}
 	})
+}
+
+func pageStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := anonymous().Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
 }
 
 func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -283,4 +284,25 @@ func fakeGrafana(t *testing.T, dashboards []Dashboard) *httptest.Server {
 	s := httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// fakeSidecars serves every Bookinfo sidecar's metrics with the destination-reported series of
+// its callers under policy (mutual_tls or none), as meshlab's sidecars expose them.
+func fakeSidecars(ns, policy string) PodHTTP {
+	return func(_ context.Context, namespace, pod string, port int, path string) ([]byte, error) {
+		if namespace != ns || port != 15090 || path != "/stats/prometheus" {
+			return nil, fmt.Errorf("fake sidecar: no %s:%d%s", pod, port, path)
+		}
+		app, _, _ := strings.Cut(pod, "-")
+		var b strings.Builder
+		for _, src := range hops[app] {
+			sp, dp := principal(ns, src), principal(ns, app)
+			if policy != "mutual_tls" {
+				sp, dp = "unknown", "unknown"
+			}
+			fmt.Fprintf(&b, "istio_requests_total{reporter=\"destination\",source_app=%q,source_principal=%q,destination_app=%q,destination_principal=%q,connection_security_policy=%q,response_code=\"200\"} 3\n",
+				src, sp, app, dp, policy)
+		}
+		return []byte(b.String()), nil
+	}
 }

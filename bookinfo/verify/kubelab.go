@@ -81,5 +81,8 @@ func NewClusterLab(o ClusterOptions) (Lab, error) {
 		GrafanaURL:    port(o.Ports.Grafana, def.Grafana),
 		Dashboards:    ds,
 		Absent:        o.Absent,
+		// `mesh install` gives every injected sidecar (and the gateway) a workload certificate
+		// and auto mTLS between them: principal-based policies can match.
+		MutualTLS: true,
 	}, nil
 }

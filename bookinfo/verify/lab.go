@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,23 @@ type Lab struct {
 	// named here is expected to answer; when it does not, its checks fail with the reason.
 	Absent map[string]error
 	HTTP   *http.Client
+	// MutualTLS says the sidecars authenticate each other with workload certificates (a meshlab
+	// cluster's always do), so that policies naming principals can match; without it those
+	// steps of the security checks skip.
+	MutualTLS bool
+	// PodHTTP reads a path from a port of a pod (a sidecar's metrics and /certs); nil goes
+	// through the apiserver's pod proxy with Kube.
+	PodHTTP PodHTTP
+}
+
+// PodHTTP reads path from port of pod namespace/name.
+type PodHTTP func(ctx context.Context, namespace, pod string, port int, path string) ([]byte, error)
+
+// proxyGet is PodHTTP through the apiserver's pod proxy.
+func proxyGet(kube kubernetes.Interface) PodHTTP {
+	return func(ctx context.Context, namespace, pod string, port int, path string) ([]byte, error) {
+		return kube.CoreV1().Pods(namespace).ProxyGet("http", pod, strconv.Itoa(port), path, nil).DoRaw(ctx)
+	}
 }
 
 // Defaults of a meshlab lab.
@@ -52,6 +70,9 @@ func Suite(l Lab) []Category {
 		return func(context.Context) (Observation, error) { return Observation{}, Skip("%s", why) }
 	}
 	noKube := l.Kube == nil
+	if l.PodHTTP == nil && !noKube {
+		l.PodHTTP = proxyGet(l.Kube)
+	}
 	gateway := backend{name: "the ingress gateway", url: l.Browser.BaseURL, kube: l.Kube}
 	promB := backend{name: AddonPrometheus, url: l.PrometheusURL, kube: l.Kube, absent: l.Absent[AddonPrometheus]}
 	tracingB := backend{name: AddonTracing, url: l.TracingURL, kube: l.Kube, absent: l.Absent[AddonTracing]}
@@ -93,6 +114,28 @@ func Suite(l Lab) []Category {
 			Check: skipIf(l.Router == nil, "no router to apply samples with", func(ctx context.Context) (Observation, error) { return runScenario(ctx, l.Router, l.Browser, s) }),
 		})
 	}
+	noPolicy := noKube || l.Router == nil
+	security := Category{Name: "security", Checkers: []Checker{{
+		// 60 s: a sidecar fetches its first certificate at start and exports a hop's series
+		// after the first request over it; a policy change reaches every sidecar in one push.
+		Name: "mtls-hops", Expected: "productpage→details, productpage→reviews, reviews→ratings over mutual TLS between the services' SPIFFE identities", Retry: 60 * time.Second,
+		Hint: "the destination sidecars' istio_requests_total (connection_security_policy, source_principal); `meshlab mesh describe POD -n " + l.Namespace + "` shows a pod's certificate and mTLS in and out",
+		Check: skipIf(noKube, "no cluster (namespace mesh)", func(ctx context.Context) (Observation, error) {
+			return mtlsHops(l.Kube, l.PodHTTP, l.Namespace, l.Browser)(ctx)
+		}),
+	}, {
+		Name: "strict-refuses-plaintext", Expected: "STRICT: a pod without a sidecar gets no answer from productpage's pod IP; the page still loads through the gateway",
+		Hint: "`meshlab mesh describe` on productpage shows the inbound mode and the PeerAuthentications deciding it; kubectl -n " + l.Namespace + " get peerauthentication",
+		Check: skipIf(noPolicy, "no cluster or no router to apply a PeerAuthentication with", func(ctx context.Context) (Observation, error) {
+			return plaintextUnderPolicy(l.Kube, l.PodHTTP, l.Router, l.Namespace, l.ControlPlaneNamespace, l.ControlPlaneSelector, l.Browser, "STRICT", true)(ctx)
+		}),
+	}, {
+		Name: "permissive-accepts-plaintext", Expected: "PERMISSIVE: the same plaintext request is answered",
+		Hint: "PERMISSIVE takes mutual TLS and plaintext on one port, told apart by the first bytes",
+		Check: skipIf(noPolicy, "no cluster or no router to apply a PeerAuthentication with", func(ctx context.Context) (Observation, error) {
+			return plaintextUnderPolicy(l.Kube, l.PodHTTP, l.Router, l.Namespace, l.ControlPlaneNamespace, l.ControlPlaneSelector, l.Browser, "PERMISSIVE", false)(ctx)
+		}),
+	}}}
 	noProm := l.PrometheusURL == ""
 	prom := Category{Name: "prometheus", Checkers: []Checker{{
 		// 20 s: Prometheus answering 503 while it replays its write-ahead log after a restart.
@@ -135,7 +178,9 @@ func Suite(l Lab) []Category {
 			Check: skipIf(noProm, "no Prometheus URL", promB.check(dashboardQueries(a, l.PrometheusURL, d))),
 		})
 	}
-	return []Category{cluster, smoke, routing, prom, tracing, grafana}
+	// Istio's authorization task and the JWT check, after the mutual TLS checks.
+	security.Checkers = append(security.Checkers, authorizationCheckers(l, skipIf)...)
+	return []Category{cluster, smoke, routing, security, prom, tracing, grafana}
 }
 
 func productpage(b Browser) CheckFunc {

@@ -108,7 +108,7 @@ func TestScenariosOnNamespaceMesh(t *testing.T) {
 	var suite []Category
 	for _, c := range Suite(lab) {
 		switch c.Name {
-		case "bookinfo", "routing", "prometheus", "tracing":
+		case "bookinfo", "routing", "security", "prometheus", "tracing":
 			suite = append(suite, c)
 		case "grafana": // no Grafana here: its dashboards' queries only
 			c.Checkers = slices.DeleteFunc(c.Checkers, func(k Checker) bool { return !strings.HasPrefix(k.Name, "queries: ") })
@@ -123,6 +123,14 @@ func TestScenariosOnNamespaceMesh(t *testing.T) {
 		t.Fatal("verify failed on the namespace mesh")
 	}
 	for _, r := range results {
+		// The task's principal steps need the workload identities of mutual TLS, which the
+		// namespace mesh does not have, and the mutual TLS checks read pods through a cluster:
+		// they skip, saying so (bookinfo/local's TestBookinfoMutualTLS runs them over mTLS).
+		principal := strings.Contains(r.Check, "details-viewer") || strings.Contains(r.Check, "ratings-viewer")
+		mtlsRow := !strings.HasPrefix(r.Check, "authz: ") && r.Check != "jwt"
+		if r.Category == "security" && (principal || mtlsRow) && r.Status == Skipped {
+			continue
+		}
 		if r.Status != Passed {
 			t.Errorf("%s/%s: %s", r.Category, r.Check, r.Status)
 		}

@@ -21,9 +21,10 @@ import (
 // TestUpWholeLab is the main job end to end (issue 7) and the mesh's proof on a real cluster
 // (issue 5): one `meshlab up` from bare lab hosts through cluster, mesh, addons and Bookinfo to
 // `meshlab verify bookinfo` passing; then Istio's networking samples applied with kubectl, the
-// walk-through's RouteRule, and the control plane killed and restarted; then the lab's safety
-// (issue 15): a privileged pod cannot reach the host, the addons are locked down, a wrong
-// hosts file cannot reset the lab, and no join token is left in a log, event or state file.
+// walk-through's RouteRule, Istio's authorization task (its principal steps over the sidecars'
+// mutual TLS), and the control plane killed and restarted; then the lab's safety (issue 15): a
+// privileged pod cannot reach the host, the addons are locked down, a wrong hosts file cannot
+// reset the lab, and no join token is left in a log, event or state file.
 // The machines look like Vagrant's VirtualBox VMs fresh from their first boot (issue 19): the
 // same NAT eth0 (address, MAC, default route) on all three, the lab network on eth1, SSH on
 // forwarded ports of 127.0.0.1, and the dpkg locks held after boot.
@@ -98,6 +99,63 @@ func TestUpWholeLab(t *testing.T) {
 		untilMix(ctx, t, b)
 	})
 
+	t.Run("Istio's authorization task applied with kubectl", func(t *testing.T) {
+		// The task's policies, namespace default in the docs, for Bookinfo's namespace here
+		// (verify.AuthorizationSample); each step is the docs' next file applied on top.
+		dir := t.TempDir()
+		var files []string
+		// Every step, the principal ones too: the sidecars' mutual TLS gives the callers' identities.
+		for _, step := range verify.AuthorizationSteps() {
+			for _, name := range step.Samples[len(files):] {
+				data, err := verify.AuthorizationSample("bookinfo", name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := filepath.Join(dir, name+".yaml")
+				if err := os.WriteFile(f, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, f)
+				applied := time.Now()
+				k.run(ctx, t, "apply", "-f", f)
+				if name != step.Samples[len(step.Samples)-1] {
+					continue
+				}
+				for {
+					p, err := b.Fetch(ctx, nil)
+					if err == nil {
+						err = step.OK(p)
+					}
+					if err == nil {
+						t.Logf("MEASURE %s: %s %.1fs after kubectl apply", step.Name, step.Expected, time.Since(applied).Seconds())
+						break
+					}
+					if time.Since(applied) > verify.SecurityTimeout {
+						t.Fatalf("%s: %s not observed %s after kubectl apply: %v", step.Name, step.Expected, verify.SecurityTimeout, err)
+					}
+					sleep(ctx, t, 200*time.Millisecond)
+				}
+			}
+		}
+		args := []string{"delete", "--ignore-not-found"}
+		for _, f := range files {
+			args = append(args, "-f", f)
+		}
+		k.run(ctx, t, args...)
+		deleted := time.Now()
+		for {
+			p, err := b.Fetch(ctx, nil)
+			if err == nil && p.Status == 200 && !strings.Contains(p.Body, "Error fetching") {
+				t.Logf("MEASURE policies deleted: the whole page again %.1fs later", time.Since(deleted).Seconds())
+				break
+			}
+			if time.Since(deleted) > verify.SecurityTimeout {
+				t.Fatalf("the page did not come back %s after the policies were deleted", verify.SecurityTimeout)
+			}
+			sleep(ctx, t, 200*time.Millisecond)
+		}
+	})
+
 	t.Run("control plane killed, then restarted", func(t *testing.T) {
 		samples := filepath.Join(moduleRoot(t), "mesh", "config", "testdata", "istio-samples")
 		routing := []string{"-n", "bookinfo", "-f", filepath.Join(samples, "destination-rule-all.yaml"),
@@ -116,6 +174,8 @@ func TestUpWholeLab(t *testing.T) {
 		t.Logf("MEASURE control plane restarted: 6 proxies SYNCED %.1fs after its rollout\n%s", time.Since(back).Seconds(), status)
 		k.run(ctx, t, append([]string{"delete"}, routing...)...)
 	})
+
+	t.Run("mutual TLS", func(t *testing.T) { mutualTLS(ctx, t, c, k, b) })
 
 	t.Run("meshlab verify bookinfo", func(t *testing.T) {
 		out, took, err := c.verifyBookinfo(ctx)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,12 +15,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/gateway"
+	"github.com/meshlab/meshlab/mesh/identity"
 	"github.com/meshlab/meshlab/mesh/proxy"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 	"github.com/meshlab/meshlab/mesh/telemetry"
+	"github.com/meshlab/meshlab/mesh/xds"
 )
 
 func init() { registerIn("mesh", newMeshGatewayCmd) }
@@ -30,6 +35,7 @@ func newMeshGatewayCmd(g *globalOptions) *cobra.Command {
 	var kubeconfig, labels string
 	tracing := config.Tracing{SamplePercent: 100}
 	var listen []string
+	var sec gatewayIdentity
 	cmd := &cobra.Command{
 		Use:   "gateway (--config FILE... | --kube [--kubeconfig FILE])",
 		Short: "Run the proxy as an ingress gateway honouring Istio Gateways and their bound VirtualServices",
@@ -72,6 +78,15 @@ pod, the service account).`,
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if sec.mtls {
+				ids, conn, err := sec.manager(opts.Namespace, opts.Logger)
+				if err != nil {
+					return badInput(err)
+				}
+				defer conn.Close()
+				opts.Certs = ids
+				go func() { _ = ids.Run(ctx) }()
+			}
 			if !inCluster {
 				gw, err := gateway.New(opts)
 				if err != nil {
@@ -96,9 +111,56 @@ pod, the service account).`,
 	f.Float64Var(&tracing.SamplePercent, "sample-percent", 100, "share of requests the gateway traces; sidecars follow its decision")
 	f.StringVar(&opts.HealthAddr, "health-addr", "", "readiness listener (default :15021)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "Prometheus listener (default :15090)")
-	f.StringVar(&opts.Namespace, "namespace", "", "the gateway's own namespace, its identity in metrics (default $POD_NAMESPACE, else default)")
+	f.StringVar(&opts.Namespace, "namespace", "", "the gateway's own namespace, its identity in metrics and with --mtls in its certificate (default $POD_NAMESPACE, else default)")
+	sec.register(f)
 	cmd.AddCommand(newMeshGatewayInstallCmd())
 	return cmd
+}
+
+// gatewayIdentity is the gateway's workload identity: a certificate from the control plane's CA
+// for its ServiceAccount, with which it originates mutual TLS to meshed backends.
+type gatewayIdentity struct {
+	mtls                    bool
+	ca, root, token, td, sa string
+	ttl                     time.Duration
+}
+
+func (g *gatewayIdentity) register(f *pflag.FlagSet) {
+	f.BoolVar(&g.mtls, "mtls", false, "get a workload certificate from the CA at --ca and originate mutual TLS to meshed backends")
+	f.StringVar(&g.ca, "ca", "", "with --mtls: the control plane's CA address (host:15012)")
+	f.StringVar(&g.root, "ca-root-cert", "", "with --mtls: the mesh root to verify the CA with (TLS); without it the connection is plaintext")
+	f.StringVar(&g.token, "token", "", "with --mtls: the projected ServiceAccount token (audience meshlab-ca)")
+	f.StringVar(&g.td, "trust-domain", spiffe.DefaultTrustDomain, "with --mtls: the trust domain")
+	f.StringVar(&g.sa, "service-account", "", "with --mtls: the gateway's ServiceAccount")
+	f.DurationVar(&g.ttl, "cert-ttl", 0, "with --mtls: the certificate lifetime to ask for (0: the CA's 24h)")
+}
+
+// manager is the identity of ServiceAccount g.sa in namespace ns.
+func (g *gatewayIdentity) manager(ns string, log *slog.Logger) (*identity.Manager, io.Closer, error) {
+	if g.ca == "" || g.sa == "" {
+		return nil, nil, errors.New("--mtls needs --ca and --service-account")
+	}
+	if ns == "" {
+		return nil, nil, errors.New("--mtls needs --namespace (or $POD_NAMESPACE)")
+	}
+	var root []byte
+	if g.root != "" {
+		var err error
+		if root, err = os.ReadFile(g.root); err != nil {
+			return nil, nil, fmt.Errorf("--ca-root-cert: %w", err)
+		}
+	}
+	conn, err := xds.Dial(g.ca, root)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := identity.New(identity.Options{Conn: conn, ID: spiffe.ID{TrustDomain: g.td, Namespace: ns, ServiceAccount: g.sa},
+		TokenPath: g.token, TTL: g.ttl, Root: root, Logger: log})
+	if err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("--mtls: %w", err)
+	}
+	return m, conn, nil
 }
 
 func newMeshGatewayInstallCmd() *cobra.Command {

@@ -36,10 +36,13 @@ func newMeshInstallCmd(g *globalOptions) *cobra.Command {
 		Use:   "install",
 		Short: "Install the mesh in a cluster: CRDs, meshlab-system, RBAC, control plane, webhooks",
 		Long: `Applies, with server-side apply (so running it again converges), the CRDs of VirtualService,
-DestinationRule (networking.istio.io v1, v1beta1, v1alpha3) and RouteRule (config.istio.io/v1alpha2),
-the meshlab-system namespace, RBAC, the meshlab-pilot Deployment (control plane on 15010, metrics
-on 15014, injection webhook, validation webhook) and Service, the webhook CA (kept in Secret
-meshlab-ca, reused by later installs) and the mutating and validating webhook registrations.
+DestinationRule (networking.istio.io v1, v1beta1, v1alpha3), PeerAuthentication (security.istio.io v1,
+v1beta1) and RouteRule (config.istio.io/v1alpha2),
+the meshlab-system namespace, RBAC, the meshlab-pilot Deployment (control plane and CA over TLS on
+15012, metrics on 15014, injection webhook, validation webhook) and Service, the webhook CA (kept in
+Secret meshlab-ca, reused by later installs), the mesh's root CA (Secret meshlab-mesh-ca, likewise
+kept; a cacerts Secret with your own CA, Istio's way, takes its place) and the mutating and
+validating webhook registrations.
 The image must be on every node: 'meshlab up' side-loads it. --dry-run prints the manifests.`,
 		Example: `  meshlab mesh install --kubeconfig ~/.meshlab/labs/lab/admin.conf
   meshlab mesh install --dry-run > meshlab.yaml`,
@@ -62,6 +65,13 @@ The image must be on every node: 'meshlab up' side-loads it. --dry-run prints th
 			}
 			if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, c.Kube); err != nil {
 				return err
+			}
+			var plugged bool
+			if o.MeshCA, plugged, err = install.EnsureMeshCA(ctx, c.Kube); err != nil {
+				return err
+			}
+			if plugged {
+				fmt.Fprintf(cmd.OutOrStdout(), "using your mesh CA from Secret %s/%s\n", install.Namespace, install.PluggedCASecret)
 			}
 			objs, err := install.Render(o)
 			if err != nil {
@@ -96,6 +106,9 @@ func printInstall(cmd *cobra.Command, o install.Options) error {
 	if o.CAKeyPEM, err = root.KeyPEM(); err != nil {
 		return err
 	}
+	if o.MeshCA, err = ca.NewBundle(ca.Options{}); err != nil {
+		return err
+	}
 	objs, err := install.Render(o)
 	if err != nil {
 		return err
@@ -119,7 +132,8 @@ func newMeshUninstallCmd(_ *globalOptions) *cobra.Command {
 				return err
 			}
 			// The CA's content does not matter for deletion; any renders the same object names.
-			objs, err := install.Render(install.Options{CACertPEM: []byte("-"), CAKeyPEM: []byte("-")})
+			objs, err := install.Render(install.Options{CACertPEM: []byte("-"), CAKeyPEM: []byte("-"),
+				MeshCA: ca.Bundle{CACert: []byte("-"), CAKey: []byte("-"), RootCert: []byte("-")}})
 			if err != nil {
 				return err
 			}

@@ -57,6 +57,9 @@ func (m *Mesh) controlPlane(ctx context.Context, r *engine.Run, c *Clients) erro
 	if o.CACertPEM, o.CAKeyPEM, err = install.EnsureCA(ctx, c.Kube); err != nil {
 		return t.fail("", err)
 	}
+	if o.MeshCA, _, err = install.EnsureMeshCA(ctx, c.Kube); err != nil {
+		return t.fail("kubectl -n "+install.Namespace+" get secret "+install.PluggedCASecret+" (your own CA) must hold ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem", err)
+	}
 	objs, err := install.Render(o)
 	if err != nil {
 		return t.fail("", err)

@@ -51,6 +51,7 @@ func Analyze(s model.State) []Message {
 	out = append(out, unknownHosts(s, idx)...)
 	out = append(out, undefinedSubsets(s, idx)...)
 	out = append(out, unreachableRules(s)...)
+	out = append(out, httpOnlyOnTCP(s)...)
 	slices.SortStableFunc(out, func(a, b Message) int {
 		return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Field, b.Field), cmp.Compare(a.Code, b.Code))
 	})

@@ -14,6 +14,7 @@ func TestAnalyzeFiles(t *testing.T) {
 	}{
 		{"good", "testdata/good.yaml", 0},
 		{"mistakes", "testdata/mistakes.yaml", 3},
+		{"policies", "testdata/policies.yaml", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

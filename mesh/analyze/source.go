@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
@@ -23,7 +24,8 @@ func FromFiles(paths ...string) (model.State, error) {
 	if err != nil {
 		return model.State{}, err
 	}
-	st := model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules}
+	st := model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules,
+		AuthorizationPolicies: snap.AuthorizationPolicies, RequestAuthentications: snap.RequestAuthentications}
 	var errs []error
 	for _, p := range paths {
 		svcs, err := kubernetesServices(p)
@@ -71,13 +73,16 @@ func kubernetesServices(path string) ([]config.Service, error) {
 // Overlay returns base with the files' resources on top, as if they had been applied: a
 // VirtualService or DestinationRule of the same namespace and name replaces the cluster's.
 func Overlay(base, files model.State) model.State {
-	out := model.State{Pods: base.Pods}
+	out := model.State{Pods: base.Pods, RequestAuthentications: base.RequestAuthentications}
 	out.Services = append(append(out.Services, base.Services...), files.Services...)
 	out.VirtualServices = replaceByName(base.VirtualServices, files.VirtualServices, func(v *networkingv1.VirtualService) string {
 		return v.Namespace + "/" + v.Name
 	})
 	out.DestinationRules = replaceByName(base.DestinationRules, files.DestinationRules, func(d *networkingv1.DestinationRule) string {
 		return d.Namespace + "/" + d.Name
+	})
+	out.AuthorizationPolicies = replaceByName(base.AuthorizationPolicies, files.AuthorizationPolicies, func(p *securityv1.AuthorizationPolicy) string {
+		return p.Namespace + "/" + p.Name
 	})
 	return out
 }

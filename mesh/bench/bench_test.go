@@ -24,6 +24,7 @@ import (
 // (meshlab-proxy) or the full binary with its "mesh" group.
 var (
 	sidecarCommand []string
+	pilotCommand   []string // the full binary's `mesh`, for the mutual TLS cases' control plane
 	helperBinary   string
 )
 
@@ -72,6 +73,18 @@ func prepareBinaries(dir string) error {
 	// MESHLAB_PROXY_BIN (the slim sidecar binary, what injected pods run) wins over MESHLAB_BIN
 	// (the full binary, `meshlab mesh proxy`); with neither, the slim binary is built.
 	slim, full := os.Getenv("MESHLAB_PROXY_BIN"), os.Getenv("MESHLAB_BIN")
+	if full != "" {
+		pilotCommand = []string{full, "mesh"}
+	} else {
+		bin := filepath.Join(dir, "meshlab")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/meshlab")
+		build.Dir = "../.."
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build meshlab for the control plane (or set MESHLAB_BIN): %w\n%s", err, out)
+		}
+		pilotCommand = []string{bin, "mesh"}
+	}
 	switch {
 	case slim != "":
 		bin := filepath.Join(dir, "meshlab-proxy")
@@ -178,7 +191,7 @@ func TestDataPlaneBenchmark(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := &Harness{
-			Lab: lab, Sidecar: sidecarCommand, ProxyArgs: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ARGS")),
+			Lab: lab, Sidecar: sidecarCommand, Pilot: pilotCommand, ProxyArgs: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ARGS")),
 			ProxyEnv: strings.Fields(os.Getenv("MESHLAB_BENCH_PROXY_ENV")),
 			Helper:   []string{helperBinary}, Dir: dir,
 			Load:   LoadOptions{QPS: 1000, Connections: 16, Duration: d, Shape: shape},
@@ -198,6 +211,9 @@ func TestDataPlaneBenchmark(t *testing.T) {
 		b.WriteString("\n")
 		for _, line := range IssueTargets.Check(results) {
 			b.WriteString(line + "  [" + string(shape) + "]\n")
+		}
+		for _, line := range MTLSTargets.Check(results) {
+			b.WriteString(line + "  [" + string(shape) + ", mutual TLS]\n")
 		}
 		fmt.Fprint(os.Stdout, "\n"+b.String())
 		report.WriteString(b.String() + "\n")

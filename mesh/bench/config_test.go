@@ -18,6 +18,11 @@ func TestConfigsGolden(t *testing.T) {
 		"client-proxy.yaml":  meshlabProxyDoc("client-v1", "client", l, "client"),
 		"registry.yaml":      meshlabRegistryDoc(l),
 		"client-haproxy.cfg": haproxyConfig(":15001", "10.216.0.11:8080"),
+		"registry-mtls.yaml": meshlabMTLSRegistryDoc(l),
+		"client-haproxy-tls.cfg": haproxyTLSClientConfig(":15001", "10.216.0.11:8080",
+			haproxyTLSFiles{Root: "/b/root.pem", Server: "/b/server.pem", Client: "/b/client.pem", ServerName: "server.bench"}),
+		"server-haproxy-tls.cfg": haproxyTLSServerConfig(":15006", "127.0.0.1:8080",
+			haproxyTLSFiles{Root: "/b/root.pem", Server: "/b/server.pem", Client: "/b/client.pem", ServerName: "server.bench"}),
 	}
 	for name, got := range files {
 		golden := filepath.Join("testdata", name+".golden")

@@ -22,6 +22,9 @@ type Harness struct {
 	// Sidecar is the argv prefix of the sidecar commands `proxy` and `init`:
 	// {"/path/meshlab-proxy"} or {"/path/meshlab", "mesh"}.
 	Sidecar []string
+	// Pilot is the argv prefix of `pilot` ({"/path/meshlab", "mesh"}): the control plane whose
+	// CA certifies the sidecars in the mutual TLS cases. Empty: those cases are not run.
+	Pilot []string
 	// ProxyArgs are extra flags for the sidecar proxies (MESHLAB_BENCH_PROXY_ARGS), such as
 	// --concurrency 1, to compare settings.
 	ProxyArgs []string
@@ -37,7 +40,8 @@ type Harness struct {
 	Logger *slog.Logger
 }
 
-// Run builds the lab, runs direct, meshlab and haproxy in that order, and removes the lab.
+// Run builds the lab, runs direct, meshlab and haproxy, then with Pilot the same two proxies
+// doing mutual TLS between the pods (meshlab mTLS, haproxy TLS), and removes the lab.
 func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 	l := h.Lab
 	if err := l.Up(ctx); err != nil {
@@ -65,26 +69,135 @@ func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 	if err := l.Capture(ctx, h.Sidecar); err != nil {
 		return results, err
 	}
-	mesh, err := h.meshlabCase(ctx)
+	mesh, err := h.meshlabCase(ctx, "meshlab")
 	if err != nil {
 		return results, err
 	}
 	results = append(results, mesh)
+	// The same sidecars with ten ALLOW policies on the server side, the last one matching: what
+	// authorization adds to a request (issue 14).
+	rules, err := h.meshlabCase(ctx, CaseAllowRules, allowRulesDoc(l))
+	if err != nil {
+		return results, err
+	}
+	results = append(results, rules)
 	ha, err := h.haproxyCase(ctx)
 	if err != nil {
 		return results, err
 	}
-	return append(results, ha), nil
+	results = append(results, ha)
+	if len(h.Pilot) == 0 {
+		h.Logger.Warn("bench: no meshlab binary for the control plane; the mutual TLS cases are not run")
+		return results, nil
+	}
+	mm, err := h.meshlabMTLSCase(ctx)
+	if err != nil {
+		return results, err
+	}
+	results = append(results, mm)
+	ht, err := h.haproxyTLSCase(ctx)
+	if err != nil {
+		return results, err
+	}
+	return append(results, ht), nil
+}
+
+// Case names of the mutual TLS runs.
+const (
+	CaseMeshlabMTLS = "meshlab mTLS"
+	CaseHAProxyTLS  = "haproxy TLS"
+)
+
+// meshlabMTLSCase runs the control plane on the host (its CA certifies both sidecars, over the
+// bridge) and the sidecars with --mtls: the client's originates mutual TLS to the server pod
+// (auto mTLS: the registry marks it as running a sidecar), the server's terminates it.
+func (h *Harness) meshlabMTLSCase(ctx context.Context) (Result, error) {
+	l := h.Lab
+	reg, err := writeFile(h.Dir, "registry-mtls.yaml", meshlabMTLSRegistryDoc(l))
+	if err != nil {
+		return Result{}, err
+	}
+	xds := netip.AddrPortFrom(l.Gateway, 15010).String()
+	pilot, err := StartProc("meshlab control plane", append(slices.Clip(h.Pilot), "pilot", "--registry", "file", "--config", reg,
+		"--grpc", xds, "--debug", netip.AddrPortFrom(l.Gateway, 15014).String()), nil, filepath.Join(h.Dir, "pilot.log"))
+	if err != nil {
+		return Result{}, err
+	}
+	defer pilot.Stop()
+	procs := []*Proc{}
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	for _, side := range []struct{ pod, workload, app string }{{"client", "client-v1", "client"}, {"server", "server-v1", "server"}} {
+		doc, err := writeFile(h.Dir, side.pod+"-proxy.yaml", meshlabProxyDoc(side.workload, side.app, l, side.pod))
+		if err != nil {
+			return Result{}, err
+		}
+		args := append(slices.Clip(h.Sidecar), "proxy", "--config", doc, "--xds", xds, "--mtls", "--service-account", side.pod)
+		p, err := h.start("meshlab "+side.pod+"-side mTLS", side.pod, ProxyUID, append(args, h.ProxyArgs...), h.ProxyEnv)
+		if err != nil {
+			return Result{}, err
+		}
+		procs = append(procs, p)
+		ready := fmt.Sprintf("http://%s/healthz/ready", netip.AddrPortFrom(l.podAddr(side.pod), HealthPort))
+		if err := p.WaitReady(ctx, ready+" (a config and a certificate)", httpOK(ready)); err != nil {
+			return Result{}, err
+		}
+	}
+	return h.runCase(ctx, CaseMeshlabMTLS, echoURL(l.VIP), procs)
+}
+
+// haproxyTLSCase is haproxyCase with HAProxy doing the same TLS work as the sidecars: the
+// client side originates TLS with a client certificate and verifies the server's, the server
+// side terminates it and verifies the client's.
+func (h *Harness) haproxyTLSCase(ctx context.Context) (Result, error) {
+	l := h.Lab
+	files, err := writeHAProxyTLS(h.Dir)
+	if err != nil {
+		return Result{}, err
+	}
+	var procs []*Proc
+	defer func() {
+		for _, p := range procs {
+			p.Stop()
+		}
+	}()
+	sides := []struct{ pod, cfg string }{
+		{"client", haproxyTLSClientConfig(fmt.Sprintf(":%d", OutboundPort), netip.AddrPortFrom(l.Server, AppPort).String(), files)},
+		{"server", haproxyTLSServerConfig(fmt.Sprintf(":%d", InboundPort), fmt.Sprintf("127.0.0.1:%d", AppPort), files)},
+	}
+	for _, s := range sides {
+		cfg, err := writeFile(h.Dir, s.pod+"-haproxy-tls.cfg", s.cfg)
+		if err != nil {
+			return Result{}, err
+		}
+		p, err := h.start("haproxy "+s.pod+"-side TLS", s.pod, ProxyUID, []string{"haproxy", "-db", "-f", cfg}, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		procs = append(procs, p)
+		port := OutboundPort
+		if s.pod == "server" {
+			port = InboundPort
+		}
+		if err := p.WaitReady(ctx, fmt.Sprintf("port :%d", port), listening(l, s.pod, fmt.Sprintf(":%d", port))); err != nil {
+			return Result{}, err
+		}
+	}
+	return h.runCase(ctx, CaseHAProxyTLS, echoURL(l.VIP), procs)
 }
 
 func echoURL(a netip.Addr) string {
 	return fmt.Sprintf("http://%s/echo?size=1024", netip.AddrPortFrom(a, AppPort))
 }
 
-// meshlabCase runs meshlab's sidecars as UID 1337 in both pods; the client calls the VIP.
-func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
+// meshlabCase runs meshlab's sidecars as UID 1337 in both pods, with extra config documents
+// when given; the client calls the VIP.
+func (h *Harness) meshlabCase(ctx context.Context, name string, extra ...string) (Result, error) {
 	l := h.Lab
-	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l))
+	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l)+strings.Join(append([]string{""}, extra...), "\n---\n"))
 	if err != nil {
 		return Result{}, err
 	}
@@ -110,7 +223,7 @@ func (h *Harness) meshlabCase(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return h.runCase(ctx, "meshlab", echoURL(l.VIP), procs)
+	return h.runCase(ctx, name, echoURL(l.VIP), procs)
 }
 
 // haproxyCase puts HAProxy where the sidecars were: on the client pod's outbound port (upstream:

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -50,13 +51,54 @@ spec:
 `, l.VIP, AppPort, l.Server)
 }
 
+// CaseAllowRules is the case of meshlab's sidecars with ten ALLOW rules on the server side.
+const CaseAllowRules = "meshlab+10 ALLOW"
+
+// allowRulesDoc is ten AuthorizationPolicies selecting the server: nine that do not match the
+// benchmark's requests (other paths) and, evaluated last, one that does (GET /echo from the client
+// pod's address on the echo port), so every request walks every rule.
+func allowRulesDoc(l *Lab) string {
+	var docs []string
+	for i := range 9 {
+		docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-%d, namespace: default}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules:
+  - to:
+    - operation: {methods: ["GET", "HEAD"], paths: ["/api/v%d/*", "/status/%d"], ports: ["%d"]}
+`, i, i, i, AppPort))
+	}
+	docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-z-echo, namespace: default}
+spec:
+  selector: {matchLabels: {app: server}}
+  rules:
+  - from:
+    - source: {ipBlocks: ["%s"]}
+    to:
+    - operation: {methods: ["GET"], paths: ["/echo"], ports: ["%d"]}
+`, l.podAddr("client"), AppPort))
+	return strings.Join(docs, "---\n")
+}
+
 // haproxyConfig makes HAProxy an HTTP proxy listening on listen and forwarding every request to
 // upstream, with keep-alive on both sides and two threads (the sidecar's two workers in Istio's
 // recipe; the meshlab proxy gets GOMAXPROCS=2 on this machine).
 func haproxyConfig(listen, upstream string) string {
+	return haproxyConfigWith(listen, "", "", upstream)
+}
+
+// haproxyConfigWith is haproxyConfig with options for the bind line (TLS termination) and the
+// server line (TLS origination).
+func haproxyConfigWith(listen, bindOpts, serverOpts, upstream string) string {
 	return fmt.Sprintf(`global
     nbthread 2
     maxconn 4096
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+    ssl-default-server-options ssl-min-ver TLSv1.2
 defaults
     mode http
     option http-keep-alive
@@ -70,7 +112,24 @@ frontend in
     default_backend upstream
 backend upstream
     server s1 %s
-`, listen, upstream)
+`, strings.TrimSpace(listen+" "+bindOpts), strings.TrimSpace(upstream+" "+serverOpts))
+}
+
+// meshlabMTLSRegistryDoc is meshlabRegistryDoc with the server marked as running a sidecar
+// (auto mTLS) and the identity its certificate carries.
+func meshlabMTLSRegistryDoc(l *Lab) string {
+	return fmt.Sprintf(`apiVersion: meshlab.io/v1alpha1
+kind: Registry
+spec:
+  services:
+  - name: server
+    namespace: default
+    vips: [%s]
+    ports:
+    - {name: http, port: %d}
+    endpoints:
+    - {address: %s, workload: server-v1, labels: {app: server, version: v1, security.istio.io/tlsMode: istio}, identity: "spiffe://cluster.local/ns/default/sa/server"}
+`, l.VIP, AppPort, l.Server)
 }
 
 // Proc is a process the benchmark started; it is stopped by its PID only.

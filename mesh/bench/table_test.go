@@ -27,6 +27,14 @@ func sampleResults() []Result {
 			{Name: "haproxy client-side", CPU: 3 * time.Second, RSS: 10 << 20, Anon: 5 << 20},
 			{Name: "haproxy server-side", CPU: 3 * time.Second, RSS: 10 << 20, Anon: 5 << 20},
 		}},
+		{Case: CaseMeshlabMTLS, Load: load(600*time.Microsecond, 900*time.Microsecond, 1300*time.Microsecond), Proxies: []ProxyUsage{
+			{Name: "meshlab client-side mTLS", CPU: 9 * time.Second, RSS: 22 << 20, Anon: 9 << 20},
+			{Name: "meshlab server-side mTLS", CPU: 12 * time.Second, RSS: 24 << 20, Anon: 10 << 20},
+		}},
+		{Case: CaseHAProxyTLS, Load: load(500*time.Microsecond, 700*time.Microsecond, 1200*time.Microsecond), Proxies: []ProxyUsage{
+			{Name: "haproxy client-side TLS", CPU: 4 * time.Second, RSS: 12 << 20, Anon: 6 << 20},
+			{Name: "haproxy server-side TLS", CPU: 4 * time.Second, RSS: 12 << 20, Anon: 6 << 20},
+		}},
 	}
 }
 
@@ -37,6 +45,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.WriteString("\n" + strings.Join(IssueTargets.Check(results), "\n") + "\n")
+	b.WriteString("\n" + strings.Join(MTLSTargets.Check(results), "\n") + "\n")
 	golden := filepath.Join("testdata", "table.golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
@@ -49,6 +58,12 @@ func TestRenderGolden(t *testing.T) {
 	}
 	if b.String() != string(want) {
 		t.Errorf("table differs from %s (rerun with -update if intended):\n%s", golden, b.String())
+	}
+}
+
+func TestMTLSCheckWithoutTheMTLSCases(t *testing.T) {
+	if lines := MTLSTargets.Check(sampleResults()[:3]); len(lines) != 0 {
+		t.Fatalf("a run without the mutual TLS cases: %q, want no lines", lines)
 	}
 }
 

@@ -1,10 +1,17 @@
-// Package ca is a small certificate authority: an ECDSA P-256 root that issues short-lived leaf
-// certificates. The injector's webhook gets its serving certificate from it (and the apiserver
-// trusts it through the webhook's caBundle); the control plane's workload identity CA is meant
-// to reuse it with SPIFFE URIs (Request.URIs).
+// Package ca is meshlab's certificate authority. It has two users:
+//
+//   - the webhooks: a self-signed ECDSA P-256 root issues their serving certificates (Issue), and
+//     the apiserver trusts it through the webhooks' caBundle;
+//   - the mesh: the control plane signs workload certificates (SignCSR) whose one URI SAN is the
+//     workload's SPIFFE ID, with a root generated at `mesh install` or the user's own CA plugged
+//     in the way Istio's cacerts Secret does it (bundle.go).
+//
+// A CA is a signing certificate and key, the chain from it up to the root, and the root: for a
+// self-signed CA the three are one certificate.
 package ca
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -31,10 +38,16 @@ const (
 // CA is a root certificate and its key. It is immutable after construction and safe for
 // concurrent use.
 type CA struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
+	cert    *x509.Certificate // the signing certificate
+	key     crypto.Signer
 	certPEM []byte
-	now     func() time.Time
+	// chainPEM is what follows a leaf in the chains the CA hands out: the signing certificate
+	// and its intermediates up to, not including, the root; empty for a self-signed CA.
+	chainPEM []byte
+	chainDER [][]byte
+	root     *x509.Certificate
+	rootPEM  []byte
+	now      func() time.Time
 }
 
 // Options for New and Load.
@@ -87,19 +100,27 @@ func New(o Options) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca: parsing new root: %w", err)
 	}
-	return &CA{cert: cert, key: key, certPEM: encodeCert(der), now: o.Now}, nil
+	pemCert := encodeCert(der)
+	return &CA{cert: cert, key: key, certPEM: pemCert, root: cert, rootPEM: pemCert, now: o.Now}, nil
 }
 
-// Certificate is the root certificate.
+// Certificate is the signing certificate (the root, for a self-signed CA).
 func (c *CA) Certificate() *x509.Certificate { return c.cert }
 
-// CertPEM is the root certificate in PEM: the caBundle of a webhook, a trust anchor for peers.
+// CertPEM is the signing certificate in PEM: for a self-signed CA the root, the caBundle of a
+// webhook.
 func (c *CA) CertPEM() []byte { return append([]byte(nil), c.certPEM...) }
+
+// Root is the trust anchor: the root certificate the chains end at.
+func (c *CA) Root() *x509.Certificate { return c.root }
+
+// RootPEM is the trust anchor in PEM, what peers and sidecars trust.
+func (c *CA) RootPEM() []byte { return append([]byte(nil), c.rootPEM...) }
 
 // Pool is a cert pool holding just the root, for clients that verify leaves.
 func (c *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(c.cert)
+	p.AddCert(c.root)
 	return p
 }
 
@@ -116,9 +137,9 @@ type Request struct {
 
 // Leaf is an issued certificate with its key, in PEM and ready for crypto/tls.
 type Leaf struct {
-	CertPEM []byte // the leaf only; the root is CA.CertPEM
+	CertPEM []byte // the leaf only; the root is CA.RootPEM
 	KeyPEM  []byte
-	TLS     tls.Certificate
+	TLS     tls.Certificate // the leaf and the CA's chain up to the root, as a server presents it
 }
 
 // Issue signs a new leaf with a fresh P-256 key.
@@ -135,7 +156,7 @@ func (c *CA) Issue(r Request) (*Leaf, error) {
 	now := c.now()
 	notAfter := now.Add(r.Validity)
 	if notAfter.After(c.cert.NotAfter) {
-		notAfter = c.cert.NotAfter // a leaf cannot outlive its root
+		notAfter = c.cert.NotAfter // a leaf cannot outlive the certificate that signs it
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -174,7 +195,7 @@ func (c *CA) Issue(r Request) (*Leaf, error) {
 		return nil, err
 	}
 	certPEM := encodeCert(der)
-	tc, err := tls.X509KeyPair(certPEM, keyPEM)
+	tc, err := tls.X509KeyPair(append(append([]byte(nil), certPEM...), c.chainPEM...), keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("ca: pairing leaf with its key: %w", err)
 	}

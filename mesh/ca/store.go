@@ -59,11 +59,21 @@ func Load(certPEM, keyPEM []byte, o Options) (*CA, error) {
 	if !key.PublicKey.Equal(cert.PublicKey) {
 		return nil, errors.New("ca: the key does not belong to the certificate")
 	}
-	return &CA{cert: cert, key: key, certPEM: encodeCert(cb.Bytes), now: o.Now}, nil
+	pemCert := encodeCert(cb.Bytes)
+	return &CA{cert: cert, key: key, certPEM: pemCert, root: cert, rootPEM: pemCert, now: o.Now}, nil
 }
 
-// KeyPEM is the root's private key in PEM (SEC 1). Handle with care.
-func (c *CA) KeyPEM() ([]byte, error) { return encodeKey(c.key) }
+// KeyPEM is the signing key in PEM (SEC 1 for ECDSA, PKCS #8 otherwise). Handle with care.
+func (c *CA) KeyPEM() ([]byte, error) {
+	if k, ok := c.key.(*ecdsa.PrivateKey); ok {
+		return encodeKey(k)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.key)
+	if err != nil {
+		return nil, fmt.Errorf("ca: encoding key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
 
 // LoadOrCreate loads the CA kept in dir, or creates one and writes it there (dir 0700, key
 // 0600), so a restarted webhook keeps the root the apiserver already trusts.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -20,7 +22,11 @@ type builder struct {
 	services   map[string]Service // by namespace/name
 	vss        map[string]*networkingv1.VirtualService
 	drs        map[string]*networkingv1.DestinationRule
+	pas        map[string]*securityv1.PeerAuthentication
+	creds      map[string]Credential // "namespace/name" of a Secret
 	routeRules map[string]*routeRule
+	aps        map[string]*securityv1.AuthorizationPolicy
+	ras        map[string]*securityv1.RequestAuthentication
 	order      int            // document counter, so later documents win and output is stable
 	seq        map[string]int // resource key -> order of its last definition
 }
@@ -115,6 +121,47 @@ func (b *builder) addDestinationRule(apiVersion string, meta metav1.ObjectMeta, 
 	return nil
 }
 
+// secretDoc is a Kubernetes Secret as a file holds it: data base64 (JSON's []byte), stringData
+// plain.
+type secretDoc struct {
+	Type       string            `json:"type"`
+	Data       map[string][]byte `json:"data"`
+	StringData map[string]string `json:"stringData"`
+}
+
+// addSecret keeps a Secret's TLS credential, for DestinationRules' credentialName (Istio's keys,
+// or the kubernetes.io/tls ones); a Secret without a certificate or a CA is another kind of
+// Secret, ignored as other Kubernetes objects are.
+func (b *builder) addSecret(meta metav1.ObjectMeta, raw []byte) error {
+	var d secretDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("the Secret %s: %w", meta.Name, err)
+	}
+	get := func(keys ...string) []byte {
+		for _, k := range keys {
+			if v, ok := d.StringData[k]; ok {
+				return []byte(v)
+			}
+			if v, ok := d.Data[k]; ok {
+				return v
+			}
+		}
+		return nil
+	}
+	c := Credential{Cert: get("cert", "tls.crt"), Key: get("key", "tls.key"), CA: get("cacert", "ca.crt")}
+	if len(c.Cert) == 0 && len(c.CA) == 0 {
+		return nil
+	}
+	if meta.Name == "" {
+		return errors.New("metadata.name is required")
+	}
+	if b.creds == nil {
+		b.creds = map[string]Credential{}
+	}
+	b.creds[meta.Namespace+"/"+meta.Name] = c
+	return nil
+}
+
 // proxyDoc is the spec of a meshlab Proxy document.
 type proxyDoc struct {
 	Proxy
@@ -191,6 +238,36 @@ func (b *builder) finish() (*Snapshot, error) {
 			dr.Namespace = s.Proxy.Namespace
 		}
 		s.DestinationRules = append(s.DestinationRules, dr)
+	}
+	for _, k := range b.sorted(keysOf(b.pas)) {
+		pa := b.pas[k]
+		if pa.Namespace == "" {
+			pa.Namespace = s.Proxy.Namespace
+		}
+		s.PeerAuthentications = append(s.PeerAuthentications, pa)
+	}
+	for k, c := range b.creds {
+		if s.Credentials == nil {
+			s.Credentials = map[string]Credential{}
+		}
+		if strings.HasPrefix(k, "/") { // a Secret without a namespace is the proxy's namespace's
+			k = s.Proxy.Namespace + k
+		}
+		s.Credentials[k] = c
+	}
+	for _, k := range b.sorted(keysOf(b.aps)) {
+		p := b.aps[k]
+		if p.Namespace == "" {
+			p.Namespace = s.Proxy.Namespace
+		}
+		s.AuthorizationPolicies = append(s.AuthorizationPolicies, p)
+	}
+	for _, k := range b.sorted(keysOf(b.ras)) {
+		ra := b.ras[k]
+		if ra.Namespace == "" {
+			ra.Namespace = s.Proxy.Namespace
+		}
+		s.RequestAuthentications = append(s.RequestAuthentications, ra)
 	}
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)

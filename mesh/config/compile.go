@@ -39,6 +39,7 @@ func Compile(s *Snapshot) (*Table, error) {
 	c := compiler{snap: s, t: &Table{
 		Proxy:    s.Proxy,
 		Tracing:  s.Tracing,
+		Inbound:  inboundTLS(s),
 		Clusters: map[string]*Cluster{},
 		byName:   map[string]*Host{},
 		byDst:    map[netip.AddrPort]*Host{},
@@ -99,6 +100,15 @@ func Compile(s *Snapshot) (*Table, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c.t, nil
+}
+
+// inboundTLS is the proxy's inbound policy: resolved by the control plane, or from the
+// snapshot's PeerAuthentications for the proxy's namespace and labels.
+func inboundTLS(s *Snapshot) InboundTLS {
+	if s.InboundTLS != nil {
+		return *s.InboundTLS
+	}
+	return EffectiveInboundTLS(s.PeerAuthentications, s.Proxy.Namespace, s.Proxy.Labels)
 }
 
 type compiler struct {
@@ -276,9 +286,17 @@ func (c *compiler) cluster(svc *Service, port uint16, subset string) *Cluster {
 	}
 	for _, e := range svc.Endpoints {
 		if labelsMatch(selector, e.Labels) {
-			cl.Endpoints = append(cl.Endpoints, ClusterEndpoint{
+			ce := ClusterEndpoint{
 				Addr: netip.AddrPortFrom(e.Address.Unmap(), sp.EndpointPort(e)), Workload: e.Workload, Labels: e.Labels,
-			})
+				MeshTLS: e.Labels[TLSModeLabel] == TLSModeIstio, Identity: e.Identity,
+			}
+			if ce.MeshTLS && (slices.Contains(e.MTLSDisabledPorts, ce.Addr.Port()) || len(c.snap.PeerAuthentications) > 0 &&
+				EffectiveInboundTLS(c.snap.PeerAuthentications, svc.Namespace, e.Labels).ModeFor(ce.Addr.Port()) == MTLSDisable) {
+				// Auto mTLS sends plaintext where the destination's own policy disables mutual
+				// TLS, as Istio's does.
+				ce.MeshTLS = false
+			}
+			cl.Endpoints = append(cl.Endpoints, ce)
 		}
 	}
 	sort.Slice(cl.Endpoints, func(i, j int) bool { return cl.Endpoints[i].Addr.Compare(cl.Endpoints[j].Addr) < 0 })
@@ -288,6 +306,21 @@ func (c *compiler) cluster(svc *Service, port uint16, subset string) *Cluster {
 	cl.Pool.ConnectTimeout = defaultConnectTimeout
 	for _, tp := range policies { // the subset's settings override the rule's, field by field
 		applyPolicy(cl, tp)
+	}
+	if n := cl.TLS.CredentialName; n != "" {
+		// A Secret of the rule's namespace, as Istio looks it up for sidecars.
+		if !strings.Contains(n, "/") {
+			cl.TLS.CredentialName = dr.Namespace + "/" + n
+		}
+		cred, ok := c.snap.Credentials[cl.TLS.CredentialName]
+		if !ok {
+			c.warn("cluster %s: credentialName %s: no such Secret (its connections fail)", name, cl.TLS.CredentialName)
+		} else {
+			if c.t.Credentials == nil {
+				c.t.Credentials = map[string]Credential{}
+			}
+			c.t.Credentials[cl.TLS.CredentialName] = cred
+		}
 	}
 	return cl
 }

@@ -15,6 +15,9 @@ func (t *Table) Dump(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "proxy %s namespace=%s workload=%s ip=%v labels=%s\n",
 		t.Proxy.ID, t.Proxy.Namespace, t.Proxy.Workload, t.Proxy.IP, labelString(t.Proxy.Labels))
+	if t.Inbound.ModeFor(0) != MTLSPermissive || len(t.Inbound.Ports) > 0 { // PERMISSIVE is the default
+		fmt.Fprintf(&b, "inbound mtls=%s\n", t.Inbound)
+	}
 	for _, h := range t.Hosts {
 		src := h.VirtualService
 		if src == "" {
@@ -57,9 +60,22 @@ func (t *Table) Dump(w io.Writer) error {
 			fmt.Fprintf(&b, " outlier(5xx=%d gateway=%d interval=%v eject=%v max=%d%%)",
 				o.Consecutive5xx, o.ConsecutiveGateway, o.Interval, o.BaseEjectionTime, o.MaxEjectionPercent)
 		}
+		if c.TLS.Mode != TLSAuto {
+			fmt.Fprintf(&b, " tls=%s", c.TLS.Mode)
+			if c.TLS.SNI != "" {
+				fmt.Fprintf(&b, " sni=%s", c.TLS.SNI)
+			}
+		}
 		b.WriteByte('\n')
 		for _, e := range c.Endpoints {
-			fmt.Fprintf(&b, "  endpoint %s workload=%s labels=%s\n", e.Addr, e.Workload, labelString(e.Labels))
+			fmt.Fprintf(&b, "  endpoint %s workload=%s labels=%s", e.Addr, e.Workload, labelString(e.Labels))
+			if c.MeshTLSTo(e) {
+				b.WriteString(" mtls")
+				if e.Identity != "" {
+					b.WriteString(" identity=" + e.Identity)
+				}
+			}
+			b.WriteByte('\n')
 		}
 	}
 	for _, w := range t.Warnings {

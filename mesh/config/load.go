@@ -79,6 +79,11 @@ type envelope struct {
 	Metadata   json.RawMessage `json:"metadata"`
 	Spec       json.RawMessage `json:"spec"`
 	Status     json.RawMessage `json:"status"`
+	// A Secret's fields (credentials for DestinationRules' credentialName); any other kind with
+	// them is refused as before.
+	Type       json.RawMessage `json:"type"`
+	Data       json.RawMessage `json:"data"`
+	StringData json.RawMessage `json:"stringData"`
 }
 
 // addFile splits data into YAML documents and adds each; it returns every document's error.
@@ -117,6 +122,7 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 	if err := node.Decode(&v); err != nil {
 		return err
 	}
+	v = stringKeys(v)
 	if _, ok := v.(map[string]any); !ok {
 		return fmt.Errorf("a document must be a mapping with apiVersion and kind, not %T", v)
 	}
@@ -132,6 +138,13 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 	if env.Kind == "" || env.APIVersion == "" {
 		return errors.New("apiVersion and kind are required")
 	}
+	if !(env.APIVersion == "v1" && env.Kind == "Secret") {
+		for name, f := range map[string]json.RawMessage{"type": env.Type, "data": env.Data, "stringData": env.StringData} {
+			if len(f) > 0 && !(name == "data" && env.APIVersion == "v1" && env.Kind == "ConfigMap") {
+				return fmt.Errorf("top level: json: unknown field %q", name)
+			}
+		}
+	}
 	meta, err := decodeMeta(env.Metadata)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
@@ -146,21 +159,51 @@ func (b *builder) addNode(loc *docLoc, node *yaml.Node) error {
 		return b.addVirtualService(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "DestinationRule":
 		return b.addDestinationRule(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "PeerAuthentication":
+		return b.addPeerAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "config.istio.io" && env.Kind == "RouteRule":
 		return b.addRouteRule(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "AuthorizationPolicy":
+		return b.addAuthorizationPolicy(env.APIVersion, meta, env.Spec)
+	case group == "security.istio.io" && env.Kind == "RequestAuthentication":
+		return b.addRequestAuthentication(env.APIVersion, meta, env.Spec)
 	case group == "networking.istio.io" && env.Kind == "Gateway":
 		return nil // gateways configure ingress proxies, not sidecars
 	case env.APIVersion == MeshlabAPIVersion && env.Kind == "Proxy":
 		return b.addProxy(env.Spec)
 	case env.APIVersion == MeshlabAPIVersion && env.Kind == "Registry":
 		return b.addRegistry(env.Spec)
+	case env.APIVersion == "v1" && env.Kind == "Secret":
+		return b.addSecret(meta, raw)
 	case isKubernetesWorkloadKind(env.APIVersion, env.Kind):
 		// Kubernetes objects (bookinfo.yaml) may share a file with routing; the registry
 		// document, not these, says where endpoints are.
 		return nil
 	}
-	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
+	return fmt.Errorf("unsupported document %s %s (want networking.istio.io VirtualService or DestinationRule, security.istio.io PeerAuthentication, AuthorizationPolicy or RequestAuthentication, config.istio.io/v1alpha2 RouteRule, or %s Proxy or Registry)",
 		env.APIVersion, env.Kind, MeshlabAPIVersion)
+}
+
+// stringKeys turns mappings with non-string keys into string-keyed ones, as JSON needs:
+// PeerAuthentication's portLevelMtls is keyed by port numbers, which YAML reads as integers.
+func stringKeys(v any) any {
+	switch t := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = stringKeys(x)
+		}
+		return m
+	case map[string]any:
+		for k, x := range t {
+			t[k] = stringKeys(x)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = stringKeys(x)
+		}
+	}
+	return v
 }
 
 func isKubernetesWorkloadKind(apiVersion, kind string) bool {

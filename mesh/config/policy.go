@@ -20,6 +20,11 @@ func applyPolicy(cl *Cluster, tp *v1alpha3.TrafficPolicy) {
 	if tp.LoadBalancer != nil {
 		cl.LB, _ = lbPolicyOf(tp.LoadBalancer)
 	}
+	if t := tp.Tls; t != nil {
+		cl.TLS = ClientTLS{Mode: tlsModes[t.Mode], SNI: t.Sni, SubjectAltNames: t.SubjectAltNames,
+			CACertificates: t.CaCertificates, ClientCertificate: t.ClientCertificate, PrivateKey: t.PrivateKey,
+			CredentialName: t.CredentialName, InsecureSkipVerify: t.InsecureSkipVerify.GetValue()}
+	}
 	if cp := tp.ConnectionPool; cp != nil {
 		if t := cp.Tcp; t != nil {
 			cl.Pool.MaxConnections = int(t.MaxConnections)
@@ -54,6 +59,14 @@ func applyPolicy(cl *Cluster, tp *v1alpha3.TrafficPolicy) {
 		}
 		cl.Outlier = o
 	}
+}
+
+// tlsModes maps the API's client TLS modes to the proxy's.
+var tlsModes = map[v1alpha3.ClientTLSSettings_TLSmode]TLSMode{
+	v1alpha3.ClientTLSSettings_DISABLE:      TLSDisable,
+	v1alpha3.ClientTLSSettings_SIMPLE:       TLSSimple,
+	v1alpha3.ClientTLSSettings_MUTUAL:       TLSMutual,
+	v1alpha3.ClientTLSSettings_ISTIO_MUTUAL: TLSIstioMutual,
 }
 
 func lbPolicyOf(lb *v1alpha3.LoadBalancerSettings) (LBPolicy, error) {

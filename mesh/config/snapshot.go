@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 )
 
 // Snapshot is everything one proxy needs to route: who it is, the service registry, and the Istio
@@ -18,7 +19,29 @@ type Snapshot struct {
 	Services         []Service
 	VirtualServices  []*networkingv1.VirtualService
 	DestinationRules []*networkingv1.DestinationRule
-	Tracing          Tracing
+	// PeerAuthentications decide what the proxy accepts inbound (mutual TLS, plaintext, or both).
+	PeerAuthentications []*securityv1.PeerAuthentication
+	// InboundTLS, when set, is the inbound policy already resolved for this proxy (by the control
+	// plane, which sends it resolved); PeerAuthentications are then not consulted.
+	InboundTLS *InboundTLS
+	// Credentials are the TLS credentials DestinationRules name with credentialName, by
+	// "namespace/name" of their Kubernetes Secret.
+	Credentials map[string]Credential
+	Tracing     Tracing
+	// AuthorizationPolicies and RequestAuthentications are the security policies in view: from
+	// files, every one (the proxy picks those that select it); from the control plane, only those
+	// that select this proxy (PoliciesSelected).
+	AuthorizationPolicies  []*securityv1.AuthorizationPolicy
+	RequestAuthentications []*securityv1.RequestAuthentication
+	// PoliciesSelected says the control plane already chose the policies for this proxy (it knows
+	// the pod's labels from the API server), so the proxy applies all of them as they are.
+	PoliciesSelected bool
+}
+
+// Credential is a TLS credential from a Secret: Istio's keys cert, key and cacert (or the
+// kubernetes.io/tls keys tls.crt, tls.key and ca.crt), in PEM.
+type Credential struct {
+	Cert, Key, CA []byte
 }
 
 // Proxy identifies the workload this sidecar runs beside.
@@ -51,12 +74,19 @@ type Port struct {
 	Protocol   string `json:"protocol,omitempty"`
 }
 
-// Endpoint is one pod behind a service.
+// Endpoint is one pod behind a service. A pod that runs a meshlab sidecar carries the label
+// security.istio.io/tlsMode=istio (the injector sets it), and clients originate mutual TLS to it.
 type Endpoint struct {
 	Address  netip.Addr        `json:"address"`
 	Port     uint16            `json:"port,omitempty"` // overrides the service port's TargetPort
 	Labels   map[string]string `json:"labels,omitempty"`
 	Workload string            `json:"workload,omitempty"`
+	// Identity is the SPIFFE ID the endpoint's certificate must carry (its pod's ServiceAccount);
+	// empty accepts any identity of the mesh's trust domain.
+	Identity string `json:"identity,omitempty"`
+	// MTLSDisabledPorts are endpoint ports whose own PeerAuthentication disables mutual TLS, as
+	// the control plane resolved them: auto mTLS sends plaintext there.
+	MTLSDisabledPorts []uint16 `json:"mtlsDisabledPorts,omitempty"`
 }
 
 // Tracing says where spans go. An empty ZipkinURL disables span reporting (headers still propagate).

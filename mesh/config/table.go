@@ -12,10 +12,13 @@ import (
 // config change, so nothing in it is ever mutated after Compile returns; per-endpoint state
 // (load-balancer counters, outlier ejections) lives in the proxy, keyed by Cluster.Name.
 type Table struct {
-	Proxy    Proxy
-	Tracing  Tracing
-	Hosts    []*Host             // every service port, sorted by FQDN then port
-	Clusters map[string]*Cluster // by Name
+	Proxy   Proxy
+	Tracing Tracing
+	Inbound InboundTLS // what the proxy accepts on its inbound ports
+	// Credentials are the Secrets' credentials the clusters' TLS names (ClientTLS.CredentialName).
+	Credentials map[string]Credential
+	Hosts       []*Host             // every service port, sorted by FQDN then port
+	Clusters    map[string]*Cluster // by Name
 	// Warnings are things that compile but will not work as the user probably meant (a subset
 	// that selects no endpoint, a VirtualService for an unknown host).
 	Warnings []string
@@ -105,6 +108,7 @@ type Cluster struct {
 	LB        LBPolicy
 	Outlier   *Outlier // nil = no outlier detection
 	Pool      Pool
+	TLS       ClientTLS
 }
 
 // ClusterEndpoint is an address to dial and what metrics should say about it.
@@ -112,7 +116,55 @@ type ClusterEndpoint struct {
 	Addr     netip.AddrPort
 	Workload string
 	Labels   map[string]string
+	MeshTLS  bool   // runs a sidecar (label security.istio.io/tlsMode=istio)
+	Identity string // the SPIFFE ID its certificate must carry; "" = any in the trust domain
 }
+
+// TLSMode is how a cluster's upstream connections are secured (DestinationRule
+// trafficPolicy.tls.mode).
+type TLSMode string
+
+const (
+	// TLSAuto is no tls setting: mutual TLS with the mesh's certificates to endpoints that run a
+	// sidecar, plaintext to the rest (Istio's auto mTLS).
+	TLSAuto        TLSMode = ""
+	TLSDisable     TLSMode = "DISABLE"
+	TLSIstioMutual TLSMode = "ISTIO_MUTUAL" // the mesh's mutual TLS to every endpoint
+	TLSSimple      TLSMode = "SIMPLE"       // TLS to a server outside the mesh
+	TLSMutual      TLSMode = "MUTUAL"       // TLS with a client certificate of the user's own
+)
+
+// ClientTLS is a cluster's upstream TLS.
+type ClientTLS struct {
+	Mode TLSMode
+	SNI  string
+	// SubjectAltNames the server's certificate must carry one of (SIMPLE, MUTUAL; for the mesh's
+	// mutual TLS the endpoints' identities are checked).
+	SubjectAltNames []string
+	// Files holding the trust anchors and the client certificate and key (SIMPLE, MUTUAL).
+	CACertificates, ClientCertificate, PrivateKey string
+	// CredentialName is the Secret ("namespace/name", in the DestinationRule's namespace) holding
+	// them instead (Table.Credentials).
+	CredentialName     string
+	InsecureSkipVerify bool
+}
+
+// MeshTLSTo reports whether connections to e use the mesh's mutual TLS.
+func (cl *Cluster) MeshTLSTo(e ClusterEndpoint) bool {
+	switch cl.TLS.Mode {
+	case TLSAuto:
+		return e.MeshTLS
+	case TLSIstioMutual:
+		return true
+	}
+	return false
+}
+
+// TLSModeLabel and TLSModeIstio mark a pod that runs a sidecar (Istio's label).
+const (
+	TLSModeLabel = "security.istio.io/tlsMode"
+	TLSModeIstio = "istio"
+)
 
 // Outlier is passive health checking: eject an endpoint after consecutive errors.
 type Outlier struct {
@@ -147,6 +199,22 @@ func (t *Table) ByDestination(dst netip.AddrPort) (h *Host, pinned bool) {
 		return h, true
 	}
 	return nil, false
+}
+
+// PodEndpoint finds the endpoint at a pod address of the registry and the service-wide cluster
+// it belongs to (pinned traffic goes to it as is, with the TLS that cluster would use).
+func (t *Table) PodEndpoint(dst netip.AddrPort) (*Cluster, ClusterEndpoint, bool) {
+	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	h := t.byPod[dst]
+	if h == nil || h.DefaultCluster == nil {
+		return nil, ClusterEndpoint{}, false
+	}
+	for _, e := range h.DefaultCluster.Endpoints {
+		if e.Addr == dst {
+			return h.DefaultCluster, e, true
+		}
+	}
+	return nil, ClusterEndpoint{}, false
 }
 
 // ByAuthority finds the service an HTTP request names in its Host/:authority, the way Istio's

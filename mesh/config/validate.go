@@ -27,6 +27,12 @@ func (s *Snapshot) Validate() error {
 			errs = append(errs, fmt.Errorf("config: DestinationRule %s/%s: %w", dr.Namespace, dr.Name, err))
 		}
 	}
+	for _, pa := range s.PeerAuthentications {
+		for _, err := range validatePeerAuthentication(&pa.Spec, false) {
+			errs = append(errs, fmt.Errorf("config: PeerAuthentication %s/%s: %w", pa.Namespace, pa.Name, err))
+		}
+	}
+	errs = append(errs, s.validateSecurity()...)
 	return errors.Join(errs...)
 }
 
@@ -196,14 +202,52 @@ func validateTrafficPolicy(path string, tp *v1alpha3.TrafficPolicy) []error {
 			errs = append(errs, fmt.Errorf("%s.loadBalancer: %w", path, err))
 		}
 	}
-	if tp.Tls != nil && tp.Tls.Mode != v1alpha3.ClientTLSSettings_DISABLE {
-		errs = append(errs, fmt.Errorf("%s.tls.mode: %s is not supported yet (only DISABLE)", path, tp.Tls.Mode))
-	}
+	errs = append(errs, validateClientTLS(path+".tls", tp.Tls)...)
 	if len(tp.PortLevelSettings) > 0 {
 		errs = append(errs, fmt.Errorf("%s.portLevelSettings: not supported", path))
 	}
 	if od := tp.OutlierDetection; od != nil && (od.MaxEjectionPercent < 0 || od.MaxEjectionPercent > 100) {
 		errs = append(errs, fmt.Errorf("%s.outlierDetection.maxEjectionPercent: %d is outside 0..100", path, od.MaxEjectionPercent))
+	}
+	return errs
+}
+
+// validateClientTLS applies Istio's rules for DestinationRule tls settings and refuses what the
+// proxy does not do (certificates from a Secret, OCSP, TLS versions and ciphers).
+func validateClientTLS(path string, t *v1alpha3.ClientTLSSettings) []error {
+	if t == nil {
+		return nil
+	}
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: "+format, append([]any{path, field}, a...)...))
+	}
+	files := t.ClientCertificate != "" || t.PrivateKey != "" || t.CaCertificates != ""
+	switch t.Mode {
+	case v1alpha3.ClientTLSSettings_DISABLE:
+	case v1alpha3.ClientTLSSettings_ISTIO_MUTUAL:
+		// The mesh's own certificates: giving any other is a mistake (Istio refuses it too).
+		if files || t.CredentialName != "" {
+			bad("mode", "ISTIO_MUTUAL uses the mesh's certificates; clientCertificate, privateKey, caCertificates and credentialName must not be set")
+		}
+	case v1alpha3.ClientTLSSettings_SIMPLE, v1alpha3.ClientTLSSettings_MUTUAL:
+		if t.Mode == v1alpha3.ClientTLSSettings_MUTUAL && t.CredentialName == "" && (t.ClientCertificate == "" || t.PrivateKey == "") {
+			bad("clientCertificate", "MUTUAL needs clientCertificate and privateKey (files in the sidecar) or credentialName")
+		}
+		if t.Mode == v1alpha3.ClientTLSSettings_SIMPLE && (t.ClientCertificate != "" || t.PrivateKey != "") {
+			bad("clientCertificate", "SIMPLE sends no client certificate; use MUTUAL")
+		}
+		if t.CredentialName != "" && files {
+			bad("credentialName", "set either credentialName or the certificate files, not both")
+		}
+		if strings.Contains(t.CredentialName, "/") {
+			bad("credentialName", "%q: name a Secret of the DestinationRule's namespace, without a namespace", t.CredentialName)
+		}
+	default:
+		bad("mode", "%s is not a TLS mode (DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL)", t.Mode)
+	}
+	if t.CaCrl != "" {
+		bad("caCrl", "certificate revocation lists are not supported")
 	}
 	return errs
 }

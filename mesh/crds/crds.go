@@ -31,12 +31,18 @@ var (
 	VirtualServices  = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 	DestinationRules = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
 	RouteRules       = schema.GroupVersionResource{Group: "config.istio.io", Version: "v1alpha2", Resource: "routerules"}
+	// PeerAuthentications, AuthorizationPolicies and RequestAuthentications are also served as
+	// v1beta1 (Istio's versions are identical in shape).
+	PeerAuthentications    = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
+	AuthorizationPolicies  = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}
+	RequestAuthentications = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}
 )
 
 // ServedVersions lists every served version per group, for webhook rules and tests.
 var ServedVersions = map[string][]string{
 	"networking.istio.io": {"v1", "v1beta1", "v1alpha3"},
 	"config.istio.io":     {"v1alpha2"},
+	"security.istio.io":   {"v1", "v1beta1"},
 }
 
 // All decodes the embedded CRDs, sorted by name.

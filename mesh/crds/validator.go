@@ -24,8 +24,8 @@ const DefaultValidatorPort = 15018
 // maxReviewBytes bounds a request body: an AdmissionReview of one Istio resource is kilobytes.
 const maxReviewBytes = 4 << 20
 
-// Validator is the validating admission webhook for VirtualService, DestinationRule and
-// RouteRule. It parses the object exactly as a routing file is parsed (mesh/config), so whatever
+// Validator is the validating admission webhook for VirtualService, DestinationRule, RouteRule,
+// AuthorizationPolicy and RequestAuthentication. It parses the object exactly as a routing file is parsed (mesh/config), so whatever
 // the proxy would refuse is refused at `kubectl apply`, with the field that is wrong.
 type Validator struct {
 	log *slog.Logger

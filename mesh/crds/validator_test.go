@@ -69,6 +69,57 @@ spec:
   - labels: {version: v1}
 `
 
+// PeerAuthentications: Istio's mesh-wide STRICT, and two it refuses.
+const (
+	goodPA = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec:
+  selector:
+    matchLabels: {app: reviews}
+  mtls: {mode: STRICT}
+  portLevelMtls:
+    9080: {mode: PERMISSIVE}
+`
+	badModePA = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: typo, namespace: default}
+spec:
+  mtls: {mode: STRICTER}
+`
+	nsPortsPA = `apiVersion: security.istio.io/v1beta1
+kind: PeerAuthentication
+metadata: {name: ports, namespace: default}
+spec:
+  portLevelMtls:
+    9080: {mode: DISABLE}
+`
+	mutualDR = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-mtls, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL}
+`
+)
+
+// authzPolicy is an AuthorizationPolicy of apiVersion with the given spec.
+func authzPolicy(apiVersion, spec string) string {
+	return "apiVersion: security.istio.io/" + apiVersion + `
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewer, namespace: default}
+spec:
+` + spec
+}
+
+// badPrincipal names a service account where a principal is wanted.
+var badPrincipal = authzPolicy("v1", `  selector: {matchLabels: {app: reviews}}
+  rules:
+  - from:
+    - source: {principals: ["bookinfo-productpage"]}
+`)
+
 func TestValidate(t *testing.T) {
 	cases := []struct {
 		name, doc, wantErr string
@@ -77,6 +128,23 @@ func TestValidate(t *testing.T) {
 		{"tcp route", badVS, "spec.tcp"},
 		{"misspelled field", typoDR, "lables"},
 		{"walk-through RouteRule", routeRule, ""},
+		{"PeerAuthentication", goodPA, ""},
+		{"PeerAuthentication mode", badModePA, `spec.mtls.mode: "STRICTER"`},
+		{"namespace-wide port level", nsPortsPA, "spec.portLevelMtls"},
+		{"ISTIO_MUTUAL", mutualDR, ""},
+		{"principal without a slash", badPrincipal, "spec.rules[0].from[0].source.principals[0]"},
+		{"bad CIDR", authzPolicy("v1beta1", "  rules: [{from: [{source: {ipBlocks: [10.1.0.0/40]}}]}]\n"), "spec.rules[0].from[0].source.ipBlocks[0]: bad CIDR range"},
+		{"star inside a path", authzPolicy("v1", "  rules: [{to: [{operation: {paths: [/api/*/x]}}]}]\n"), "spec.rules[0].to[0].operation.paths[0]"},
+		{"unknown field", authzPolicy("v1", "  rules: [{to: [{operation: {path: [/x]}}]}]\n"), `unknown field "path"`},
+		{"CUSTOM", authzPolicy("v1", "  action: CUSTOM\n  provider: {name: opa}\n  rules: [{}]\n"), "spec.action: CUSTOM hands the decision to an external authorizer"},
+		{"allow-nothing", authzPolicy("v1", "  {}\n"), ""},
+		{"RequestAuthentication without issuer", `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: default}
+spec:
+  jwtRules:
+  - audiences: [bookinfo]
+`, "spec.jwtRules[0].issuer: issuer or jwksUri is required"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -162,6 +230,9 @@ func TestWebhookRejectsThroughRealAPIServer(t *testing.T) {
 		}
 		gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
 		gvr := gv.WithResource(strings.ToLower(u.GetKind()) + "s")
+		if u.GetKind() == "AuthorizationPolicy" {
+			gvr = gv.WithResource("authorizationpolicies")
+		}
 		_, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{})
 		return err
 	}
@@ -188,9 +259,14 @@ func TestWebhookRejectsThroughRealAPIServer(t *testing.T) {
 	if err := create(typoDR); err == nil || !strings.Contains(err.Error(), "lables") {
 		t.Fatalf("misspelled DestinationRule: %v, want a rejection naming the field", err)
 	}
-	for _, doc := range []string{goodVS, routeRule} {
+	for _, doc := range []string{goodVS, routeRule, goodPA, mutualDR} {
 		if err := create(doc); err != nil {
 			t.Fatalf("valid resource rejected: %v", err)
+		}
+	}
+	for doc, field := range map[string]string{badModePA: "spec.mtls.mode", nsPortsPA: "spec.portLevelMtls"} {
+		if err := create(doc); err == nil || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "validation.meshlab.io") {
+			t.Errorf("invalid PeerAuthentication: %v, want the webhook to refuse it naming %s", err, field)
 		}
 	}
 	// Istio's samples and the walk-through's RouteRules apply unchanged through the webhook.
@@ -203,6 +279,29 @@ func TestWebhookRejectsThroughRealAPIServer(t *testing.T) {
 			if err := applySSA(ctx, dyn, u); err != nil {
 				t.Errorf("%s: %s %s refused: %v", filepath.Base(f), u.GetKind(), u.GetName(), err)
 			}
+		}
+	}
+	// AuthorizationPolicies: a bad one is refused naming the field; Istio's Bookinfo
+	// authorization samples apply unchanged, as v1 and as v1beta1.
+	if err := create(badPrincipal); err == nil || !strings.Contains(err.Error(), "spec.rules[0].from[0].source.principals[0]") {
+		t.Fatalf("AuthorizationPolicy with a bad principal: %v, want a rejection naming the field", err)
+	}
+	samples, _ := filepath.Glob("../config/testdata/istio-samples/authz-http/*.yaml")
+	if len(samples) != 5 {
+		t.Fatalf("%d authorization samples, want 5", len(samples))
+	}
+	for _, f := range samples {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := create(string(data)); err != nil {
+			t.Errorf("%s refused: %v", filepath.Base(f), err)
+		}
+		beta := strings.Replace(string(data), "security.istio.io/v1", "security.istio.io/v1beta1", 1)
+		beta = strings.Replace(beta, "namespace: default", "namespace: kube-public", 1)
+		if err := create(beta); err != nil {
+			t.Errorf("%s as v1beta1 refused: %v", filepath.Base(f), err)
 		}
 	}
 	// v1alpha3 and v1 are one stored resource.

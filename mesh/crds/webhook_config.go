@@ -62,6 +62,10 @@ func ValidatingWebhookConfiguration(c WebhookConfig) (*admissionregistrationv1.V
 			APIGroups: []string{"config.istio.io"}, APIVersions: ServedVersions["config.istio.io"],
 			Resources: []string{"routerules"}, Scope: ptr(admissionregistrationv1.NamespacedScope),
 		}},
+		{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{"security.istio.io"}, APIVersions: ServedVersions["security.istio.io"],
+			Resources: []string{"peerauthentications", "authorizationpolicies", "requestauthentications"}, Scope: ptr(admissionregistrationv1.NamespacedScope),
+		}},
 	}
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},

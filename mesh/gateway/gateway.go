@@ -37,6 +37,9 @@ type Options struct {
 	// gateway starts most traces, and sidecars follow its decision: nil means sample 100 % (a
 	// lab, like Istio's demo profile) and report nowhere itself.
 	Tracing *config.Tracing
+	// Certs is the gateway's workload identity: with it the gateway originates mutual TLS to
+	// meshed backends (auto mTLS, as sidecars do); nil sends plaintext.
+	Certs proxy.Certs
 	// Namespace is the one the gateway runs in: its identity in telemetry (default
 	// config.DefaultNamespace; in a cluster, the pod's).
 	Namespace string
@@ -163,7 +166,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		OriginalDst: func(*net.TCPConn) (netip.AddrPort, error) {
 			return netip.AddrPort{}, errors.New("gateway: no capture")
 		},
-		Telemetry: g.opts.Telemetry, Logger: log,
+		Telemetry: g.opts.Telemetry, Logger: log, Certs: g.opts.Certs,
 	})
 	if err != nil {
 		return err

@@ -103,13 +103,35 @@ func (k *KubeSource) render(ctx context.Context, s model.State) ([]byte, error) 
 		"spec": map[string]any{"services": s.Services}}); err != nil {
 		return nil, err
 	}
-	add := func(kind string, meta metav1.ObjectMeta, spec any) error {
+	addAs := func(apiVersion, kind string, meta metav1.ObjectMeta, spec any) error {
 		raw, err := json.Marshal(spec)
 		if err != nil {
 			return fmt.Errorf("gateway: %s %s/%s: %w", kind, meta.Namespace, meta.Name, err)
 		}
-		return writeDoc(&out, map[string]any{"apiVersion": "networking.istio.io/v1", "kind": kind,
-			"metadata": map[string]any{"name": meta.Name, "namespace": meta.Namespace}, "spec": json.RawMessage(raw)})
+		md := map[string]any{"name": meta.Name, "namespace": meta.Namespace, "creationTimestamp": meta.CreationTimestamp}
+		if len(meta.Annotations) > 0 {
+			md["annotations"] = meta.Annotations
+		}
+		return writeDoc(&out, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": md, "spec": json.RawMessage(raw)})
+	}
+	add := func(kind string, meta metav1.ObjectMeta, spec any) error {
+		return addAs("networking.istio.io/v1", kind, meta, spec)
+	}
+	// The destinations' PeerAuthentications: auto mTLS sends plaintext where one disables it.
+	for _, pa := range s.PeerAuthentications {
+		if err := addAs("security.istio.io/v1", "PeerAuthentication", pa.ObjectMeta, &pa.Spec); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range s.AuthorizationPolicies {
+		if err := addAs("security.istio.io/v1", "AuthorizationPolicy", p.ObjectMeta, &p.Spec); err != nil {
+			return nil, err
+		}
+	}
+	for _, ra := range s.RequestAuthentications {
+		if err := addAs("security.istio.io/v1", "RequestAuthentication", ra.ObjectMeta, &ra.Spec); err != nil {
+			return nil, err
+		}
 	}
 	for _, vs := range s.VirtualServices {
 		if err := add("VirtualService", vs.ObjectMeta, &vs.Spec); err != nil {

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"path"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshlab/meshlab/mesh/inject"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Kubernetes names of the ingress gateway.
@@ -67,7 +72,7 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 		obj("rbac.authorization.k8s.io/v1", "ClusterRole", meta(DeploymentName, false), map[string]any{"rules": []any{
 			map[string]any{"apiGroups": []any{""}, "resources": []any{"services", "endpoints", "pods", "namespaces"}, "verbs": read},
 			map[string]any{"apiGroups": []any{"discovery.k8s.io"}, "resources": []any{"endpointslices"}, "verbs": read},
-			map[string]any{"apiGroups": []any{"networking.istio.io", "config.istio.io"}, "resources": []any{"*"}, "verbs": read},
+			map[string]any{"apiGroups": []any{"networking.istio.io", "config.istio.io", "security.istio.io"}, "resources": []any{"*"}, "verbs": read},
 		}}),
 		obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", meta(DeploymentName, false), map[string]any{
 			"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": DeploymentName},
@@ -86,8 +91,14 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 					"containers": []any{map[string]any{
 						"name": "gateway", "image": o.Image, "imagePullPolicy": o.PullPolicy,
 						"command": []any{"meshlab"},
-						"args":    []any{"mesh", "gateway", "--kube", "--zipkin-url", o.ZipkinURL},
-						// Its identity in telemetry, as an injected sidecar learns its own.
+						// The gateway's own workload identity (its ServiceAccount's): it
+						// originates mutual TLS to meshed backends, so STRICT namespaces stay
+						// reachable through it.
+						"args": []any{"mesh", "gateway", "--kube", "--zipkin-url", o.ZipkinURL,
+							"--mtls", "--ca", inject.DefaultXDSAddress, "--ca-root-cert", xdsnames.RootCertPath,
+							"--token", xdsnames.TokenPath, "--service-account", DeploymentName},
+						// Its identity in telemetry and in its certificate, as an injected sidecar
+						// learns its own.
 						"env": []any{map[string]any{"name": "POD_NAMESPACE",
 							"valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}}},
 						"ports": []any{
@@ -102,9 +113,19 @@ func Manifest(o ManifestOptions) []*unstructured.Unstructured {
 							"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
 							"capabilities":   map[string]any{"drop": []any{"ALL"}},
 							"seccompProfile": map[string]any{"type": "RuntimeDefault"}},
-						"volumeMounts": []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}},
+						"volumeMounts": []any{
+							map[string]any{"name": "tmp", "mountPath": "/tmp"},
+							map[string]any{"name": inject.TokenVolumeName, "mountPath": path.Dir(xdsnames.TokenPath), "readOnly": true},
+							map[string]any{"name": inject.RootCertVolumeName, "mountPath": xdsnames.RootCertDir, "readOnly": true},
+						},
 					}},
-					"volumes": []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{"sizeLimit": "16Mi"}}},
+					"volumes": []any{
+						map[string]any{"name": "tmp", "emptyDir": map[string]any{"sizeLimit": "16Mi"}},
+						map[string]any{"name": inject.TokenVolumeName, "projected": map[string]any{"sources": []any{
+							map[string]any{"serviceAccountToken": map[string]any{"audience": xdsnames.TokenAudience,
+								"expirationSeconds": int64(xdsnames.TokenExpirySeconds), "path": path.Base(xdsnames.TokenPath)}}}}},
+						map[string]any{"name": inject.RootCertVolumeName, "configMap": map[string]any{"name": xdsnames.RootCertConfigMap}},
+					},
 				},
 			},
 		}}),

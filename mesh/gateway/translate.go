@@ -18,7 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/meshlab/meshlab/mesh/authz"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 )
 
 // DefaultLabels are the gateway pod's labels; bookinfo-gateway.yaml selects istio=ingressgateway.
@@ -78,6 +80,10 @@ func (d doc) namespace() string {
 	}
 	return config.DefaultNamespace
 }
+
+// PolicyNamespace is the namespace the ingress gateway runs in (meshlab-system), which decides
+// the AuthorizationPolicies and RequestAuthentications that select it.
+const PolicyNamespace = "meshlab-system"
 
 // Translate turns the gateway's input files (a meshlab Registry, Istio Gateways,
 // VirtualServices, DestinationRules, and optionally a Proxy identity) into the config the proxy
@@ -183,6 +189,13 @@ func Translate(files map[string][]byte, labels map[string]string, self Identity)
 	if t.Snapshot, err = config.Parse("gateway.yaml", t.Config); err != nil {
 		return nil, fmt.Errorf("gateway: translated config does not load: %w", err)
 	}
+	// The policies that select the gateway itself, by its labels in the namespace it runs in
+	// (its Proxy document keeps "default" for routing's sake): a namespace-wide policy of
+	// Bookinfo's namespace does not reach it, one in the root namespace selecting it does.
+	w := authz.Workload{Namespace: PolicyNamespace, Labels: labels}
+	t.Snapshot.AuthorizationPolicies = authz.Select(t.Snapshot.AuthorizationPolicies, w, config.RootNamespace)
+	t.Snapshot.RequestAuthentications = jwtauth.Select(t.Snapshot.RequestAuthentications, w, config.RootNamespace)
+	t.Snapshot.PoliciesSelected = true
 	return t, nil
 }
 

@@ -27,9 +27,18 @@ const (
 	// with meshlab mesh proxy/init's flags) in the same image. The injected proxy and init
 	// containers run it: it maps a third of the full binary's memory per sidecar.
 	ProxyBinaryPath = "/usr/local/bin/meshlab-proxy"
-	// DefaultXDSAddress is the control plane's xDS address as the proxy will dial it in a cluster
-	// (`meshlab mesh proxy --xds ADDR`). It is the one template value the control-plane work fills.
-	DefaultXDSAddress = "meshlab-pilot.meshlab-system.svc:15010"
+	// DefaultXDSAddress is the control plane's xDS and CA address as the proxy dials it in a
+	// cluster (`meshlab mesh proxy --xds ADDR`): the TLS port, where the sidecar proves who it is
+	// with its pod's token (Istio's 15012).
+	DefaultXDSAddress = "meshlab-pilot.meshlab-system.svc:15012"
+	// PlaintextXDSAddress is the unauthenticated port, for Options.MTLS false (a control plane
+	// started with --plaintext-xds).
+	PlaintextXDSAddress = "meshlab-pilot.meshlab-system.svc:15010"
+
+	// TokenVolumeName and RootCertVolumeName are the volumes of the sidecar's identity: the
+	// projected ServiceAccount token (audience meshlab-ca) and the mesh's trust anchor.
+	TokenVolumeName    = "meshlab-token"
+	RootCertVolumeName = "meshlab-ca-root-cert"
 
 	// ProxyContainerName and InitContainerName are the injected containers' names.
 	ProxyContainerName = "meshlab-proxy"
@@ -60,6 +69,10 @@ type Options struct {
 	Binary          string // the meshlab binary's path inside Image (the postStart `mesh wait`)
 	ProxyBinary     string // the sidecar binary's path inside Image (proxy and init containers)
 	XDSAddress      string // passed to the proxy as --xds
+	// MTLS gives the sidecar a workload identity: its pod's projected token and the mesh root are
+	// mounted, it connects to the control plane over TLS and takes part in mutual TLS, and the pod
+	// is labelled security.istio.io/tlsMode=istio so that clients originate mutual TLS to it.
+	MTLS bool
 
 	// NativeSidecar injects the proxy as an init container with restartPolicy: Always, so the
 	// application starts only after the proxy's startup probe passes and Jobs finish when their
@@ -79,6 +92,7 @@ func DefaultOptions(v string) Options {
 		Binary:          BinaryPath,
 		ProxyBinary:     ProxyBinaryPath,
 		XDSAddress:      DefaultXDSAddress,
+		MTLS:            true,
 		NativeSidecar:   true,
 		// Istio's defaults for its sidecar: requests 100m/128Mi, limits 2000m/1024Mi.
 		ProxyResources: resources("100m", "128Mi", "2000m", "1024Mi"),

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Result is what Pod decided for one pod.
@@ -49,7 +52,19 @@ func Pod(meta metav1.ObjectMeta, spec corev1.PodSpec, o Options) (Result, error)
 	}
 	initC := initContainer(o, flags)
 	proxy := proxyContainer(o, apps)
+	if v, ok := meta.Annotations[CertTTLAnnotation]; ok && o.MTLS {
+		ttl, err := time.ParseDuration(v)
+		if err != nil || ttl < 10*time.Second || ttl > 90*24*time.Hour {
+			return Result{}, fmt.Errorf("annotation %s=%q: want a duration from 10s to 2160h (90 days), e.g. 5m", CertTTLAnnotation, v)
+		}
+		proxy.Args = append(proxy.Args, "--cert-ttl", ttl.String())
+	}
 	st := Status{Image: o.Image, Native: o.NativeSidecar, Volumes: []string{PodInfoVolumeName}}
+	volumes := []corev1.Volume{podInfoVolume()}
+	if o.MTLS {
+		volumes = append(volumes, identityVolumes()...)
+		st.Volumes = append(st.Volumes, TokenVolumeName, RootCertVolumeName)
+	}
 
 	var p Patch
 	hasInit := spec.InitContainers != nil
@@ -65,7 +80,7 @@ func Pod(meta metav1.ObjectMeta, spec corev1.PodSpec, o Options) (Result, error)
 		st.InitContainers = []string{InitContainerName}
 		st.Containers = []string{ProxyContainerName}
 	}
-	p = append(p, insertAt("/spec/volumes", spec.Volumes != nil, -1, podInfoVolume())...)
+	p = append(p, insertAt("/spec/volumes", spec.Volumes != nil, -1, volumes...)...)
 
 	status, err := json.Marshal(st)
 	if err != nil {
@@ -85,6 +100,10 @@ func Pod(meta metav1.ObjectMeta, spec corev1.PodSpec, o Options) (Result, error)
 		add[DefaultContainerAnnotation] = apps[0]
 	}
 	p = append(p, addKeys("/metadata/annotations", meta.Annotations, add)...)
+	if o.MTLS {
+		// Clients originate mutual TLS to pods with this label (auto mTLS).
+		p = append(p, addKeys("/metadata/labels", meta.Labels, map[string]string{xdsnames.TLSModeLabel: xdsnames.TLSModeIstio})...)
+	}
 	return Result{Patch: p}, nil
 }
 
@@ -100,7 +119,7 @@ func checkNames(spec *corev1.PodSpec) error {
 		}
 	}
 	for _, v := range spec.Volumes {
-		if v.Name == PodInfoVolumeName {
+		if v.Name == PodInfoVolumeName || v.Name == TokenVolumeName || v.Name == RootCertVolumeName {
 			return fmt.Errorf("volume %q already exists but %s is missing", v.Name, StatusAnnotation)
 		}
 	}

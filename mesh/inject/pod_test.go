@@ -85,8 +85,15 @@ func TestPodOrdering(t *testing.T) {
 		if pod.Annotations["keep"] != "me" || pod.Annotations[PrometheusPortAnnotation] != "15090" {
 			t.Errorf("annotations %v", pod.Annotations)
 		}
-		if got := pod.Spec.Volumes[len(pod.Spec.Volumes)-1].Name; got != PodInfoVolumeName || pod.Spec.Volumes[0].Name != "data" {
-			t.Errorf("volumes %v", pod.Spec.Volumes)
+		var names []string
+		for _, v := range pod.Spec.Volumes {
+			names = append(names, v.Name)
+		}
+		if d := cmp.Diff([]string{"data", PodInfoVolumeName, TokenVolumeName, RootCertVolumeName}, names); d != "" {
+			t.Errorf("volumes (-want +got):\n%s", d)
+		}
+		if pod.Labels["security.istio.io/tlsMode"] != "istio" {
+			t.Errorf("labels %v: the sidecar's pod must be marked for auto mTLS", pod.Labels)
 		}
 	}
 }
@@ -138,4 +145,18 @@ func findContainer(p corev1.Pod, name string) corev1.Container {
 		}
 	}
 	return corev1.Container{}
+}
+
+func TestCertTTLAnnotation(t *testing.T) {
+	pod := applyToPod(t, metav1.ObjectMeta{Annotations: map[string]string{CertTTLAnnotation: "2m"}}, corev1.PodSpec{}, testOptions())
+	args := findContainer(pod, ProxyContainerName).Args
+	if got := strings.Join(args, " "); !strings.HasSuffix(got, "--mtls --cert-ttl 2m0s") {
+		t.Errorf("proxy args %q, want the certificate lifetime passed on", got)
+	}
+	for _, bad := range []string{"soon", "1s", "100000h"} {
+		if _, err := Pod(metav1.ObjectMeta{Annotations: map[string]string{CertTTLAnnotation: bad}}, corev1.PodSpec{}, testOptions()); err == nil ||
+			!strings.Contains(err.Error(), CertTTLAnnotation) {
+			t.Errorf("%s=%q: %v, want an error naming the annotation", CertTTLAnnotation, bad, err)
+		}
+	}
 }

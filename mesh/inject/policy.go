@@ -25,6 +25,10 @@ const (
 	ExcludeInboundPortsAnnotation     = "traffic.sidecar.istio.io/excludeInboundPorts"     // -d (added to the proxy's own ports)
 	ExcludeOutboundPortsAnnotation    = "traffic.sidecar.istio.io/excludeOutboundPorts"    // -o
 
+	// CertTTLAnnotation asks a shorter (or longer) workload certificate for the pod's sidecar
+	// than the CA's 24 h, e.g. "5m" to watch renewals; the sidecar renews at half of it.
+	CertTTLAnnotation = "meshlab.dev/cert-ttl"
+
 	// Prometheus scrape annotations the injector adds.
 	PrometheusScrapeAnnotation = "prometheus.io/scrape"
 	PrometheusPortAnnotation   = "prometheus.io/port"

@@ -1,12 +1,14 @@
 package inject
 
 import (
+	"path"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshlab/meshlab/mesh/capture"
+	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
 // Startup ordering, the trade-off between the two proxy placements:
@@ -69,7 +71,7 @@ func proxyContainer(o Options, appContainers []string) corev1.Container {
 		Image:           o.Image,
 		ImagePullPolicy: o.ImagePullPolicy,
 		Command:         []string{o.ProxyBinary},
-		Args:            []string{"proxy", "--xds", o.XDSAddress},
+		Args:            proxyArgs(o),
 		Ports: []corev1.ContainerPort{
 			{Name: "http-envoy-prom", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 			{Name: "http-health", ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
@@ -77,9 +79,7 @@ func proxyContainer(o Options, appContainers []string) corev1.Container {
 		Env:            proxyEnv(appContainers),
 		Resources:      o.ProxyResources,
 		ReadinessProbe: ready,
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: PodInfoVolumeName, MountPath: PodInfoMountPath, ReadOnly: true},
-		},
+		VolumeMounts:   proxyMounts(o),
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr(int64(ProxyUID)),
 			RunAsGroup:               ptr(int64(ProxyUID)),
@@ -105,6 +105,41 @@ func proxyContainer(o Options, appContainers []string) corev1.Container {
 			"--url", "http://127.0.0.1:" + strconv.Itoa(HealthPort) + ReadyPath, "--timeout", "2m"},
 	}}}
 	return c
+}
+
+// proxyArgs are the sidecar's arguments: with mutual TLS it dials the control plane over TLS
+// trusting the mounted mesh root, proves who it is with the projected token, and gets a
+// workload certificate (its key stays in the proxy's memory: nothing is written in the pod).
+func proxyArgs(o Options) []string {
+	args := []string{"proxy", "--xds", o.XDSAddress}
+	if o.MTLS {
+		args = append(args, "--xds-root-cert", xdsnames.RootCertPath, "--token", xdsnames.TokenPath, "--mtls")
+	}
+	return args
+}
+
+func proxyMounts(o Options) []corev1.VolumeMount {
+	m := []corev1.VolumeMount{{Name: PodInfoVolumeName, MountPath: PodInfoMountPath, ReadOnly: true}}
+	if o.MTLS {
+		m = append(m,
+			corev1.VolumeMount{Name: TokenVolumeName, MountPath: path.Dir(xdsnames.TokenPath), ReadOnly: true},
+			corev1.VolumeMount{Name: RootCertVolumeName, MountPath: xdsnames.RootCertDir, ReadOnly: true})
+	}
+	return m
+}
+
+// identityVolumes are the projected token (audience meshlab-ca, 12 h, renewed by the kubelet)
+// and the mesh root from the ConfigMap the control plane keeps in every namespace.
+func identityVolumes() []corev1.Volume {
+	exp := int64(xdsnames.TokenExpirySeconds)
+	return []corev1.Volume{
+		{Name: TokenVolumeName, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+			ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: xdsnames.TokenAudience, ExpirationSeconds: &exp, Path: path.Base(xdsnames.TokenPath)},
+		}}}}},
+		{Name: RootCertVolumeName, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: xdsnames.RootCertConfigMap},
+		}}},
+	}
 }
 
 // proxyEnv gives the proxy who it is through the downward API. Labels that identify the

@@ -36,3 +36,47 @@ func EnsureCA(ctx context.Context, core kubernetes.Interface) (certPEM, keyPEM [
 	}
 	return root.CertPEM(), keyPEM, nil
 }
+
+// Secrets of the mesh CA, in meshlab-system: the user's own CA in Istio's cacerts Secret (ca-cert.pem,
+// ca-key.pem, cert-chain.pem, root-cert.pem), which the control plane prefers when present, and the
+// root `mesh install` generates otherwise.
+const (
+	PluggedCASecret = "cacerts"
+	MeshCASecret    = "meshlab-mesh-ca"
+	PluggedCAMount  = "/etc/cacerts"
+	MeshCAMount     = "/var/lib/meshlab/mesh-ca"
+)
+
+// EnsureMeshCA returns the mesh root already installed (Secret meshlab-mesh-ca), or a new one,
+// so a reinstall never changes the root workloads trust. plugged reports a cacerts Secret, which
+// the control plane uses instead; it must hold a usable CA, and the error says what is wrong
+// with it when not.
+func EnsureMeshCA(ctx context.Context, core kubernetes.Interface) (b ca.Bundle, plugged bool, err error) {
+	secrets := core.CoreV1().Secrets(Namespace)
+	s, err := secrets.Get(ctx, PluggedCASecret, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		if _, err := ca.LoadBundle(ca.BundleFrom(s.Data), ca.Options{}); err != nil {
+			return ca.Bundle{}, false, fmt.Errorf("install: Secret %s/%s (your own mesh CA) is not usable: %w", Namespace, PluggedCASecret, err)
+		}
+		plugged = true
+	case !apierrors.IsNotFound(err):
+		return ca.Bundle{}, false, fmt.Errorf("install: read Secret %s/%s: %w", Namespace, PluggedCASecret, err)
+	}
+	s, err = secrets.Get(ctx, MeshCASecret, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		b = ca.BundleFrom(s.Data)
+		if _, err := ca.LoadBundle(b, ca.Options{}); err != nil {
+			return ca.Bundle{}, false, fmt.Errorf("install: Secret %s/%s holds no usable CA (delete it to make a new root; every workload certificate changes): %w", Namespace, MeshCASecret, err)
+		}
+		return b, plugged, nil
+	case !apierrors.IsNotFound(err):
+		return ca.Bundle{}, false, fmt.Errorf("install: read Secret %s/%s: %w", Namespace, MeshCASecret, err)
+	}
+	b, err = ca.NewBundle(ca.Options{})
+	if err != nil {
+		return ca.Bundle{}, false, fmt.Errorf("install: %w", err)
+	}
+	return b, plugged, nil
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/meshlab/meshlab/internal/kube"
 	"github.com/meshlab/meshlab/internal/kubetest"
+	"github.com/meshlab/meshlab/mesh/ca"
 	"github.com/meshlab/meshlab/mesh/inject"
 	"github.com/meshlab/meshlab/mesh/install"
 )
@@ -41,7 +43,11 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := install.Render(install.Options{Image: "meshlab.local/meshlab:test", CACertPEM: cert, CAKeyPEM: key})
+	meshCA, plugged, err := install.EnsureMeshCA(ctx, cs)
+	if err != nil || plugged {
+		t.Fatalf("mesh CA: plugged %v, %v", plugged, err)
+	}
+	objs, err := install.Render(install.Options{Image: "meshlab.local/meshlab:test", CACertPEM: cert, CAKeyPEM: key, MeshCA: meshCA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +101,49 @@ func TestInstallAndUninstallAgainstRealAPIServer(t *testing.T) {
 	if err != nil || !bytes.Equal(again, cert) {
 		t.Fatalf("reinstall would change the CA (err %v)", err)
 	}
+	meshAgain, _, err := install.EnsureMeshCA(ctx, cs)
+	if err != nil || !bytes.Equal(meshAgain.RootCert, meshCA.RootCert) {
+		t.Fatalf("reinstall would change the mesh root (err %v)", err)
+	}
+	// What the control plane does with its ServiceAccount: review tokens, publish the root.
+	for _, ra := range []authorizationv1.ResourceAttributes{
+		{Group: "authentication.k8s.io", Resource: "tokenreviews", Verb: "create"},
+		{Namespace: "bookinfo", Resource: "configmaps", Verb: "create"},
+		{Namespace: "bookinfo", Resource: "configmaps", Verb: "update"},
+		{Group: "security.istio.io", Resource: "peerauthentications", Verb: "watch"},
+	} {
+		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "system:serviceaccount:" + install.Namespace + ":" + install.Name, ResourceAttributes: &ra,
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sar.Status.Allowed {
+			t.Errorf("the control plane may not %s %s: %s", ra.Verb, ra.Resource, sar.Status.Reason)
+		}
+	}
+	// A user's own CA in the cacerts Secret is taken, and a broken one refused with the reason.
+	plug, err := ca.NewBundle(ca.Options{CommonName: "user root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets(install.Namespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: install.PluggedCASecret},
+		Data: plug.Files()}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, plugged, err := install.EnsureMeshCA(ctx, cs); err != nil || !plugged {
+		t.Errorf("a cacerts Secret: plugged %v, %v", plugged, err)
+	}
+	broken := plug.Files()
+	broken[ca.BundleCAKey] = meshCA.CAKey
+	if _, err := cs.CoreV1().Secrets(install.Namespace).Update(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: install.PluggedCASecret},
+		Data: broken}, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := install.EnsureMeshCA(ctx, cs); err == nil {
+		t.Error("a cacerts Secret whose key is another CA's was accepted")
+	}
+	_ = cs.CoreV1().Secrets(install.Namespace).Delete(ctx, install.PluggedCASecret, metav1.DeleteOptions{})
 
 	// A CRD whose label someone removed (it is theirs now) survives --purge; the others go.
 	const theirs = "destinationrules.networking.istio.io"
@@ -164,7 +213,9 @@ func TestInjectionWebhookThroughRealAPIServer(t *testing.T) {
 	}
 	pod := func(ns, name string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "ratings"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "ratings", Image: "ratings:v1"}}}}
+			// The ServiceAccount admission plugin (off in kubetest) would name the default one
+			// before the webhook runs; the injected token volume needs a ServiceAccount.
+			Spec: corev1.PodSpec{ServiceAccountName: "default", Containers: []corev1.Container{{Name: "ratings", Image: "ratings:v1"}}}}
 	}
 	// The apiserver learns of the webhook registration from its informer: retry with fresh
 	// pod names until a pod comes back injected.
@@ -246,7 +297,8 @@ func waitGone(ctx context.Context, t *testing.T, dc dynamic.Interface, name stri
 // TestEveryObjectCarriesTheLabel: uninstall deletes only labelled objects, so an object Render
 // made without the label could never be uninstalled.
 func TestEveryObjectCarriesTheLabel(t *testing.T) {
-	objs, err := install.Render(install.Options{Image: "x:y", CACertPEM: []byte("-"), CAKeyPEM: []byte("-")})
+	objs, err := install.Render(install.Options{Image: "x:y", CACertPEM: []byte("-"), CAKeyPEM: []byte("-"),
+		MeshCA: ca.Bundle{CACert: []byte("-"), CAKey: []byte("-"), RootCert: []byte("-")}})
 	if err != nil {
 		t.Fatal(err)
 	}

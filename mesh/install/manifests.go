@@ -26,11 +26,13 @@ import (
 // Names of what is installed. The Service name and xDS port match inject.DefaultXDSAddress, the
 // address injected sidecars dial.
 const (
-	Namespace    = "meshlab-system"
-	Name         = "meshlab-pilot" // ServiceAccount, Deployment, Service, RBAC
-	CASecret     = "meshlab-ca"    // the webhook CA (ca.crt, ca.key), shared by both webhooks
-	CAMountPath  = "/var/lib/meshlab/ca"
-	XDSPort      = 15010
+	Namespace   = "meshlab-system"
+	Name        = "meshlab-pilot" // ServiceAccount, Deployment, Service, RBAC
+	CASecret    = "meshlab-ca"    // the webhook CA (ca.crt, ca.key), shared by both webhooks
+	CAMountPath = "/var/lib/meshlab/ca"
+	// XDSPort serves xDS and the CA over TLS, every sidecar authenticated (Istio's 15012); the
+	// plaintext 15010 is not served in a cluster.
+	XDSPort      = 15012
 	MetricsPort  = 15014
 	WebhookPort  = inject.DefaultWebhookPort // 15017
 	ValidatePort = crds.DefaultValidatorPort // 15018
@@ -43,7 +45,10 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy // default IfNotPresent: side-loaded images are found locally
 	CACertPEM       []byte            // the webhook CA (see EnsureCA); required
 	CAKeyPEM        []byte
-	Replicas        int32 // default 1
+	// MeshCA is the root the control plane signs workload certificates with, unless a cacerts
+	// Secret is plugged in (see EnsureMeshCA); required.
+	MeshCA   ca.Bundle
+	Replicas int32 // default 1
 }
 
 func (o *Options) defaults() error {
@@ -58,6 +63,9 @@ func (o *Options) defaults() error {
 	}
 	if len(o.CACertPEM) == 0 || len(o.CAKeyPEM) == 0 {
 		return errors.New("install: the webhook CA certificate and key are required (EnsureCA)")
+	}
+	if len(o.MeshCA.CACert) == 0 || len(o.MeshCA.CAKey) == 0 || len(o.MeshCA.RootCert) == 0 {
+		return errors.New("install: the mesh CA is required (EnsureMeshCA)")
 	}
 	return nil
 }
@@ -83,6 +91,8 @@ func Render(o Options) ([]runtime.Object, error) {
 		clusterRole(), clusterRoleBinding(),
 		&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(CASecret), Type: corev1.SecretTypeOpaque,
 			Data: map[string][]byte{ca.CertFile: o.CACertPEM, ca.KeyFile: o.CAKeyPEM}},
+		&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(MeshCASecret), Type: corev1.SecretTypeOpaque,
+			Data: o.MeshCA.Files()},
 		deployment(o), service(),
 	)
 	mwc, err := inject.MutatingWebhookConfiguration(inject.WebhookConfig{
@@ -114,7 +124,9 @@ func meta(name string) metav1.ObjectMeta {
 }
 
 // clusterRole grants what the registry watches and what the injector reads (the apiserver
-// version, for native sidecars, needs no RBAC). Nothing is written: the control plane only reads.
+// version, for native sidecars, needs no RBAC), TokenReviews (who a sidecar is), Secrets (the
+// credentials DestinationRules name) and the one ConfigMap per namespace that carries the mesh's
+// trust anchor, the only thing it writes.
 func clusterRole() *rbacv1.ClusterRole {
 	read := []string{"get", "list", "watch"}
 	return &rbacv1.ClusterRole{
@@ -124,7 +136,13 @@ func clusterRole() *rbacv1.ClusterRole {
 			{APIGroups: []string{""}, Resources: []string{"services", "pods", "namespaces"}, Verbs: read},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: read},
 			{APIGroups: []string{"networking.istio.io"}, Resources: []string{"virtualservices", "destinationrules"}, Verbs: read},
+			{APIGroups: []string{"security.istio.io"}, Resources: []string{"peerauthentications", "authorizationpolicies", "requestauthentications"}, Verbs: read},
 			{APIGroups: []string{"config.istio.io"}, Resources: []string{"routerules"}, Verbs: read},
+			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
+			// DestinationRules' credentialName: the Secrets' TLS credentials, served over SDS to
+			// the sidecars that use them (the registry keeps nothing else of a Secret).
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: read},
 		},
 	}
 }
@@ -148,7 +166,7 @@ func service() *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Selector: map[string]string{"app": Name},
 			Ports: []corev1.ServicePort{
-				port("grpc-xds", XDSPort, XDSPort),
+				port("tls-xds", XDSPort, XDSPort),
 				port("http-monitoring", MetricsPort, MetricsPort),
 				port("https-webhook", 443, WebhookPort),
 				port("https-validation", ValidatePort, ValidatePort),
@@ -201,14 +219,25 @@ func deployment(o Options) *appsv1.Deployment {
 					ServiceAccountName: Name,
 					Containers: []corev1.Container{
 						container("pilot", []string{"mesh", "pilot", "--registry=kubernetes",
-							fmt.Sprintf("--grpc=:%d", XDSPort), fmt.Sprintf("--debug=:%d", MetricsPort)}, 0),
+							fmt.Sprintf("--secure-grpc=:%d", XDSPort), fmt.Sprintf("--debug=:%d", MetricsPort),
+							"--ca-dir=" + PluggedCAMount, "--ca-dir=" + MeshCAMount}, 0,
+							corev1.VolumeMount{Name: "cacerts", MountPath: PluggedCAMount, ReadOnly: true},
+							corev1.VolumeMount{Name: "mesh-ca", MountPath: MeshCAMount, ReadOnly: true}),
 						container("injector", append([]string{"mesh", "webhook", fmt.Sprintf("--listen=:%d", WebhookPort),
 							"--image=" + o.Image, "--native-sidecar=auto"}, caArgs...), WebhookPort, caVolume),
 						container("validation", append([]string{"mesh", "validation", fmt.Sprintf("--listen=:%d", ValidatePort)},
 							caArgs...), ValidatePort, caVolume),
 					},
-					Volumes: []corev1.Volume{{Name: "ca", VolumeSource: corev1.VolumeSource{
-						Secret: &corev1.SecretVolumeSource{SecretName: CASecret, DefaultMode: ptr(int32(0o440))}}}},
+					Volumes: []corev1.Volume{
+						{Name: "ca", VolumeSource: corev1.VolumeSource{
+							Secret: &corev1.SecretVolumeSource{SecretName: CASecret, DefaultMode: ptr(int32(0o440))}}},
+						// The user's own CA, when they create the cacerts Secret (Istio's way);
+						// optional, so the pod starts without it and uses the generated root.
+						{Name: "cacerts", VolumeSource: corev1.VolumeSource{
+							Secret: &corev1.SecretVolumeSource{SecretName: PluggedCASecret, DefaultMode: ptr(int32(0o440)), Optional: ptr(true)}}},
+						{Name: "mesh-ca", VolumeSource: corev1.VolumeSource{
+							Secret: &corev1.SecretVolumeSource{SecretName: MeshCASecret, DefaultMode: ptr(int32(0o440))}}},
+					},
 					SecurityContext: &corev1.PodSecurityContext{FSGroup: ptr(int64(1337))},
 				},
 			},

@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	"github.com/meshlab/meshlab/internal/golden"
+	"github.com/meshlab/meshlab/mesh/ca"
 )
 
 // The CA is a placeholder so the golden file is stable; real PEM comes from EnsureCA.
 func testOptions() Options {
-	return Options{Image: "meshlab.local/meshlab:test", CACertPEM: []byte("CA-CERT"), CAKeyPEM: []byte("CA-KEY")}
+	return Options{Image: "meshlab.local/meshlab:test", CACertPEM: []byte("CA-CERT"), CAKeyPEM: []byte("CA-KEY"),
+		MeshCA: ca.Bundle{CACert: []byte("MESH-CA-CERT"), CAKey: []byte("MESH-CA-KEY"), RootCert: []byte("MESH-ROOT-CERT")}}
 }
 
 func TestRenderGolden(t *testing.T) {

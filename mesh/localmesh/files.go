@@ -3,11 +3,13 @@ package localmesh
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strings"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 // meshlab's own config documents, written as JSON (valid YAML) so the proxy's loader reads them
@@ -28,8 +30,9 @@ type registrySpec struct {
 }
 
 // registryFile renders the registry every proxy shares: services with their virtual IPs and the
-// pods behind them as endpoints.
-func registryFile(t Topology, ap addressPlan) ([]byte, error) {
+// pods behind them as endpoints; with mtls each endpoint is marked as running a sidecar (the
+// label the injector sets in a cluster) and names the identity its certificate carries.
+func registryFile(t Topology, ap addressPlan, mtls bool) ([]byte, error) {
 	var spec registrySpec
 	for _, s := range t.Services {
 		svc := config.Service{
@@ -39,9 +42,16 @@ func registryFile(t Topology, ap addressPlan) ([]byte, error) {
 		}
 		for _, p := range t.Pods {
 			if p.Service == s.Name {
-				svc.Endpoints = append(svc.Endpoints, config.Endpoint{
-					Address: ap.Pods[p.Name].Addr(), Port: p.Port, Labels: p.Labels, Workload: p.workload(),
-				})
+				e := config.Endpoint{Address: ap.Pods[p.Name].Addr(), Port: p.Port, Labels: p.Labels, Workload: p.workload()}
+				if mtls {
+					e.Labels = maps.Clone(p.Labels)
+					if e.Labels == nil {
+						e.Labels = map[string]string{}
+					}
+					e.Labels[config.TLSModeLabel] = config.TLSModeIstio
+					e.Identity = spiffe.ID{TrustDomain: spiffe.DefaultTrustDomain, Namespace: p.namespace(), ServiceAccount: p.serviceAccount()}.String()
+				}
+				svc.Endpoints = append(svc.Endpoints, e)
 			}
 		}
 		spec.Services = append(spec.Services, svc)

@@ -42,7 +42,13 @@ type Options struct {
 	Tracing *config.Tracing
 	// ProxyArgs are extra arguments for every `meshlab mesh proxy`.
 	ProxyArgs []string
-	Logger    *slog.Logger
+	// MTLS makes the pods take part in the mesh's mutual TLS: every sidecar gets a certificate
+	// for its pod's ServiceAccount from the control plane's CA (ProxyArgs must name the control
+	// plane with --xds), and the registry marks every endpoint for auto mTLS with its identity.
+	MTLS bool
+	// CertTTL is the certificate lifetime the sidecars ask for under MTLS (0: the CA's 24 h).
+	CertTTL time.Duration
+	Logger  *slog.Logger
 }
 
 var labName = regexp.MustCompile(`^[a-z0-9]{1,6}$`)
@@ -132,7 +138,7 @@ func Start(ctx context.Context, topo Topology, opts Options) (_ *Mesh, err error
 func (m *Mesh) podDir(pod string) string { return filepath.Join(m.opts.Dir, "pods", pod) }
 
 func (m *Mesh) writeFiles() error {
-	reg, err := registryFile(m.topo, m.net.plan)
+	reg, err := registryFile(m.topo, m.net.plan, m.opts.MTLS)
 	if err != nil {
 		return err
 	}
@@ -171,6 +177,12 @@ func (m *Mesh) startPod(ctx context.Context, p Pod) error {
 		proxyArgs = append(proxyArgs, "--config", f)
 	}
 	proxyArgs = append(proxyArgs, m.opts.ProxyArgs...)
+	if m.opts.MTLS {
+		proxyArgs = append(proxyArgs, "--mtls", "--service-account", p.serviceAccount())
+		if m.opts.CertTTL > 0 {
+			proxyArgs = append(proxyArgs, "--cert-ttl", m.opts.CertTTL.String())
+		}
+	}
 	if err := m.spawn(p, "proxy", defaultProxyUID, proxyArgs, nil); err != nil {
 		return err
 	}

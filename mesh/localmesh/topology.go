@@ -27,6 +27,15 @@ type Pod struct {
 	// App is the application's argv; the first element may be "meshlab" to mean this binary.
 	App []string
 	Env []string
+	// ServiceAccount names the pod's identity under Options.MTLS (default "default").
+	ServiceAccount string
+}
+
+func (p Pod) serviceAccount() string {
+	if p.ServiceAccount == "" {
+		return "default"
+	}
+	return p.ServiceAccount
 }
 
 // Service is a name with a virtual IP and one port; its endpoints are the pods that name it.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -15,8 +16,8 @@ type admin struct {
 func (p *Proxy) startAdmin() (*admin, error) {
 	health := http.NewServeMux()
 	health.HandleFunc("/healthz/ready", func(w http.ResponseWriter, r *http.Request) {
-		if !p.Ready() {
-			http.Error(w, "config not received: no complete routing config has loaded yet", http.StatusServiceUnavailable)
+		if err := p.NotReady(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -30,6 +31,13 @@ func (p *Proxy) startAdmin() (*admin, error) {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_ = t.Dump(w)
+		p.policy.Load().dump(w)
+	})
+	health.HandleFunc("/certs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p.CertStatus())
 	})
 	metrics := http.NewServeMux()
 	if h := p.opts.Telemetry.MetricsHandler(); h != nil {

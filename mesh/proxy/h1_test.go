@@ -218,7 +218,7 @@ func oneShotUpstream(t *testing.T) (netip.AddrPort, *atomic.Int64) {
 
 func TestH1ClientResendsWhenAPooledConnectionWasClosed(t *testing.T) {
 	addr, conns := oneShotUpstream(t)
-	tr := newPools(config.Pool{}, nil).h1
+	tr := newPools(config.Pool{}, nil, nil).h1
 	defer tr.close()
 	for i := range 3 {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr.String()+"/", nil)

@@ -73,7 +73,7 @@ func (s *server) serveH1(c *proxyConn) (handoff bool) {
 			if now := time.Now(); deadline.Sub(now) < idle {
 				setDeadline(now.Add(idle + idle/2))
 			}
-			if s.draining.Load() {
+			if s.draining.Load() || c.disallowed.Load() {
 				c.Close()
 				return false
 			}

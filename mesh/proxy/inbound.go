@@ -23,7 +23,7 @@ type inboundHandler struct {
 }
 
 func newInboundHandler(p *Proxy) *inboundHandler {
-	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, p.inboundSource)}
+	h := &inboundHandler{p: p, pools: newPools(config.Pool{}, p.inboundSource, nil)}
 	h.fwd = newForwarder(inboundTransport{h.pools})
 	return h
 }
@@ -64,15 +64,23 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// response starts); a proxy must let a streaming response overtake a streaming request.
 		_ = http.NewResponseController(w).EnableFullDuplex()
 	}
-	watchBody(r, st)
-	ctx := context.WithValue(r.Context(), reqStateKey{}, st)
-	h.fwd.forward(sw, withContext(w, r, ctx), st)
+	if ps := h.p.policy.Load(); !ps.active() || h.p.authorize(sw, r, info, ps) {
+		watchBody(r, st)
+		ctx := context.WithValue(r.Context(), reqStateKey{}, st)
+		h.fwd.forward(sw, withContext(w, r, ctx), st)
+	}
 
 	d := time.Since(start)
 	l := telemetry.Labels{Reporter: telemetry.ReporterDestination, Source: source, RequestProtocol: requestProtocol(r),
 		ResponseFlags: st.flags, ConnectionSecurityPolicy: "none"}
+	if info.mtls {
+		l.ConnectionSecurityPolicy, l.Source.Principal = "mutual_tls", info.peer
+	}
 	if t != nil {
 		l.Destination = workloadOf(t.Proxy)
+		if info.mtls {
+			l.Destination.Principal = h.p.mtls.ownPrincipal()
+		}
 	}
 	if st.host != nil {
 		l.DestinationService, l.DestinationServiceName, l.DestinationServiceNS = st.host.FQDN, st.host.Service, st.host.Namespace
@@ -84,7 +92,7 @@ func (h *inboundHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if st.host != nil {
 			name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
 		}
-		h.p.tracer.report(st.span, telemetry.KindServer, name+"/*", start, d, t, r, code, info.dst.String())
+		h.p.tracer.report(st.span, telemetry.KindServer, name+"/*", start, d, t, r, code, info.dst.String(), info.peer)
 	}
 }
 

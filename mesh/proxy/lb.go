@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -35,18 +36,28 @@ type clusterState struct {
 	rr        atomic.Uint64
 	pools     *pools
 	inflight  atomic.Int64 // requests in flight, bounded by the pool's MaxRequests
+	// tls is the upstream TLS per endpoint address (nil: plaintext), and tlsKey what it was
+	// made from: pools are kept across updates only while it stays the same.
+	tls    map[string]*tls.Config
+	tlsKey string
 }
+
+// secure is the pools' TLS lookup for this cluster.
+func (st *clusterState) secure(addr string) *tls.Config { return st.tls[addr] }
 
 // clusterSet holds the state of every cluster of the current table, by cluster name.
 type clusterSet struct {
+	p      *Proxy
 	mu     sync.RWMutex
 	states map[string]*clusterState
 	// passthrough serves destinations outside the registry and pinned pod addresses.
 	passthrough *pools
 }
 
-func newClusterSet() *clusterSet {
-	return &clusterSet{states: map[string]*clusterState{}, passthrough: newPools(config.Pool{}, nil)}
+func newClusterSet(p *Proxy) *clusterSet {
+	cs := &clusterSet{p: p, states: map[string]*clusterState{}}
+	cs.passthrough = newPools(config.Pool{}, nil, cs.pinnedTLS)
+	return cs
 }
 
 // update aligns the set with table t, keeping state for endpoints that remain.
@@ -57,14 +68,16 @@ func (cs *clusterSet) update(t *config.Table) {
 	for name, cl := range t.Clusters {
 		old := cs.states[name]
 		st := &clusterState{cluster: cl}
+		st.tls, st.tlsKey = cs.upstreamTLS(cl, t.Credentials)
 		byAddr := map[netip.AddrPort]*endpoint{}
-		if old != nil && old.cluster.Pool == cl.Pool {
+		if old != nil && old.cluster.Pool == cl.Pool && old.tlsKey == st.tlsKey {
 			st.pools = old.pools
+			st.tls = old.tls // the pools' lookup reads the old state's map
 			for _, e := range old.endpoints {
 				byAddr[e.addr] = e
 			}
 		} else {
-			st.pools = newPools(cl.Pool, nil)
+			st.pools = newPools(cl.Pool, nil, st.secure)
 			if old != nil {
 				old.pools.close()
 			}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,7 +18,7 @@ func testCluster(lb config.LBPolicy, n int, od *config.Outlier) (*clusterSet, *c
 	for i := range n {
 		cl.Endpoints = append(cl.Endpoints, config.ClusterEndpoint{Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 80)})
 	}
-	cs := newClusterSet()
+	cs := newClusterSet(&Proxy{opts: Options{Logger: slog.New(slog.DiscardHandler)}})
 	cs.update(&config.Table{Clusters: map[string]*config.Cluster{cl.Name: cl}})
 	return cs, cl
 }

@@ -61,6 +61,9 @@ type Options struct {
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	// MaxHeaderBytes bounds request headers (default 64 KiB).
 	MaxHeaderBytes int
+	// Certs is the sidecar's workload identity (mesh/identity); nil: no mutual TLS, and the
+	// proxy refuses inbound connections where STRICT is asked.
+	Certs Certs
 	// Telemetry receives metrics and spans; nil means a no-op.
 	Telemetry Telemetry
 	Logger    *slog.Logger

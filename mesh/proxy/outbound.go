@@ -172,6 +172,9 @@ func (h *outboundHandler) observe(t *config.Table, st *reqState, r *http.Request
 	}
 	if st.ep != nil {
 		l.Destination = endpointWorkload(st.ep.ce, st.cluster.Namespace)
+		if h.p.mtls != nil && st.cluster.MeshTLSTo(st.ep.ce) {
+			l.Source.Principal, l.Destination.Principal = h.p.mtls.ownPrincipal(), st.ep.ce.Identity
+		}
 	}
 	code := sw.status()
 	h.p.opts.Telemetry.Request(l, code, sw.Header().Get("Grpc-Status"), d, max(r.ContentLength, 0), sw.n)
@@ -180,7 +183,7 @@ func (h *outboundHandler) observe(t *config.Table, st *reqState, r *http.Request
 		if st.host != nil {
 			name = st.host.FQDN + ":" + strconv.Itoa(int(st.host.Port))
 		}
-		h.p.tracer.report(st.span, telemetry.KindClient, name+"/*", start, d, t, r, code, st.upstream())
+		h.p.tracer.report(st.span, telemetry.KindClient, name+"/*", start, d, t, r, code, st.upstream(), l.Destination.Principal)
 	}
 }
 

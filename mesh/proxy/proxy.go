@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/capture"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 )
 
 // ProxyUID is the UID and GID the capture rules exempt; the sidecar must run as it.
@@ -33,9 +34,12 @@ func CheckIdentity(allowRoot bool) error {
 type Proxy struct {
 	opts     Options
 	table    atomic.Pointer[config.Table] // nil until the first complete config
+	policy   atomic.Pointer[policyState]  // the security policies that go with table
+	jwks     *jwtauth.Keys                // JWKS fetched for RequestAuthentications, kept across configs
 	peer     atomic.Pointer[string]       // PeerHeader value for the current table
 	clusters *clusterSet
 	tracer   *tracer
+	mtls     *meshTLS // nil when the sidecar has no workload identity (plaintext only)
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -54,7 +58,11 @@ func New(opts Options) (*Proxy, error) {
 		opts.OriginalDst = capture.OriginalDst
 	}
 	p := &Proxy{opts: opts, addrs: map[string]net.Addr{}, bound: make(chan struct{})}
-	p.clusters = newClusterSet()
+	if opts.Certs != nil {
+		p.mtls = newMeshTLS(opts.Certs)
+	}
+	p.clusters = newClusterSet(p)
+	p.jwks = &jwtauth.Keys{Logger: opts.Logger}
 	p.tracer = newTracer(opts.Logger)
 	return p, nil
 }
@@ -76,8 +84,22 @@ func (p *Proxy) Addr(ctx context.Context, role string) (net.Addr, error) {
 	return a, nil
 }
 
-// Ready reports whether a complete config has been applied.
-func (p *Proxy) Ready() bool { return p.table.Load() != nil }
+// Ready reports whether a complete config has been applied and, for a sidecar with a workload
+// identity, a valid certificate is at hand.
+func (p *Proxy) Ready() bool { return p.NotReady() == nil }
+
+// NotReady says why the proxy is not ready, nil when it is.
+func (p *Proxy) NotReady() error {
+	if p.table.Load() == nil {
+		return errors.New("config not received: no complete routing config has loaded yet")
+	}
+	if p.opts.Certs != nil {
+		if err := p.opts.Certs.Ready(); err != nil {
+			return fmt.Errorf("workload certificate: %w", err)
+		}
+	}
+	return nil
+}
 
 // Table returns the routing table in use (nil before the first config).
 func (p *Proxy) Table() *config.Table { return p.table.Load() }

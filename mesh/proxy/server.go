@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/meshlab/meshlab/mesh/config"
 )
@@ -135,6 +136,9 @@ func (s *server) handle(c *proxyConn) {
 		return
 	}
 	t := s.p.table.Load()
+	if s.dir == directionInbound && !s.secureInbound(c, t) {
+		return
+	}
 	var host *config.Host
 	if t != nil {
 		if s.dir == directionInbound {
@@ -171,7 +175,53 @@ func (s *server) handle(c *proxyConn) {
 		c.Close() // draining
 		return
 	}
+	if !s.allowTCP(c) {
+		c.Close()
+		return
+	}
 	s.spliceTCP(c, t, host)
+}
+
+// handshakeTimeout bounds an inbound TLS handshake.
+const handshakeTimeout = 10 * time.Second
+
+// secureInbound applies the port's PeerAuthentication mode to an inbound connection: STRICT
+// takes mutual TLS only, PERMISSIVE tells TLS from plaintext by the first bytes, DISABLE takes
+// the bytes as they come. A TLS connection is terminated here and verified (the client's
+// certificate chains to the mesh root and names an identity of the trust domain). false means the
+// connection was refused and closed.
+func (s *server) secureInbound(c *proxyConn, t *config.Table) bool {
+	mode := config.MTLSPermissive
+	if t != nil {
+		mode = t.Inbound.ModeFor(c.info.dst.Port())
+	}
+	if mode == config.MTLSDisable {
+		c.admitted.Store(admittedPlain)
+		return true
+	}
+	m := s.p.mtls
+	if mode == config.MTLSPermissive {
+		isTLS, eof := sniffTLS(c, s.p.opts.SniffTimeout)
+		if eof {
+			c.Close()
+			return false
+		}
+		if !isTLS || m == nil {
+			c.admitted.Store(admittedPlain)
+			return true // plaintext (or TLS the app itself speaks, when the sidecar has no identity)
+		}
+	} else if m == nil {
+		s.log.Debug("proxy: STRICT mutual TLS but the sidecar has no workload identity; refusing", "remote", c.RemoteAddr(), "port", c.info.dst.Port())
+		c.Close()
+		return false
+	}
+	if err := c.terminateTLS(m.server, handshakeTimeout); err != nil {
+		s.log.Debug("proxy: inbound mutual TLS refused", "remote", c.RemoteAddr(), "port", c.info.dst.Port(), "mode", mode, "err", err)
+		c.Close()
+		return false
+	}
+	c.admitted.Store(admittedMTLS)
+	return true
 }
 
 // isSelf reports whether dst is one of this listener's own addresses.

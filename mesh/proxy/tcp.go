@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -22,8 +23,11 @@ func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
 	target := c.info.dst
 	var ep *endpoint
 	var cl *config.Cluster
+	var secure *tls.Config
 	if s.dir == directionOutbound && host != nil {
-		if _, pinned := t.ByDestination(c.info.dst); !pinned {
+		if _, pinned := t.ByDestination(c.info.dst); pinned {
+			secure = s.p.clusters.pinnedTLS(target.String())
+		} else {
 			// A service VIP is not routable: pick a real endpoint, as Envoy's TCP proxy does.
 			cl = host.DefaultCluster
 			ep = s.p.clusters.pick(cl)
@@ -32,6 +36,9 @@ func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
 				return
 			}
 			target = ep.addr
+			if st := s.p.clusters.state(cl); st != nil {
+				secure = st.secure(target.String())
+			}
 		}
 	}
 	d := net.Dialer{Timeout: tcpConnectTimeout}
@@ -40,6 +47,9 @@ func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, tcpConnectTimeout)
 	up, err := d.DialContext(ctx, "tcp", target.String())
+	if err == nil && secure != nil {
+		up, err = clientHandshake(ctx, up, secure, target.String())
+	}
 	cancel()
 	if ep != nil {
 		s.p.clusters.done(cl, ep, err != nil, false)
@@ -49,7 +59,7 @@ func (s *server) spliceTCP(c *proxyConn, t *config.Table, host *config.Host) {
 		return
 	}
 	defer up.Close()
-	labels := s.tcpLabels(t, host, ep)
+	labels := s.tcpLabels(t, host, ep, c.info, secure != nil)
 	tel := s.p.opts.Telemetry
 	tel.TCPOpened(labels)
 	var sent, received atomic.Int64 // sent: toward the downstream client
@@ -81,7 +91,10 @@ func finishDirection(dst, src net.Conn, err error) {
 	src.Close()
 }
 
-func (s *server) tcpLabels(t *config.Table, host *config.Host, ep *endpoint) telemetry.Labels {
+// tcpLabels are a TCP connection's labels. As Istio's: the destination reports
+// connection_security_policy mutual_tls or none with the client's principal; the source reports
+// unknown, with both principals when it originated mutual TLS.
+func (s *server) tcpLabels(t *config.Table, host *config.Host, ep *endpoint, info connInfo, originatedTLS bool) telemetry.Labels {
 	l := telemetry.Labels{RequestProtocol: "tcp", ConnectionSecurityPolicy: "none"}
 	if t == nil {
 		return l
@@ -90,11 +103,22 @@ func (s *server) tcpLabels(t *config.Table, host *config.Host, ep *endpoint) tel
 	if s.dir == directionInbound {
 		l.Reporter = telemetry.ReporterDestination
 		l.Destination = self
+		if info.mtls {
+			l.ConnectionSecurityPolicy = "mutual_tls"
+			l.Source.Principal, l.Destination.Principal = info.peer, s.p.mtls.ownPrincipal()
+		}
 	} else {
 		l.Reporter = telemetry.ReporterSource
+		l.ConnectionSecurityPolicy = "unknown"
 		l.Source = self
 		if ep != nil {
 			l.Destination = endpointWorkload(ep.ce, host.Namespace)
+		}
+		if originatedTLS && s.p.mtls != nil {
+			l.Source.Principal = s.p.mtls.ownPrincipal()
+			if ep != nil {
+				l.Destination.Principal = ep.ce.Identity
+			}
 		}
 	}
 	if host != nil {

@@ -77,8 +77,9 @@ func (t *tracer) inboundSpan(h http.Header, tbl *config.Table) (telemetry.SpanCo
 }
 
 // report sends one finished span; it never blocks (the reporter drops when its buffer is full).
+// report sends one span; peer is the other side's SPIFFE ID when the hop was mutual TLS.
 func (t *tracer) report(sc telemetry.SpanContext, kind, name string, start time.Time, d time.Duration,
-	tbl *config.Table, r *http.Request, code int, remote string) {
+	tbl *config.Table, r *http.Request, code int, remote, peer string) {
 	t.mu.RLock()
 	rep := t.rep
 	t.mu.RUnlock()
@@ -101,6 +102,9 @@ func (t *tracer) report(sc telemetry.SpanContext, kind, name string, start time.
 	}
 	if code >= 500 {
 		s.Tags["error"] = "true"
+	}
+	if peer != "" {
+		s.Tags["peer.principal"] = peer
 	}
 	rep.Report(s)
 }

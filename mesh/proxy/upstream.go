@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"syscall"
@@ -27,8 +29,9 @@ type pools struct {
 	h2 *http.Transport
 }
 
-// newPools builds the transports; source, when set, picks the address to connect from.
-func newPools(p config.Pool, source func(dst string) *net.TCPAddr) *pools {
+// newPools builds the transports; source, when set, picks the address to connect from, and
+// secure, when set, the TLS to put over a new connection to an address (nil: plaintext).
+func newPools(p config.Pool, source func(dst string) *net.TCPAddr, secure func(addr string) *tls.Config) *pools {
 	connect := p.ConnectTimeout
 	if connect == 0 {
 		connect = 10 * time.Second
@@ -51,6 +54,9 @@ func newPools(p config.Pool, source func(dst string) *net.TCPAddr) *pools {
 			return c, err
 		}
 	}
+	if secure != nil {
+		dial = withTLS(dial, secure)
+	}
 	mk := func(h2 bool) *http.Transport {
 		var protos http.Protocols
 		if h2 {
@@ -72,6 +78,47 @@ func newPools(p config.Pool, source func(dst string) *net.TCPAddr) *pools {
 	}
 	return &pools{h1: newH1Transport(dial, mk(false), idle), h2: mk(true)}
 }
+
+// withTLS wraps dial: a connection to an address secure gives a TLS configuration for is
+// handshaken before use. Above it the pools speak HTTP/1.1 or h2c as on a plaintext connection;
+// the peer sidecar terminates the TLS and sniffs the same bytes. A failed handshake is a connect
+// failure, for retries and outlier detection alike.
+func withTLS(dial func(ctx context.Context, network, addr string) (net.Conn, error), secure func(string) *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := secure(addr)
+		if cfg == nil {
+			return c, nil
+		}
+		return clientHandshake(ctx, c, cfg, addr)
+	}
+}
+
+// clientHandshake runs a TLS client over c (through raw system calls, as plaintext connections
+// are) and returns the connection to use; c is closed on failure.
+func clientHandshake(ctx context.Context, c net.Conn, cfg *tls.Config, addr string) (net.Conn, error) {
+	inner := c
+	if tc, ok := c.(*net.TCPConn); ok {
+		if raw, err := newRawSocket(tc); err == nil {
+			inner = &sniffedConn{TCPConn: tc, raw: raw}
+		}
+	}
+	sc := tls.Client(inner, cfg)
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	if err := sc.HandshakeContext(hctx); err != nil {
+		c.Close()
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: c.RemoteAddr(), Err: fmt.Errorf("TLS handshake with %s: %w", addr, err)}
+	}
+	return upstreamTLSConn{sc}, nil
+}
+
+// upstreamTLSConn hides the *tls.Conn type from net/http, which would otherwise treat the
+// connection as HTTPS (ALPN, TLS state in responses) rather than the plain pipe it is to it.
+type upstreamTLSConn struct{ *tls.Conn }
 
 func (p *pools) transport(h2 bool) http.RoundTripper {
 	if h2 {

@@ -11,15 +11,19 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
@@ -33,9 +37,15 @@ const (
 
 // Options configure a Client.
 type Options struct {
-	Addr    string       // control plane, host:port
-	Proxy   config.Proxy // who this sidecar is (sent as the node)
-	Tracing config.Tracing
+	Addr string // control plane, host:port
+	// Conn, when set, is the connection to use (TLS, shared with the CA client); nil dials Addr
+	// in plaintext.
+	Conn grpc.ClientConnInterface
+	// TokenPath is the pod's projected ServiceAccount token, sent with every stream so that the
+	// control plane knows which pod this is; "" sends none (plaintext labs).
+	TokenPath string
+	Proxy     config.Proxy // who this sidecar is (sent as the node)
+	Tracing   config.Tracing
 	// Apply installs a rebuilt snapshot; an error NACKs the config and the proxy keeps its previous one.
 	Apply  func(*config.Snapshot) error
 	Logger *slog.Logger
@@ -49,11 +59,15 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	conn, err := grpc.NewClient(opts.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("xds: control plane %s: %w", opts.Addr, err)
+	conn := opts.Conn
+	if conn == nil {
+		c, err := grpc.NewClient(opts.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return fmt.Errorf("xds: control plane %s: %w", opts.Addr, err)
+		}
+		defer c.Close()
+		conn = c
 	}
-	defer conn.Close()
 	backoff := BackoffMin
 	for {
 		s := &session{opts: opts}
@@ -95,6 +109,13 @@ type session struct {
 func (s *session) run(ctx context.Context, c discoveryv3.AggregatedDiscoveryServiceClient) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if s.opts.TokenPath != "" {
+		tok, err := os.ReadFile(s.opts.TokenPath) // read per stream: the kubelet renews it
+		if err != nil {
+			return fmt.Errorf("the ServiceAccount token: %w", err)
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
 	stream, err := c.StreamAggregatedResources(ctx)
 	if err != nil {
 		return fmt.Errorf("open ADS stream: %w", err)
@@ -102,11 +123,12 @@ func (s *session) run(ctx context.Context, c discoveryv3.AggregatedDiscoveryServ
 	s.stream = stream
 	s.res = newResources()
 	s.types = map[string]*typeState{}
-	for _, t := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType} {
+	for _, t := range []string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.ExtensionConfigType} {
 		s.types[t] = &typeState{}
 	}
-	// Wildcard subscriptions first; endpoints and routes are subscribed by name once known.
-	for _, t := range []string{resource.ClusterType, resource.ListenerType} {
+	// Wildcard subscriptions first; endpoints and routes are subscribed by name once known. The
+	// security policies (ECDS) are whatever the control plane selected for this proxy.
+	for _, t := range []string{resource.ClusterType, resource.ListenerType, resource.ExtensionConfigType} {
 		if err := s.send(t, nil); err != nil {
 			return err
 		}
@@ -137,8 +159,19 @@ func (s *session) handle(resp *discoveryv3.DiscoveryResponse) error {
 		if err := s.subscribe(resource.EndpointType, slices.Sorted(maps.Keys(s.res.Clusters))); err != nil {
 			return err
 		}
+		// SDS: the Secrets' credentials the clusters name, subscribed once any is named.
+		if names := secretNames(s.res.Clusters); len(names) > 0 || s.types[resource.SecretType] != nil {
+			if s.types[resource.SecretType] == nil {
+				s.types[resource.SecretType] = &typeState{}
+			}
+			if len(names) > 0 {
+				if err := s.subscribe(resource.SecretType, names); err != nil {
+					return err
+				}
+			}
+		}
 	case resource.ListenerType:
-		if err := s.subscribe(resource.RouteType, slices.Sorted(maps.Keys(s.res.Listeners))); err != nil {
+		if err := s.subscribe(resource.RouteType, routeNames(s.res.Listeners)); err != nil {
 			return err
 		}
 	}
@@ -171,7 +204,13 @@ func (s *session) handle(resp *discoveryv3.DiscoveryResponse) error {
 // complete reports whether every type arrived at one version with every named resource present.
 func (s *session) complete() bool {
 	version := ""
-	for _, ts := range s.types {
+	needSecrets := len(secretNames(s.res.Clusters)) > 0
+	for typ, ts := range s.types {
+		if typ == resource.SecretType && !needSecrets {
+			// No cluster names a Secret any more: the stale subscription may never be answered
+			// (the cache waits for names it lacks), and nothing needs it.
+			continue
+		}
 		if !ts.received || version != "" && ts.version != version {
 			return false
 		}
@@ -182,12 +221,29 @@ func (s *session) complete() bool {
 			return false
 		}
 	}
-	for name := range s.res.Listeners {
+	for _, name := range routeNames(s.res.Listeners) {
 		if s.res.Routes[name] == nil {
 			return false
 		}
 	}
+	for _, name := range secretNames(s.res.Clusters) {
+		if s.res.Secrets[name] == nil {
+			return false
+		}
+	}
 	return true
+}
+
+// routeNames are the route configurations the listeners read: one per service listener (named
+// alike); the inbound listener reads none.
+func routeNames(listeners map[string]*listenerv3.Listener) []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(listeners)) {
+		if name != xdsnames.InboundListener {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (s *session) subscribe(typ string, names []string) error {

@@ -208,8 +208,8 @@ func TestNackIsTrackedAndNotResent(t *testing.T) {
 		t.Errorf("status error = %q, want the NACK's detail", e)
 	}
 	nacks := testutil.ToFloat64(p.srv.MetricNacks())
-	if nacks != 4 {
-		t.Errorf("nacks = %v, want 4 (one per resource type)", nacks)
+	if nacks != 5 {
+		t.Errorf("nacks = %v, want 5 (one per resource type)", nacks)
 	}
 	// The proxy accepts the next version; had the pilot resent the rejected one in a loop, the
 	// NACK count would have kept growing meanwhile.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
@@ -46,6 +47,12 @@ func destinationRules(res *Resources) ([]*networkingv1.DestinationRule, error) {
 			dr = &networkingv1.DestinationRule{ObjectMeta: metav1.ObjectMeta{Name: "xds-" + fqdn, Namespace: config.DefaultNamespace}}
 			dr.Spec.Host = fqdn
 			byHost[fqdn] = dr
+		}
+		if t := tp.GetTls(); t != nil {
+			if ns, name, ok := strings.Cut(t.CredentialName, "/"); ok {
+				// A credential is the rule's namespace's Secret: the rebuilt rule lives there.
+				dr.Namespace, t.CredentialName = ns, name
+			}
 		}
 		md := meta(c.GetMetadata())
 		switch {
@@ -93,6 +100,11 @@ func trafficPolicy(c *clusterv3.Cluster) (*v1alpha3.TrafficPolicy, error) {
 		tp.ConnectionPool.Http.MaxRequestsPerConnection = int32(common.GetMaxRequestsPerConnection().GetValue())
 		tp.ConnectionPool.Http.IdleTimeout = orZero(common.GetIdleTimeout())
 	}
+	tls, err := clientTLS(c)
+	if err != nil {
+		return nil, err
+	}
+	tp.Tls = tls
 	if od := c.GetOutlierDetection(); od != nil {
 		tp.OutlierDetection = &v1alpha3.OutlierDetection{
 			Consecutive_5XxErrors:    wrapperspb.UInt32(enforced(od.GetConsecutive_5Xx(), od.GetEnforcingConsecutive_5Xx())),

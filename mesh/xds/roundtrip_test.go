@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -33,6 +35,7 @@ func scenarios(t *testing.T) map[string][]string {
 		"registry-only":     {cfg + "bookinfo-registry.yaml"},
 		"legacy-routerules": {cfg + "bookinfo-registry.yaml", cfg + "legacy-routerules.yaml"},
 		"features":          {"testdata/features.yaml"},
+		"mtls":              {"testdata/mtls.yaml"},
 	}
 	for _, s := range samples {
 		name := strings.TrimSuffix(filepath.Base(s), ".yaml")
@@ -115,6 +118,14 @@ func fromGenerated(g xdsgen.Resources) *Resources {
 	for _, x := range g[resource.EndpointType] {
 		e := x.(*endpointv3.ClusterLoadAssignment)
 		r.Endpoints[e.GetClusterName()] = e
+	}
+	for _, x := range g[resource.SecretType] {
+		s := x.(*tlsv3.Secret)
+		r.Secrets[s.GetName()] = s
+	}
+	for _, x := range g[resource.ExtensionConfigType] {
+		e := x.(*corev3.TypedExtensionConfig)
+		r.Extensions[e.GetName()] = e
 	}
 	return r
 }

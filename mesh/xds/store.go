@@ -4,9 +4,11 @@ import (
 	"fmt"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -59,6 +61,26 @@ func (s *session) store(resp *discoveryv3.DiscoveryResponse) error {
 			m[l.GetName()] = l
 		}
 		s.res.Listeners = m
+	case resource.SecretType:
+		m := map[string]*tlsv3.Secret{}
+		for _, a := range resp.GetResources() {
+			sec := &tlsv3.Secret{}
+			if err := decode(a, sec); err != nil {
+				return err
+			}
+			m[sec.GetName()] = sec
+		}
+		s.res.Secrets = m
+	case resource.ExtensionConfigType:
+		m := map[string]*corev3.TypedExtensionConfig{}
+		for _, a := range resp.GetResources() {
+			e := &corev3.TypedExtensionConfig{}
+			if err := decode(a, e); err != nil {
+				return err
+			}
+			m[e.GetName()] = e
+		}
+		s.res.Extensions = m
 	case resource.RouteType:
 		m := map[string]*routev3.RouteConfiguration{}
 		for _, a := range resp.GetResources() {

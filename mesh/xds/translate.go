@@ -14,6 +14,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/meshlab/meshlab/mesh/config"
@@ -26,14 +27,19 @@ type Resources struct {
 	Routes    map[string]*routev3.RouteConfiguration
 	Clusters  map[string]*clusterv3.Cluster
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
+	Secrets   map[string]*tlsv3.Secret // SDS: the Secrets' credentials clusters name
+	// Extensions are the ECDS resources: the security policies selected for this proxy.
+	Extensions map[string]*corev3.TypedExtensionConfig
 }
 
 func newResources() *Resources {
 	return &Resources{
-		Listeners: map[string]*listenerv3.Listener{},
-		Routes:    map[string]*routev3.RouteConfiguration{},
-		Clusters:  map[string]*clusterv3.Cluster{},
-		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{},
+		Listeners:  map[string]*listenerv3.Listener{},
+		Routes:     map[string]*routev3.RouteConfiguration{},
+		Clusters:   map[string]*clusterv3.Cluster{},
+		Endpoints:  map[string]*endpointv3.ClusterLoadAssignment{},
+		Secrets:    map[string]*tlsv3.Secret{},
+		Extensions: map[string]*corev3.TypedExtensionConfig{},
 	}
 }
 
@@ -49,6 +55,14 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 	var order []string
 	for _, name := range slices.Sorted(maps.Keys(res.Listeners)) {
 		l := res.Listeners[name]
+		if name == xdsnames.InboundListener {
+			in, err := inboundTLS(l)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listener %s: %w", name, err))
+			}
+			snap.InboundTLS = in
+			continue
+		}
 		fq, svc, err := serviceFromListener(l, services)
 		portIndex[name] = int(num(meta(l.GetMetadata()), xdsnames.KeyPortIndex))
 		if err != nil {
@@ -73,6 +87,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 	drs, err := destinationRules(res)
 	errs = append(errs, err)
 	snap.DestinationRules = drs
+	snap.Credentials = credentialsOf(res.Secrets)
 	for _, fq := range order {
 		vs, err := virtualService(services[fq], res)
 		if err != nil {
@@ -83,6 +98,7 @@ func ToSnapshot(res *Resources, proxy config.Proxy, tracing config.Tracing) (*co
 			snap.VirtualServices = append(snap.VirtualServices, vs)
 		}
 	}
+	errs = append(errs, policies(res, snap))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -128,9 +144,10 @@ func serviceFromListener(l *listenerv3.Listener, services map[string]*config.Ser
 
 // addEndpoints fills svc's endpoints from its service-wide clusters, one per port. An endpoint
 // that several ports share appears once; its port is recorded only where it differs from what the
-// service port would give, as the registry wrote it.
+// service port would give, as the registry wrote it, and a port where Envoy's transport socket
+// match withholds the mutual TLS its sidecar label asks for is a port whose own policy disables it.
 func addEndpoints(svc *config.Service, res *Resources) error {
-	seen := map[netip.Addr]bool{}
+	seen := map[netip.Addr]int{} // address -> index in svc.Endpoints
 	for _, p := range svc.Ports {
 		name := clusterName(p.Port, "", svc.FQDN())
 		cla := res.Endpoints[name]
@@ -144,16 +161,22 @@ func addEndpoints(svc *config.Service, res *Resources) error {
 				if err != nil {
 					return fmt.Errorf("cluster %s: endpoint: %w", name, err)
 				}
-				if seen[ip] {
-					continue
-				}
-				seen[ip] = true
 				md := meta(lbe.GetMetadata())
-				e := config.Endpoint{Address: ip, Workload: str(md, xdsnames.KeyWorkload), Labels: labels(md, xdsnames.KeyLabels)}
-				if port := uint16(sa.GetPortValue()); port != p.EndpointPort(config.Endpoint{}) {
-					e.Port = port
+				i, ok := seen[ip]
+				if !ok {
+					i = len(svc.Endpoints)
+					seen[ip] = i
+					e := config.Endpoint{Address: ip, Workload: str(md, xdsnames.KeyWorkload), Labels: labels(md, xdsnames.KeyLabels),
+						Identity: str(md, xdsnames.KeyIdentity)}
+					if port := uint16(sa.GetPortValue()); port != p.EndpointPort(config.Endpoint{}) {
+						e.Port = port
+					}
+					svc.Endpoints = append(svc.Endpoints, e)
 				}
-				svc.Endpoints = append(svc.Endpoints, e)
+				e := &svc.Endpoints[i]
+				if e.Labels[xdsnames.TLSModeLabel] == xdsnames.TLSModeIstio && !meshTLSEndpoint(lbe.GetMetadata()) {
+					e.MTLSDisabledPorts = append(e.MTLSDisabledPorts, uint16(sa.GetPortValue()))
+				}
 			}
 		}
 	}

@@ -46,6 +46,7 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 		interval = DefaultInterval
 	}
 	last := ""
+	var good *model.State // the last state that loaded, re-pushed with the rejection noted
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -54,7 +55,13 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 			st, err := Load(r.Files...)
 			if err != nil {
 				log.Error("file registry: config rejected; keeping the previous state", "err", err)
+				if good != nil {
+					kept := *good
+					kept.Rejected = []string{err.Error() + " (the last good config stays in force)"}
+					push(kept)
+				}
 			} else {
+				good = &st
 				log.Info("file registry: loaded", "files", r.Files, "services", len(st.Services),
 					"virtualServices", len(st.VirtualServices), "destinationRules", len(st.DestinationRules))
 				push(st)
@@ -77,7 +84,9 @@ func Load(files ...string) (model.State, error) {
 	if err := snap.Validate(); err != nil {
 		return model.State{}, fmt.Errorf("file registry: %w", err)
 	}
-	return model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules}, nil
+	return model.State{Services: snap.Services, VirtualServices: snap.VirtualServices, DestinationRules: snap.DestinationRules,
+		PeerAuthentications: snap.PeerAuthentications, Credentials: snap.Credentials,
+		AuthorizationPolicies: snap.AuthorizationPolicies, RequestAuthentications: snap.RequestAuthentications}, nil
 }
 
 func stamps(files []string) string {

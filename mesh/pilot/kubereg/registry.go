@@ -11,6 +11,7 @@ import (
 	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	istioclient "istio.io/client-go/pkg/clientset/versioned"
 	istioinformers "istio.io/client-go/pkg/informers/externalversions"
 	corev1 "k8s.io/api/core/v1"
@@ -27,8 +28,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/crds"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 var _ model.Registry = (*Registry)(nil)
@@ -42,6 +45,11 @@ type Options struct {
 	Log *slog.Logger
 	// SyncTimeout bounds the wait for the first full list of every resource; default 2 min.
 	SyncTimeout time.Duration
+	// TrustDomain names endpoints' identities (spiffe://TD/ns/NS/sa/SA); default cluster.local.
+	TrustDomain string
+	// Credentials watches Secrets for the TLS credentials DestinationRules name with
+	// credentialName (the control plane serves them over SDS); it needs RBAC on secrets.
+	Credentials bool
 }
 
 // Registry implements model.Registry against a Kubernetes apiserver.
@@ -50,6 +58,9 @@ type Registry struct {
 	istio   istioclient.Interface
 	dynamic dynamic.Interface
 	opts    Options
+	// good keeps the last valid version of each policy, so a policy updated past the webhook into
+	// something the proxy cannot apply keeps its last good form (security.go).
+	good policyMemory
 }
 
 // New builds a Registry from a rest.Config (in-cluster or a kubeconfig).
@@ -77,6 +88,9 @@ func NewFromClients(core kubernetes.Interface, ic istioclient.Interface, dc dyna
 	if opts.SyncTimeout == 0 {
 		opts.SyncTimeout = 2 * time.Minute
 	}
+	if opts.TrustDomain == "" {
+		opts.TrustDomain = spiffe.DefaultTrustDomain
+	}
 	return &Registry{core: core, istio: ic, dynamic: dc, opts: opts}
 }
 
@@ -89,6 +103,9 @@ type listers struct {
 	vss        cache.GenericLister
 	drs        cache.GenericLister
 	rrs        cache.GenericLister // nil when RouteRules are not served
+	pas        cache.GenericLister // nil when PeerAuthentications are not served
+	secrets    cache.GenericLister // nil unless Options.Credentials
+	aps, ras   cache.GenericLister // nil when the security CRDs are not served
 }
 
 // Run watches until ctx ends. It pushes a State once every informer has synced and after each
@@ -130,11 +147,29 @@ func (r *Registry) Run(ctx context.Context, push func(model.State)) error {
 	}
 	l.vss = collect(add(istioF.Networking().V1().VirtualServices().Informer(), "virtualservices"))
 	l.drs = collect(add(istioF.Networking().V1().DestinationRules().Informer(), "destinationrules"))
+	if err := r.requireServed(crds.PeerAuthentications); err != nil {
+		// A cluster whose CRDs predate mutual TLS still routes; every workload is PERMISSIVE.
+		r.opts.Log.Warn("PeerAuthentications are not served; every workload accepts mTLS and plaintext until restart", "err", err)
+	} else {
+		l.pas = collect(add(istioF.Security().V1().PeerAuthentications().Informer(), "peerauthentications"))
+	}
+	if r.opts.Credentials {
+		sf := informers.NewSharedInformerFactoryWithOptions(r.core, 0, informers.WithTransform(credentialsOnly))
+		l.secrets = collect(add(sf.Core().V1().Secrets().Informer(), "secrets"))
+		defer sf.Shutdown()
+		sf.Start(ctx.Done())
+	}
 	if err := r.requireServed(crds.RouteRules); err != nil {
 		// The legacy API is optional: a cluster with only Istio's CRDs still works.
 		r.opts.Log.Warn("RouteRules are not served; legacy route rules are ignored until restart", "err", err)
 	} else {
 		l.rrs = collect(add(dynF.ForResource(crds.RouteRules).Informer(), "routerules"))
+	}
+	if err := r.requireServed(crds.AuthorizationPolicies, crds.RequestAuthentications); err != nil {
+		r.opts.Log.Warn("security policies are not served; no AuthorizationPolicy or RequestAuthentication applies until restart", "err", err)
+	} else {
+		l.aps = collect(add(istioF.Security().V1().AuthorizationPolicies().Informer(), "authorizationpolicies"))
+		l.ras = collect(add(istioF.Security().V1().RequestAuthentications().Informer(), "requestauthentications"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -245,9 +280,38 @@ func (r *Registry) state(l listers) (model.State, []Problem) {
 		}
 	}
 	byIP := pods(objs.Pods)
-	st := model.State{Services: services(objs, byIP), Pods: byIP}
+	st := model.State{Services: services(objs, byIP, r.opts.TrustDomain), Pods: byIP}
 	var problems []Problem
 	st.VirtualServices, st.DestinationRules, problems = routing(vss, drs, rrs)
+	if l.secrets != nil {
+		st.Credentials = credentials(st.DestinationRules, l.secrets)
+	}
+	if l.pas != nil {
+		var pas []*securityv1.PeerAuthentication
+		for _, o := range list(l.pas) {
+			if p, ok := o.(*securityv1.PeerAuthentication); ok && (inMesh(p.Namespace) || p.Namespace == config.RootNamespace) {
+				pas = append(pas, p)
+			}
+		}
+		var paProblems []Problem
+		st.PeerAuthentications, paProblems = peerAuthentications(pas)
+		problems = append(problems, paProblems...)
+	}
+	if l.aps != nil {
+		var aps []*securityv1.AuthorizationPolicy
+		for _, o := range list(l.aps) {
+			if p, ok := o.(*securityv1.AuthorizationPolicy); ok && (inMesh(p.Namespace) || p.Namespace == config.RootNamespace) {
+				aps = append(aps, p)
+			}
+		}
+		var ras []*securityv1.RequestAuthentication
+		for _, o := range list(l.ras) {
+			if ra, ok := o.(*securityv1.RequestAuthentication); ok && (inMesh(ra.Namespace) || ra.Namespace == config.RootNamespace) {
+				ras = append(ras, ra)
+			}
+		}
+		st.AuthorizationPolicies, st.RequestAuthentications, st.Rejected = r.good.security(aps, ras)
+	}
 	return st, problems
 }
 

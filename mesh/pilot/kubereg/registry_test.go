@@ -87,6 +87,34 @@ func TestRegistryAgainstRealAPIServer(t *testing.T) {
 		return n == 2 // the VirtualService applied above and the RouteRule's translation
 	})
 
+	// Security policies: a valid one joins as it is; one stored past the webhook that does not
+	// validate is applied closed (an ALLOW without rules) and reported, never dropped.
+	apply(ctx, t, dyn, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewer, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]}]
+`)
+	apply(ctx, t, dyn, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: details-viewer, namespace: default}
+spec:
+  selector: {matchLabels: {app: details}}
+  rules: [{from: [{source: {principals: ["bookinfo-productpage"]}}]}]
+`)
+	s = waitFor(ctx, t, states, "both policies, the bad one closed", func(s model.State) bool {
+		return len(s.AuthorizationPolicies) == 2 && len(s.Rejected) == 1
+	})
+	for _, p := range s.AuthorizationPolicies {
+		if p.Name == "details-viewer" && len(p.Spec.Rules) != 0 {
+			t.Fatalf("the invalid ALLOW policy is applied as %v, want no rules (allows nothing)", &p.Spec)
+		}
+	}
+	if !strings.Contains(s.Rejected[0], "AuthorizationPolicy default/details-viewer") || !strings.Contains(s.Rejected[0], "deny-all") {
+		t.Fatalf("rejection: %q", s.Rejected)
+	}
+
 	// Deleting the route and a pod (its slice updated, as the endpoint controller would) shows.
 	if err := dyn.Resource(schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}).
 		Namespace("default").Delete(ctx, "reviews", metav1.DeleteOptions{}); err != nil {
@@ -203,7 +231,11 @@ func apply(ctx context.Context, t *testing.T, dyn dynamic.Interface, doc string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gvr := gv.WithResource(strings.ToLower(u.GetKind()) + "s")
+	plural := strings.ToLower(u.GetKind()) + "s"
+	if strings.HasSuffix(plural, "ys") { // authorizationpolicies
+		plural = strings.TrimSuffix(plural, "ys") + "ies"
+	}
+	gvr := gv.WithResource(plural)
 	if _, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
 	}

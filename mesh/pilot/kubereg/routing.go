@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshlab/meshlab/mesh/config"
@@ -51,6 +52,23 @@ func routing(vss []*networkingv1.VirtualService, drs []*networkingv1.Destination
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return outVS, outDR, problems
+}
+
+// peerAuthentications keeps the PeerAuthentications that pass mesh/config's validation, sorted.
+func peerAuthentications(in []*securityv1.PeerAuthentication) ([]*securityv1.PeerAuthentication, []Problem) {
+	var out []*securityv1.PeerAuthentication
+	var problems []Problem
+	for _, pa := range in {
+		if err := (&config.Snapshot{PeerAuthentications: []*securityv1.PeerAuthentication{pa}}).Validate(); err != nil {
+			problems = append(problems, Problem{key("PeerAuthentication", pa.Namespace, pa.Name), err})
+			continue
+		}
+		out = append(out, pa)
+	}
+	slices.SortFunc(out, func(a, b *securityv1.PeerAuthentication) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out, problems
 }
 
 // routeRules translates the legacy config.istio.io/v1alpha2 RouteRules with mesh/config, which

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 // Objects is what the informers hold at one moment; translate turns it into a model.State.
@@ -30,17 +31,32 @@ func pods(in []*corev1.Pod) map[netip.Addr]model.Pod {
 		if p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		id := model.Pod{Name: p.Name, Namespace: p.Namespace, Workload: workloadOf(p), Labels: p.Labels}
+		id := model.Pod{Name: p.Name, Namespace: p.Namespace, Workload: workloadOf(p), Labels: p.Labels,
+			ServiceAccount: serviceAccountOf(p), UID: string(p.UID)}
+		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
+			id.IP = a.Unmap()
+		}
 		for _, ip := range p.Status.PodIPs {
 			if a, err := netip.ParseAddr(ip.IP); err == nil {
+				if !id.IP.IsValid() {
+					id.IP = a.Unmap()
+				}
 				out[a.Unmap()] = id
 			}
 		}
-		if a, err := netip.ParseAddr(p.Status.PodIP); err == nil {
-			out[a.Unmap()] = id
+		if id.IP.IsValid() {
+			out[id.IP] = id
 		}
 	}
 	return out
+}
+
+// serviceAccountOf is the pod's ServiceAccount; the apiserver defaults an empty one to "default".
+func serviceAccountOf(p *corev1.Pod) string {
+	if p.Spec.ServiceAccountName != "" {
+		return p.Spec.ServiceAccountName
+	}
+	return "default"
 }
 
 // workloadOf names the pod's workload as Istio does in its metrics: the Deployment for a pod of
@@ -65,7 +81,7 @@ func workloadOf(p *corev1.Pod) string {
 
 // services builds the registry: every Service with its ports and the ready endpoints of its
 // EndpointSlices, each labelled with its pod's labels (what DestinationRule subsets select).
-func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
+func services(objs Objects, byIP map[netip.Addr]model.Pod, trustDomain string) []config.Service {
 	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
 	for _, s := range objs.EndpointSlices {
 		name := s.Labels[discoveryv1.LabelServiceName]
@@ -80,7 +96,7 @@ func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
 			continue // a DNS alias: no endpoints, nothing for a sidecar to balance
 		}
-		out = append(out, service(svc, slicesBySvc[svc.Namespace+"/"+svc.Name], byIP))
+		out = append(out, service(svc, slicesBySvc[svc.Namespace+"/"+svc.Name], byIP, trustDomain))
 	}
 	slices.SortFunc(out, func(a, b config.Service) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -88,7 +104,7 @@ func services(objs Objects, byIP map[netip.Addr]model.Pod) []config.Service {
 	return out
 }
 
-func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[netip.Addr]model.Pod) config.Service {
+func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[netip.Addr]model.Pod, trustDomain string) config.Service {
 	s := config.Service{Name: svc.Name, Namespace: svc.Namespace}
 	for _, ip := range svc.Spec.ClusterIPs {
 		if a, err := netip.ParseAddr(ip); err == nil { // "None" (headless) does not parse
@@ -136,6 +152,11 @@ func service(svc *corev1.Service, eps []*discoveryv1.EndpointSlice, byIP map[net
 				ep := config.Endpoint{Address: a.Unmap()}
 				if pod, ok := byIP[a.Unmap()]; ok {
 					ep.Labels, ep.Workload = pod.Labels, pod.Workload
+					if pod.ServiceAccount != "" && pod.Labels[config.TLSModeLabel] == config.TLSModeIstio {
+						// A sidecar's certificate names its pod's ServiceAccount; the client
+						// checks exactly that identity.
+						ep.Identity = spiffe.ID{TrustDomain: trustDomain, Namespace: pod.Namespace, ServiceAccount: pod.ServiceAccount}.String()
+					}
 				} else if e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
 					ep.Workload = e.TargetRef.Name
 				}

@@ -51,7 +51,7 @@ func TestServicesTranslation(t *testing.T) {
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}}},
 		}},
 	}
-	got := services(objs, nil)
+	got := services(objs, nil, "cluster.local")
 	if len(got) != 1 || got[0].Name != "api" {
 		t.Fatalf("services %+v, want only api", got)
 	}

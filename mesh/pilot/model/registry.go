@@ -26,6 +26,7 @@ import (
 	"net/netip"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 
 	"github.com/meshlab/meshlab/mesh/config"
 )
@@ -40,6 +41,17 @@ type State struct {
 	Services         []config.Service
 	VirtualServices  []*networkingv1.VirtualService
 	DestinationRules []*networkingv1.DestinationRule
+	// PeerAuthentications say what each workload accepts inbound.
+	PeerAuthentications []*securityv1.PeerAuthentication
+	// Credentials are the Secrets DestinationRules name with credentialName, by "namespace/name".
+	Credentials map[string]config.Credential
+	// AuthorizationPolicies and RequestAuthentications are every policy in the mesh; the
+	// control plane sends each proxy those that select it.
+	AuthorizationPolicies  []*securityv1.AuthorizationPolicy
+	RequestAuthentications []*securityv1.RequestAuthentication
+	// Rejected lists policies the registry could not apply as stored, with the version it keeps
+	// instead (the last good one, or deny-all for one never good), for `mesh status`.
+	Rejected []string
 	// Pods is keyed by pod IP (unmapped); nil when the registry knows no pods.
 	Pods map[netip.Addr]Pod
 }
@@ -50,4 +62,9 @@ type Pod struct {
 	Namespace string
 	Workload  string // e.g. reviews-v1 (the Deployment, or the pod name without its hash)
 	Labels    map[string]string
+	// ServiceAccount is the pod's (its SPIFFE identity's) and UID tells a pod from an earlier one
+	// of the same name; both come from the apiserver and are empty in the file registry.
+	ServiceAccount string
+	UID            string
+	IP             netip.Addr
 }

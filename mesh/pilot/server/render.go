@@ -13,22 +13,35 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meshlab/meshlab/mesh/authz"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
 	"github.com/meshlab/meshlab/mesh/pilot/xdsgen"
 )
 
-// resourceTypes are the four types every snapshot holds, in the order ADS clients request them.
-var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+// resourceTypes are the five types every snapshot holds, in the order ADS clients request them;
+// a proxy is SYNCED when it has ACKed all five.
+var resourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.ExtensionConfigType}
+
+// snapshotTypes adds the SDS secrets a snapshot holds when its clusters name credentials; a
+// proxy subscribes to them only then.
+var snapshotTypes = append(slices.Clip(resourceTypes), resource.SecretType)
 
 // render compiles st for proxy p and renders it as a consistent snapshot whose version is a hash
 // of its content, so an unchanged config is never pushed again.
-func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error) {
+func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, *config.Table, error) {
 	snap := &config.Snapshot{
-		Proxy:            p,
-		Services:         slices.Clone(st.Services), // Compile fills in defaults in place
-		VirtualServices:  st.VirtualServices,
-		DestinationRules: st.DestinationRules,
+		Proxy:               p,
+		Services:            slices.Clone(st.Services), // Compile fills in defaults in place
+		VirtualServices:     st.VirtualServices,
+		DestinationRules:    st.DestinationRules,
+		PeerAuthentications: st.PeerAuthentications,
+		Credentials:         st.Credentials,
+		// The security policies that select p, chosen here with the labels the registry knows.
+		AuthorizationPolicies:  authz.Select(st.AuthorizationPolicies, p.PolicyWorkload(), config.RootNamespace),
+		RequestAuthentications: jwtauth.Select(st.RequestAuthentications, p.PolicyWorkload(), config.RootNamespace),
+		PoliciesSelected:       true,
 	}
 	t, err := config.Compile(snap)
 	if err != nil {
@@ -37,7 +50,7 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error
 	res := xdsgen.Generate(snap, t)
 	h := sha256.New()
 	opts := proto.MarshalOptions{Deterministic: true}
-	for _, typ := range resourceTypes {
+	for _, typ := range snapshotTypes {
 		for _, r := range res[typ] {
 			b, err := opts.Marshal(r)
 			if err != nil {
@@ -54,7 +67,7 @@ func render(st *model.State, p config.Proxy) (*cachev3.Snapshot, []string, error
 	if err := s.Consistent(); err != nil {
 		return nil, nil, fmt.Errorf("proxy %s: snapshot not consistent: %w", p.ID, err)
 	}
-	return s, t.Warnings, nil
+	return s, t, nil
 }
 
 // renderKey identifies proxies that get the same config: routing depends on a proxy's namespace

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,10 +23,12 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/meshlab/meshlab/mesh/config"
 	"github.com/meshlab/meshlab/mesh/pilot/model"
+	"github.com/meshlab/meshlab/mesh/spiffe"
 )
 
 // Default listen addresses, Istio's istiod ports.
@@ -43,6 +46,7 @@ type Options struct {
 	Registerer    prometheus.Registerer // nil: a private registry
 	DebounceQuiet time.Duration         // default DebounceQuiet
 	DebounceMax   time.Duration         // default DebounceMax
+	TrustDomain   string                // of authenticated proxies' SPIFFE IDs; default cluster.local
 }
 
 // Server is the control plane. Create it with New, feed it with Run, serve it with Serve.
@@ -58,15 +62,18 @@ type Server struct {
 	// newer one and leave that proxy behind until the next change.
 	pushMu sync.Mutex
 
-	mu       sync.Mutex
-	state    *model.State
-	nodes    map[string]config.Proxy // connected node ID -> identity
-	rendered map[string]rendered     // render key -> snapshot of the current state
+	mu         sync.Mutex
+	state      *model.State
+	podsByName map[string]model.Pod    // "namespace/name" -> pod, of state
+	nodes      map[string]config.Proxy // connected node ID -> identity
+	certs      map[string]time.Time    // "namespace/pod" -> expiry of its latest certificate
+	rendered   map[string]rendered     // render key -> snapshot of the current state
 }
 
 type rendered struct {
-	snap *cachev3.Snapshot
-	err  error
+	snap    *cachev3.Snapshot
+	inbound string // the proxy's inbound policy, for status
+	err     error
 }
 
 // New builds a server; it serves nothing until a state arrives.
@@ -83,23 +90,37 @@ func New(opts Options) (*Server, error) {
 	if opts.DebounceMax <= 0 {
 		opts.DebounceMax = DebounceMax
 	}
+	if opts.TrustDomain == "" {
+		opts.TrustDomain = spiffe.DefaultTrustDomain
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("pilot: metrics: %w", err)
 	}
 	s := &Server{
 		opts: opts, metrics: m, changes: make(chan struct{}, 1),
-		nodes: map[string]config.Proxy{}, rendered: map[string]rendered{},
+		nodes: map[string]config.Proxy{}, rendered: map[string]rendered{}, certs: map[string]time.Time{},
 	}
 	s.cache = newShardedCache(cacheLogger{opts.Logger})
 	s.tracker = newTracker(m, s.nodeConnected, s.nodeGone)
+	s.tracker.authorize = s.authenticatedNode
 	return s, nil
 }
 
 // Update replaces the mesh state; the push follows after the debounce. Registries call it.
 func (s *Server) Update(st model.State) {
+	byName := make(map[string]model.Pod, len(st.Pods))
+	for _, p := range st.Pods {
+		byName[p.Namespace+"/"+p.Name] = p
+	}
 	s.mu.Lock()
 	s.state = &st
+	s.podsByName = byName
+	for k := range s.certs {
+		if _, ok := byName[k]; !ok && len(byName) > 0 {
+			delete(s.certs, k) // the pod is gone
+		}
+	}
 	s.mu.Unlock()
 	select {
 	case s.changes <- struct{}{}:
@@ -125,14 +146,29 @@ func (s *Server) Run(ctx context.Context, reg model.Registry) error {
 	return nil
 }
 
-// Serve serves ADS on l until ctx ends.
+// Serve serves ADS in plaintext on l until ctx ends; a proxy there is who it claims to be.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	g := grpc.NewServer(
+	return s.ServeWith(ctx, l, ServeOptions{})
+}
+
+// ServeWith serves ADS, and the services o registers, on l until ctx ends.
+func (s *Server) ServeWith(ctx context.Context, l net.Listener, o ServeOptions) error {
+	opts := []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 5 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 15 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if o.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	if o.Auth != nil {
+		opts = append(opts, grpc.StreamInterceptor(authenticateStreams(o.Auth)))
+	}
+	g := grpc.NewServer(opts...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, s.xdsServer(ctx))
+	for _, r := range o.Register {
+		r(g)
+	}
 	stop := context.AfterFunc(ctx, g.Stop) // Stop, not GracefulStop: ADS streams never end by themselves
 	defer stop()
 	if err := g.Serve(l); err != nil && ctx.Err() == nil {
@@ -150,8 +186,35 @@ func (s *Server) xdsServer(ctx context.Context) serverv3.Server {
 	return s.xds
 }
 
-// Status lists connected proxies and their sync state, sorted by ID.
-func (s *Server) Status() []ProxyStatus { return s.tracker.status() }
+// Status lists connected proxies and their sync state, sorted by ID, with the expiry of the
+// certificate last signed for each pod and the config the control plane refused.
+func (s *Server) Status() []ProxyStatus {
+	st := s.tracker.status()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rejected []string
+	if s.state != nil {
+		rejected = s.state.Rejected
+	}
+	for i := range st {
+		st[i].CertExpiry = s.certs[st[i].Namespace+"/"+podName(st[i].ID, st[i].Namespace)]
+		st[i].Rejected = rejected
+	}
+	return st
+}
+
+// CertificateSigned records a certificate the CA signed for a pod (for status).
+func (s *Server) CertificateSigned(namespace, pod string, notAfter time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.certs[namespace+"/"+pod] = notAfter
+}
+
+// podName is the pod of a node ID (pod.namespace, as the authenticated node is named).
+func podName(id, namespace string) string {
+	name, _ := strings.CutSuffix(id, "."+namespace)
+	return name
+}
 
 // DebugHandler serves /debug/status (JSON of Status).
 func (s *Server) DebugHandler() http.Handler {
@@ -217,19 +280,22 @@ func (s *Server) push(id string, p config.Proxy) {
 	key := renderKey(p)
 	r, ok := s.rendered[key]
 	if !ok {
-		snap, warnings, err := render(s.state, p)
+		snap, t, err := render(s.state, p)
 		r = rendered{snap: snap, err: err}
-		s.rendered[key] = r
-		for _, w := range warnings {
-			s.opts.Logger.Warn("pilot: config", "proxy", p.ID, "warning", w)
+		if t != nil {
+			r.inbound = t.Inbound.String()
+			for _, w := range t.Warnings {
+				s.opts.Logger.Warn("pilot: config", "proxy", p.ID, "warning", w)
+			}
 		}
+		s.rendered[key] = r
 	}
 	s.mu.Unlock()
 	if r.err != nil {
 		s.opts.Logger.Error("pilot: config not pushed; the proxy keeps its previous one", "proxy", id, "err", r.err)
 		return
 	}
-	s.tracker.pushed(id, p, r.snap.GetVersion(resourceTypes[0]))
+	s.tracker.pushed(id, p, r.snap.GetVersion(resourceTypes[0]), r.inbound)
 	if err := s.cache.SetSnapshot(context.Background(), id, r.snap); err != nil {
 		s.opts.Logger.Error("pilot: set snapshot", "proxy", id, "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/pilot/authn"
 )
 
 // Sync states of a proxy, as `meshlab mesh status` shows them.
@@ -30,12 +31,24 @@ type ProxyStatus struct {
 	Version   string            `json:"version"`         // latest version pushed
 	Acked     map[string]string `json:"acked"`           // type -> version ACKed
 	Error     string            `json:"error,omitempty"` // the NACK's error detail
-	Since     time.Time         `json:"connectedSince"`
+	// Rejected is config the control plane refused (a policy that does not validate), with what
+	// it keeps in force instead; the same for every proxy.
+	Rejected []string  `json:"rejected,omitempty"`
+	Since    time.Time `json:"connectedSince"`
+	// Identity is the SPIFFE ID the proxy authenticated as; empty on the plaintext port, where
+	// a proxy is who it claims to be.
+	Identity string `json:"identity,omitempty"`
+	// CertExpiry is when the last certificate the CA signed for this pod expires.
+	CertExpiry time.Time `json:"certExpiry,omitzero"`
+	// InboundMTLS is the inbound policy the proxy was sent: "STRICT", "PERMISSIVE (8080: DISABLE)".
+	InboundMTLS string `json:"inboundMTLS,omitempty"`
 }
 
 // proxyState is what the tracker knows about one node; guarded by tracker.mu.
 type proxyState struct {
 	proxy    config.Proxy
+	identity string // authenticated SPIFFE ID, "" when unauthenticated
+	inbound  string // the inbound policy of the latest push
 	streams  int
 	since    time.Time
 	version  string    // latest snapshot version set for the node
@@ -53,25 +66,38 @@ type sentResponse struct{ nonce, version string }
 type tracker struct {
 	mu       sync.Mutex
 	byStream map[int64]string // stream -> node ID
+	callers  map[int64]authn.Caller
 	proxies  map[string]*proxyState
 	metrics  *metrics
 	// onNode is called (outside the lock) the first time a node's stream sends a request.
 	onNode func(n *corev3.Node)
 	// onGone is called (under the lock; it must not call back) when a node's last stream closes.
 	onGone func(id string)
+	// authorize, when a stream's caller is authenticated, gives the node it is (replacing what
+	// the proxy claims) and its identity; nil means no stream is ever authenticated.
+	authorize func(authn.Caller) (*corev3.Node, string, error)
 }
 
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 func newTracker(m *metrics, onNode func(*corev3.Node), onGone func(string)) *tracker {
-	return &tracker{byStream: map[int64]string{}, proxies: map[string]*proxyState{}, metrics: m, onNode: onNode, onGone: onGone}
+	return &tracker{byStream: map[int64]string{}, callers: map[int64]authn.Caller{}, proxies: map[string]*proxyState{}, metrics: m, onNode: onNode, onGone: onGone}
 }
 
-func (t *tracker) OnStreamOpen(context.Context, int64, string) error { return nil }
+// OnStreamOpen remembers the stream's authenticated caller, if its listener authenticates.
+func (t *tracker) OnStreamOpen(ctx context.Context, id int64, _ string) error {
+	if c, ok := callerFrom(ctx); ok {
+		t.mu.Lock()
+		t.callers[id] = c
+		t.mu.Unlock()
+	}
+	return nil
+}
 
 func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	delete(t.callers, id)
 	node, ok := t.byStream[id]
 	if !ok {
 		return
@@ -93,7 +119,20 @@ func (t *tracker) OnStreamClosed(id int64, _ *corev3.Node) {
 // waits for the next change (Istio likewise does not resend a NACKed config).
 func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) error {
 	t.mu.Lock()
+	caller, authenticated := t.callers[id]
 	node, known := t.byStream[id]
+	var identity string
+	if authenticated && t.authorize != nil {
+		// Every request, not only the first: go-control-plane keys its cache by the node of
+		// each request, and a later request could claim another.
+		t.mu.Unlock()
+		n, who, err := t.authorize(caller)
+		if err != nil {
+			return err
+		}
+		req.Node, identity = n, who
+		t.mu.Lock()
+	}
 	if !known {
 		node = req.GetNode().GetId()
 		t.byStream[id] = node
@@ -103,6 +142,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 			t.proxies[node] = ps
 			t.metrics.connected.Inc()
 		}
+		ps.identity = identity
 		ps.streams++
 		t.mu.Unlock()
 		t.onNode(req.GetNode())
@@ -144,14 +184,14 @@ func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discoveryv3.D
 }
 
 // pushed records that version was set for node (convergence is measured from here).
-func (t *tracker) pushed(node string, p config.Proxy, version string) {
+func (t *tracker) pushed(node string, p config.Proxy, version, inbound string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ps := t.proxies[node]
 	if ps == nil {
 		return
 	}
-	ps.proxy = p
+	ps.proxy, ps.inbound = p, inbound
 	if ps.version != version {
 		ps.version, ps.pushedAt, ps.observed = version, time.Now(), false
 	}
@@ -173,7 +213,7 @@ func (t *tracker) status() []ProxyStatus {
 	for id, ps := range t.proxies {
 		st := ProxyStatus{
 			ID: id, Namespace: ps.proxy.Namespace, Workload: ps.proxy.Workload, Version: ps.version,
-			Acked: map[string]string{}, Since: ps.since, State: StateStale,
+			Acked: map[string]string{}, Since: ps.since, State: StateStale, Identity: ps.identity, InboundMTLS: ps.inbound,
 		}
 		if ps.proxy.IP.IsValid() {
 			st.IP = ps.proxy.IP.String()

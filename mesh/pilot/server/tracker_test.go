@@ -37,7 +37,7 @@ func TestTrackerStates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tr.pushed("a.default", config.Proxy{ID: "a.default", Namespace: "default"}, "v1")
+	tr.pushed("a.default", config.Proxy{ID: "a.default", Namespace: "default"}, "v1", "PERMISSIVE")
 	if got := state().State; got != StateStale {
 		t.Fatalf("before any ACK: %s, want STALE", got)
 	}
@@ -52,7 +52,7 @@ func TestTrackerStates(t *testing.T) {
 		t.Fatalf("convergence observed %d series", n)
 	}
 
-	tr.pushed("a.default", config.Proxy{ID: "a.default"}, "v2")
+	tr.pushed("a.default", config.Proxy{ID: "a.default"}, "v2", "PERMISSIVE")
 	n := respond(resourceTypes[0], "v2")
 	req := &discoveryv3.DiscoveryRequest{TypeUrl: resourceTypes[0], VersionInfo: "v1", ResponseNonce: n,
 		ErrorDetail: &status.Status{Message: "bad cluster"}}

@@ -9,6 +9,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
@@ -25,7 +26,7 @@ var lbPolicies = map[config.LBPolicy]clusterv3.Cluster_LbPolicy{
 // Cluster renders one cluster: EDS over ADS, its LB policy, connection pool as circuit breakers
 // and HTTP protocol options, and outlier detection. selector is the subset's label selector (nil
 // for the service-wide cluster or an undefined subset; metadata subsetDefined tells the two apart).
-func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool) *clusterv3.Cluster {
+func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool, credentials map[string]config.Credential) *clusterv3.Cluster {
 	c := &clusterv3.Cluster{
 		Name:                 cl.Name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
@@ -44,6 +45,11 @@ func Cluster(cl *config.Cluster, selector map[string]string, subsetDefined bool)
 	}
 	if cl.Pool.ConnectTimeout > 0 {
 		c.ConnectTimeout = durationpb.New(cl.Pool.ConnectTimeout)
+	}
+	clusterTLS(c, cl, credentials)
+	if cl.TLS.CredentialName != "" {
+		// Envoy's SDS names say which Secret only when it has a certificate or a CA to send.
+		c.Metadata.FilterMetadata[xdsnames.MetadataKey].Fields[xdsnames.KeyCredential] = structpb.NewStringValue(cl.TLS.CredentialName)
 	}
 	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		MaxConnections:     u32(cl.Pool.MaxConnections),

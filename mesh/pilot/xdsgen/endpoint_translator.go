@@ -8,16 +8,25 @@ import (
 	"github.com/meshlab/meshlab/mesh/xds/xdsnames"
 )
 
-// ClusterLoadAssignment renders a cluster's endpoints; each carries its workload and pod labels
-// in metadata, which metrics and subset selection need.
+// ClusterLoadAssignment renders a cluster's endpoints; each carries its workload, pod labels and
+// identity in metadata, which metrics, subset selection and mutual TLS need, and an endpoint
+// with a sidecar the transport socket match that makes Envoy originate mutual TLS to it.
 func ClusterLoadAssignment(cl *config.Cluster) *endpointv3.ClusterLoadAssignment {
 	lle := &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{}}
 	for _, e := range cl.Endpoints {
+		fields := map[string]any{xdsnames.KeyWorkload: e.Workload, xdsnames.KeyLabels: labelsValue(e.Labels)}
+		if e.Identity != "" {
+			fields[xdsnames.KeyIdentity] = e.Identity
+		}
+		md := metadata(fields)
+		if e.MeshTLS {
+			md.FilterMetadata[TransportSocketMatchKey] = toStruct(map[string]any{"tlsMode": xdsnames.TLSModeIstio})
+		}
 		lle.LbEndpoints = append(lle.LbEndpoints, &endpointv3.LbEndpoint{
 			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
 				Address: socketAddress(e.Addr.Addr(), e.Addr.Port()),
 			}},
-			Metadata: metadata(map[string]any{xdsnames.KeyWorkload: e.Workload, xdsnames.KeyLabels: labelsValue(e.Labels)}),
+			Metadata: md,
 		})
 	}
 	return &endpointv3.ClusterLoadAssignment{ClusterName: cl.Name, Endpoints: []*endpointv3.LocalityLbEndpoints{lle}}

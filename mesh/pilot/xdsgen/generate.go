@@ -32,17 +32,29 @@ func Generate(snap *config.Snapshot, t *config.Table) Resources {
 		resource.RouteType:    nil,
 		resource.ClusterType:  nil,
 		resource.EndpointType: nil,
+		// The security policies of snap are the ones selected for this proxy.
+		resource.ExtensionConfigType: nil,
 	}
 	for _, h := range t.Hosts {
 		svc := ports[h.FQDN]
 		out[resource.ListenerType] = append(out[resource.ListenerType], Listener(h, svc.service, svc.ports[h.Port], svc.index[h.Port]))
 		out[resource.RouteType] = append(out[resource.RouteType], RouteConfiguration(h, svc.service))
 	}
+	out[resource.ListenerType] = append(out[resource.ListenerType], InboundListener(t.Inbound))
+	for _, s := range Secrets(t) {
+		out[resource.SecretType] = append(out[resource.SecretType], s)
+	}
 	for _, name := range slices.Sorted(maps.Keys(t.Clusters)) {
 		cl := t.Clusters[name]
 		sel, defined := subsetSelector(snap, cl)
-		out[resource.ClusterType] = append(out[resource.ClusterType], Cluster(cl, sel, defined))
+		out[resource.ClusterType] = append(out[resource.ClusterType], Cluster(cl, sel, defined, t.Credentials))
 		out[resource.EndpointType] = append(out[resource.EndpointType], ClusterLoadAssignment(cl))
+	}
+	for _, p := range snap.AuthorizationPolicies {
+		out[resource.ExtensionConfigType] = append(out[resource.ExtensionConfigType], AuthorizationPolicy(p))
+	}
+	for _, ra := range snap.RequestAuthentications {
+		out[resource.ExtensionConfigType] = append(out[resource.ExtensionConfigType], RequestAuthentication(ra))
 	}
 	return out
 }

@@ -34,6 +34,7 @@ func ProxyCommand(w Wiring) *cobra.Command {
 		podLabels   string
 		concurrency int
 		gcPercent   int
+		sec         securityFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy --config FILE [--config FILE...]",
@@ -77,11 +78,20 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
 			}
 			opts.Telemetry = proxy.NewTelemetry(m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			var ident xds.Identity
+			var certs *workloadCerts
 			if xdsAddr != "" {
 				if ident, err = xds.LoadIdentity(opts.ConfigFiles, os.Getenv, podLabels); err != nil {
 					return w.badInput(err)
 				}
 				opts.External = true
+				if certs, err = sec.setUp(xdsAddr, ident.Proxy.Namespace, os.Getenv, opts.Logger); err != nil {
+					return w.badInput(err)
+				}
+				if certs.identity != nil {
+					opts.Certs = certs.identity
+				}
+			} else if sec.mtls {
+				return w.badInput(errors.New("--mtls needs --xds: the certificate comes from the control plane's CA"))
 			}
 			p, err := proxy.New(opts)
 			if err != nil {
@@ -98,7 +108,7 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
 				opts.Logger.Debug("mesh proxy: released start-up pages of the executable", "bytes", n, "err", err)
 			}()
 			if xdsAddr != "" {
-				return runWithXDS(ctx, p, xds.Options{Addr: xdsAddr, Proxy: ident.Proxy, Tracing: ident.Tracing, Apply: p.ApplySnapshot, Logger: opts.Logger})
+				return runWithXDS(ctx, p, xds.Options{Addr: xdsAddr, Proxy: ident.Proxy, Tracing: ident.Tracing, Apply: p.ApplySnapshot, Logger: opts.Logger}, certs)
 			}
 			return p.Run(ctx)
 		},
@@ -108,6 +118,7 @@ docs/proxy-config.md describes the format. Runs as UID/GID 1337, which the captu
 	fl.BoolVar(&dump, "dump", false, "print the compiled routing table and exit")
 	fl.StringVar(&xdsAddr, "xds", "", "take the routing config from the control plane at ADDR (host:15010) instead of the files; the files (if any) then give only the Proxy identity, else POD_NAME, POD_NAMESPACE, INSTANCE_IP do")
 	fl.StringVar(&podLabels, "labels", "", "with --xds: the pod's labels as k=v,k=v (default $POD_LABELS)")
+	sec.register(fl)
 	fl.IntVar(&concurrency, "concurrency", 0, "threads that run the proxy (GOMAXPROCS; Istio's proxy concurrency); 0 keeps Go's default, the CPUs available")
 	// Why 200 and not Go's 100: on the two-hop benchmark the collections were most of the p99 tail
 	// (each one stops the world twice and takes a CPU from the other processes for its mark), and
@@ -140,15 +151,26 @@ func dumpProxyConfig(cmd *cobra.Command, files []string, w Wiring) error {
 	return t.Dump(cmd.OutOrStdout())
 }
 
-// runWithXDS runs the proxy and its xDS client together; the client stops with the proxy.
-func runWithXDS(ctx context.Context, p *proxy.Proxy, o xds.Options) error {
+// runWithXDS runs the proxy, its xDS client and its certificate manager together, over one
+// connection to the control plane; they stop with the proxy.
+func runWithXDS(ctx context.Context, p *proxy.Proxy, o xds.Options, certs *workloadCerts) error {
+	defer certs.conn.Close()
+	o.Conn, o.TokenPath = certs.conn, certs.tokenPath
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- xds.Run(ctx, o) }()
+	waiting := 1
+	if certs.identity != nil {
+		waiting++
+		go func() { done <- certs.identity.Run(ctx) }()
+	}
 	err := p.Run(ctx)
 	cancel()
-	return errors.Join(err, <-done)
+	for ; waiting > 0; waiting-- {
+		err = errors.Join(err, <-done)
+	}
+	return err
 }
 
 // gcTarget decides the collector's target: the flag's value when it was given or when GOGC is not

@@ -33,10 +33,12 @@ const (
 	KeySubsetDefined = "subsetDefined" // tells a defined subset from an undefined one a route names
 	KeySubsetLabels  = "subsetLabels"  // the subset's label selector
 	KeyPort          = "port"
+	KeyCredential    = "credentialName" // the DestinationRule's credentialName, "namespace/name"
 
 	// Endpoints.
 	KeyWorkload = "workload"
-	KeyLabels   = "labels" // the pod's labels
+	KeyLabels   = "labels"   // the pod's labels
+	KeyIdentity = "identity" // the SPIFFE ID the endpoint's certificate must carry
 
 	// Route configurations.
 	KeyVirtualService = "virtualService" // the VirtualService the routes came from
