@@ -50,7 +50,9 @@ func (c *rawClient) run(ctx context.Context, conn *grpc.ClientConn, p config.Pro
 		return err
 	}
 	node := xdsnames.NodeFor(p)
-	for _, t := range []string{resource.ClusterType, resource.ListenerType} {
+	// Wildcard subscriptions, as the sidecar's client makes them: clusters, listeners and the
+	// security policies (ECDS), which a proxy must ACK too to count as SYNCED.
+	for _, t := range []string{resource.ClusterType, resource.ListenerType, resource.ExtensionConfigType} {
 		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: t}); err != nil {
 			return err
 		}
@@ -90,7 +92,7 @@ func (c *rawClient) run(ctx context.Context, conn *grpc.ClientConn, p config.Pro
 		}
 		c.mu.Lock()
 		c.versions[typ] = resp.GetVersionInfo()
-		done := c.want != "" && len(c.versions) == 4
+		done := c.want != "" && len(c.versions) == 5
 		for _, v := range c.versions {
 			done = done && v == c.want
 		}
