@@ -225,27 +225,9 @@ func (b *builder) finish() (*Snapshot, error) {
 	for _, k := range b.sorted(keysOf(b.services)) {
 		s.Services = append(s.Services, b.services[k])
 	}
-	for _, k := range b.sorted(keysOf(b.vss)) {
-		vs := b.vss[k]
-		if vs.Namespace == "" {
-			vs.Namespace = s.Proxy.Namespace
-		}
-		s.VirtualServices = append(s.VirtualServices, vs)
-	}
-	for _, k := range b.sorted(keysOf(b.drs)) {
-		dr := b.drs[k]
-		if dr.Namespace == "" {
-			dr.Namespace = s.Proxy.Namespace
-		}
-		s.DestinationRules = append(s.DestinationRules, dr)
-	}
-	for _, k := range b.sorted(keysOf(b.pas)) {
-		pa := b.pas[k]
-		if pa.Namespace == "" {
-			pa.Namespace = s.Proxy.Namespace
-		}
-		s.PeerAuthentications = append(s.PeerAuthentications, pa)
-	}
+	s.VirtualServices = inOrder(b, b.vss, s.Proxy.Namespace)
+	s.DestinationRules = inOrder(b, b.drs, s.Proxy.Namespace)
+	s.PeerAuthentications = inOrder(b, b.pas, s.Proxy.Namespace)
 	for k, c := range b.creds {
 		if s.Credentials == nil {
 			s.Credentials = map[string]Credential{}
@@ -255,20 +237,8 @@ func (b *builder) finish() (*Snapshot, error) {
 		}
 		s.Credentials[k] = c
 	}
-	for _, k := range b.sorted(keysOf(b.aps)) {
-		p := b.aps[k]
-		if p.Namespace == "" {
-			p.Namespace = s.Proxy.Namespace
-		}
-		s.AuthorizationPolicies = append(s.AuthorizationPolicies, p)
-	}
-	for _, k := range b.sorted(keysOf(b.ras)) {
-		ra := b.ras[k]
-		if ra.Namespace == "" {
-			ra.Namespace = s.Proxy.Namespace
-		}
-		s.RequestAuthentications = append(s.RequestAuthentications, ra)
-	}
+	s.AuthorizationPolicies = inOrder(b, b.aps, s.Proxy.Namespace)
+	s.RequestAuthentications = inOrder(b, b.ras, s.Proxy.Namespace)
 	if len(b.routeRules) > 0 {
 		vss, drs := translateRouteRules(b.routeRules, s.Proxy.Namespace)
 		s.VirtualServices = append(s.VirtualServices, vss...)
@@ -280,6 +250,20 @@ func (b *builder) finish() (*Snapshot, error) {
 func (b *builder) sorted(keys []string) []string {
 	sort.Slice(keys, func(i, j int) bool { return b.seq[keys[i]] < b.seq[keys[j]] })
 	return keys
+}
+
+// inOrder is a kind's objects in the order the documents gave them, each without a namespace
+// put in the proxy's.
+func inOrder[T metav1.Object](b *builder, m map[string]T, ns string) []T {
+	var out []T
+	for _, k := range b.sorted(keysOf(m)) {
+		o := m[k]
+		if o.GetNamespace() == "" {
+			o.SetNamespace(ns)
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func keysOf[V any](m map[string]V) []string {
