@@ -2,8 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth/jwtissuer"
 	"github.com/meshlab/meshlab/mesh/localmesh"
 	"github.com/meshlab/meshlab/mesh/localmesh/localmeshtest"
 )
@@ -260,27 +259,18 @@ func (l *securityLab) metrics(pod string) string {
 	return strings.Join(out, "\n")
 }
 
-func newKey(t *testing.T) (*rsa.PrivateKey, jose.JSONWebKeySet) {
+func newKey(t *testing.T) (*jwtissuer.Issuer, jose.JSONWebKeySet) {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	iss, err := jwtissuer.New("lab")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "lab", Algorithm: "RS256", Use: "sig"}}}
+	return iss, iss.JWKS()
 }
 
-func sign(t *testing.T, k *rsa.PrivateKey, claims map[string]any) string {
+func sign(t *testing.T, iss *jwtissuer.Issuer, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "lab"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
+	tok, err := iss.Sign(claims)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshlab/meshlab/bookinfo/deploy"
+	"github.com/meshlab/meshlab/mesh/jwtauth/jwtissuer"
 )
 
 // Istio's Bookinfo authorization task ("Authorization for HTTP traffic"), step by step, and a JWT
@@ -202,11 +200,15 @@ const testIssuer = "testing@secure.istio.io"
 
 // jwtCheck applies Istio's JWT task shape to productpage with a key made for this run.
 func jwtCheck(ctx context.Context, l Lab) (Observation, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := jwtissuer.New("verify")
 	if err != nil {
 		return Observation{}, err
 	}
-	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "verify", Algorithm: "RS256", Use: "sig"}}})
+	other, err := jwtissuer.New("verify") // the same key ID, another key: a forged token
+	if err != nil {
+		return Observation{}, err
+	}
+	jwks, _ := json.Marshal(key.JWKS())
 	ra := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "security.istio.io/v1", "kind": "RequestAuthentication",
 		"metadata": map[string]any{"name": "jwt-example", "namespace": l.Namespace},
@@ -229,7 +231,6 @@ func jwtCheck(ctx context.Context, l Lab) (Observation, error) {
 	if err != nil {
 		return Observation{}, err
 	}
-	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	bad, err := signJWT(other, time.Hour)
 	if err != nil {
 		return Observation{}, err
@@ -264,17 +265,8 @@ func jwtCheck(ctx context.Context, l Lab) (Observation, error) {
 	return o, err
 }
 
-func signJWT(key *rsa.PrivateKey, ttl time.Duration) (string, error) {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "verify"))
-	if err != nil {
-		return "", err
-	}
-	payload, _ := json.Marshal(map[string]any{"iss": testIssuer, "sub": testIssuer, "exp": time.Now().Add(ttl).Unix()})
-	obj, err := s.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
+func signJWT(iss *jwtissuer.Issuer, ttl time.Duration) (string, error) {
+	return iss.Sign(map[string]any{"iss": testIssuer, "sub": testIssuer, "exp": time.Now().Add(ttl).Unix()})
 }
 
 // Fetch gets /productpage anonymously with extra headers and returns whatever it answered.

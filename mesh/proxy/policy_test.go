@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/meshlab/meshlab/mesh/authz"
 	"github.com/meshlab/meshlab/mesh/config"
+	"github.com/meshlab/meshlab/mesh/jwtauth/jwtissuer"
 )
 
 const productpageProxy = `apiVersion: meshlab.io/v1alpha1
@@ -201,27 +201,18 @@ func scrape(t *testing.T, addr string) string {
 	return strings.Join(lines, "\n")
 }
 
-func testKey(t *testing.T) (*rsa.PrivateKey, jose.JSONWebKeySet) {
+func testKey(t *testing.T) (*jwtissuer.Issuer, jose.JSONWebKeySet) {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	iss, err := jwtissuer.New("test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "test", Algorithm: "RS256", Use: "sig"}}}
+	return iss, iss.JWKS()
 }
 
-func signToken(t *testing.T, k *rsa.PrivateKey, claims map[string]any) string {
+func signToken(t *testing.T, iss *jwtissuer.Issuer, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: k}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
+	tok, err := iss.Sign(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
