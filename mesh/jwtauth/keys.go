@@ -122,19 +122,20 @@ func (k *Keys) fetch(uri string, e *keyEntry) {
 	}
 	hadKeys := e.set != nil
 	e.mu.Unlock()
+	// The log line comes before the waiting requests are let go, so that whoever sees the 401
+	// also finds its reason in the log.
+	switch {
+	case err != nil && hadKeys:
+		k.Logger.Warn("jwt: JWKS refresh failed; keeping the keys fetched before", "jwksUri", uri, "err", err)
+	case err != nil:
+		k.Logger.Error("jwt: JWKS fetch failed; requests with a token for this issuer get 401 \"Jwks remote fetch is failed\" until it succeeds",
+			"jwksUri", uri, "err", err, "retry_in", retryAfterFailure)
+	default:
+		k.Logger.Info("jwt: JWKS fetched", "jwksUri", uri, "keys", len(set.Keys))
+	}
 	if first {
 		close(e.ready)
 	}
-	if err != nil {
-		if hadKeys {
-			k.Logger.Warn("jwt: JWKS refresh failed; keeping the keys fetched before", "jwksUri", uri, "err", err)
-		} else {
-			k.Logger.Error("jwt: JWKS fetch failed; requests with a token for this issuer get 401 \"Jwks remote fetch is failed\" until it succeeds",
-				"jwksUri", uri, "err", err, "retry_in", retryAfterFailure)
-		}
-		return
-	}
-	k.Logger.Info("jwt: JWKS fetched", "jwksUri", uri, "keys", len(set.Keys))
 }
 
 func (k *Keys) get(uri string) (*jose.JSONWebKeySet, error) {
