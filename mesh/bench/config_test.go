@@ -15,10 +15,12 @@ func TestConfigsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"client-proxy.yaml":  meshlabProxyDoc("client-v1", "client", l, "client"),
-		"registry.yaml":      meshlabRegistryDoc(l),
-		"client-haproxy.cfg": haproxyConfig(":15001", "10.216.0.11:8080"),
-		"registry-mtls.yaml": meshlabMTLSRegistryDoc(l),
+		"client-proxy.yaml":        meshlabProxyDoc("client-v1", "client", l, "client"),
+		"registry.yaml":            meshlabRegistryDoc(l),
+		"client-haproxy.cfg":       haproxyConfig(":15001", "10.216.0.11:8080"),
+		"registry-mtls.yaml":       meshlabMTLSRegistryDoc(l),
+		"registry-rules.yaml":      withDocs(meshlabRegistryDoc(l), []string{allowRulesDoc(clientByAddress(l))}),
+		"registry-mtls-rules.yaml": withDocs(meshlabMTLSRegistryDoc(l), []string{allowRulesDoc(clientByIdentity)}),
 		"client-haproxy-tls.cfg": haproxyTLSClientConfig(":15001", "10.216.0.11:8080",
 			haproxyTLSFiles{Root: "/b/root.pem", Server: "/b/server.pem", Client: "/b/client.pem", ServerName: "server.bench"}),
 		"server-haproxy-tls.cfg": haproxyTLSServerConfig(":15006", "127.0.0.1:8080",

@@ -76,7 +76,7 @@ func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 	results = append(results, mesh)
 	// The same sidecars with ten ALLOW policies on the server side, the last one matching: what
 	// authorization adds to a request (issue 14).
-	rules, err := h.meshlabCase(ctx, CaseAllowRules, allowRulesDoc(l))
+	rules, err := h.meshlabCase(ctx, CaseAllowRules, allowRulesDoc(clientByAddress(l)))
 	if err != nil {
 		return results, err
 	}
@@ -90,11 +90,18 @@ func (h *Harness) Run(ctx context.Context) (_ []Result, err error) {
 		h.Logger.Warn("bench: no meshlab binary for the control plane; the mutual TLS cases are not run")
 		return results, nil
 	}
-	mm, err := h.meshlabMTLSCase(ctx)
+	mm, err := h.meshlabMTLSCase(ctx, CaseMeshlabMTLS)
 	if err != nil {
 		return results, err
 	}
 	results = append(results, mm)
+	// The ten ALLOW policies again, the matching one naming the client's identity, which only
+	// mutual TLS gives the server (issue 14's "mTLS and 10 ALLOW rules").
+	mr, err := h.meshlabMTLSCase(ctx, CaseMTLSAllowRules, allowRulesDoc(clientByIdentity))
+	if err != nil {
+		return results, err
+	}
+	results = append(results, mr)
 	ht, err := h.haproxyTLSCase(ctx)
 	if err != nil {
 		return results, err
@@ -110,10 +117,11 @@ const (
 
 // meshlabMTLSCase runs the control plane on the host (its CA certifies both sidecars, over the
 // bridge) and the sidecars with --mtls: the client's originates mutual TLS to the server pod
-// (auto mTLS: the registry marks it as running a sidecar), the server's terminates it.
-func (h *Harness) meshlabMTLSCase(ctx context.Context) (Result, error) {
+// (auto mTLS: the registry marks it as running a sidecar), the server's terminates it. Extra
+// config documents (policies) go to the control plane, which serves them to the sidecars.
+func (h *Harness) meshlabMTLSCase(ctx context.Context, name string, extra ...string) (Result, error) {
 	l := h.Lab
-	reg, err := writeFile(h.Dir, "registry-mtls.yaml", meshlabMTLSRegistryDoc(l))
+	reg, err := writeFile(h.Dir, "registry-mtls.yaml", withDocs(meshlabMTLSRegistryDoc(l), extra))
 	if err != nil {
 		return Result{}, err
 	}
@@ -146,7 +154,7 @@ func (h *Harness) meshlabMTLSCase(ctx context.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
-	return h.runCase(ctx, CaseMeshlabMTLS, echoURL(l.VIP), procs)
+	return h.runCase(ctx, name, echoURL(l.VIP), procs)
 }
 
 // haproxyTLSCase is haproxyCase with HAProxy doing the same TLS work as the sidecars: the
@@ -189,6 +197,11 @@ func (h *Harness) haproxyTLSCase(ctx context.Context) (Result, error) {
 	return h.runCase(ctx, CaseHAProxyTLS, echoURL(l.VIP), procs)
 }
 
+// withDocs joins config documents to a registry document as one YAML stream.
+func withDocs(registry string, extra []string) string {
+	return strings.Join(append([]string{registry}, extra...), "\n---\n")
+}
+
 func echoURL(a netip.Addr) string {
 	return fmt.Sprintf("http://%s/echo?size=1024", netip.AddrPortFrom(a, AppPort))
 }
@@ -197,7 +210,7 @@ func echoURL(a netip.Addr) string {
 // when given; the client calls the VIP.
 func (h *Harness) meshlabCase(ctx context.Context, name string, extra ...string) (Result, error) {
 	l := h.Lab
-	reg, err := writeFile(h.Dir, "registry.yaml", meshlabRegistryDoc(l)+strings.Join(append([]string{""}, extra...), "\n---\n"))
+	reg, err := writeFile(h.Dir, "registry.yaml", withDocs(meshlabRegistryDoc(l), extra))
 	if err != nil {
 		return Result{}, err
 	}

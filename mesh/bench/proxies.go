@@ -51,13 +51,19 @@ spec:
 `, l.VIP, AppPort, l.Server)
 }
 
-// CaseAllowRules is the case of meshlab's sidecars with ten ALLOW rules on the server side.
-const CaseAllowRules = "meshlab+10 ALLOW"
+// Case names of the authorization runs: meshlab's sidecars with ten ALLOW policies on the server
+// side, in plaintext and with mutual TLS (issue 14 compares each with the same sidecars without).
+const (
+	CaseAllowRules     = "meshlab+10 ALLOW"
+	CaseMTLSAllowRules = "meshlab mTLS+10 ALLOW"
+)
 
 // allowRulesDoc is ten AuthorizationPolicies selecting the server: nine that do not match the
-// benchmark's requests (other paths) and, evaluated last, one that does (GET /echo from the client
-// pod's address on the echo port), so every request walks every rule.
-func allowRulesDoc(l *Lab) string {
+// benchmark's requests (other paths) and, evaluated last, one that does (GET /echo on the echo
+// port from source), so every request walks every rule. source is the matching rule's `from`
+// source: the client pod's address in plaintext, its identity with mutual TLS (what a policy over
+// mTLS names).
+func allowRulesDoc(source string) string {
 	var docs []string
 	for i := range 9 {
 		docs = append(docs, fmt.Sprintf(`apiVersion: security.istio.io/v1
@@ -77,12 +83,17 @@ spec:
   selector: {matchLabels: {app: server}}
   rules:
   - from:
-    - source: {ipBlocks: ["%s"]}
+    - source: %s
     to:
     - operation: {methods: ["GET"], paths: ["/echo"], ports: ["%d"]}
-`, l.podAddr("client"), AppPort))
+`, source, AppPort))
 	return strings.Join(docs, "---\n")
 }
+
+// clientByAddress and clientByIdentity are allowRulesDoc's sources for the two cases.
+func clientByAddress(l *Lab) string { return fmt.Sprintf(`{ipBlocks: ["%s"]}`, l.podAddr("client")) }
+
+const clientByIdentity = `{principals: ["cluster.local/ns/default/sa/client"]}`
 
 // haproxyConfig makes HAProxy an HTTP proxy listening on listen and forwarding every request to
 // upstream, with keep-alive on both sides and two threads (the sidecar's two workers in Istio's

@@ -23,6 +23,10 @@ func sampleResults() []Result {
 			{Name: "meshlab client-side", CPU: 6 * time.Second, RSS: 20 << 20, Anon: 8 << 20},
 			{Name: "meshlab server-side", CPU: 9600 * time.Millisecond, RSS: 31 << 20, Anon: 9 << 20},
 		}},
+		{Case: CaseAllowRules, Load: load(500*time.Microsecond, 800*time.Microsecond, 1700*time.Microsecond), Proxies: []ProxyUsage{
+			{Name: "meshlab client-side", CPU: 6 * time.Second, RSS: 20 << 20, Anon: 8 << 20},
+			{Name: "meshlab server-side", CPU: 9900 * time.Millisecond, RSS: 31 << 20, Anon: 9 << 20},
+		}},
 		{Case: "haproxy", Load: load(400*time.Microsecond, 600*time.Microsecond, 1100*time.Microsecond), Proxies: []ProxyUsage{
 			{Name: "haproxy client-side", CPU: 3 * time.Second, RSS: 10 << 20, Anon: 5 << 20},
 			{Name: "haproxy server-side", CPU: 3 * time.Second, RSS: 10 << 20, Anon: 5 << 20},
@@ -30,6 +34,10 @@ func sampleResults() []Result {
 		{Case: CaseMeshlabMTLS, Load: load(600*time.Microsecond, 900*time.Microsecond, 1300*time.Microsecond), Proxies: []ProxyUsage{
 			{Name: "meshlab client-side mTLS", CPU: 9 * time.Second, RSS: 22 << 20, Anon: 9 << 20},
 			{Name: "meshlab server-side mTLS", CPU: 12 * time.Second, RSS: 24 << 20, Anon: 10 << 20},
+		}},
+		{Case: CaseMTLSAllowRules, Load: load(600*time.Microsecond, 900*time.Microsecond, 1400*time.Microsecond), Proxies: []ProxyUsage{
+			{Name: "meshlab client-side mTLS", CPU: 9 * time.Second, RSS: 22 << 20, Anon: 9 << 20},
+			{Name: "meshlab server-side mTLS", CPU: 13 * time.Second, RSS: 24 << 20, Anon: 10 << 20},
 		}},
 		{Case: CaseHAProxyTLS, Load: load(500*time.Microsecond, 700*time.Microsecond, 1200*time.Microsecond), Proxies: []ProxyUsage{
 			{Name: "haproxy client-side TLS", CPU: 4 * time.Second, RSS: 12 << 20, Anon: 6 << 20},
@@ -62,7 +70,7 @@ func TestRenderGolden(t *testing.T) {
 }
 
 func TestMTLSCheckWithoutTheMTLSCases(t *testing.T) {
-	if lines := MTLSTargets.Check(sampleResults()[:3]); len(lines) != 0 {
+	if lines := MTLSTargets.Check(sampleResults()[:4]); len(lines) != 0 {
 		t.Fatalf("a run without the mutual TLS cases: %q, want no lines", lines)
 	}
 }
