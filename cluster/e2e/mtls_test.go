@@ -30,18 +30,7 @@ func mutualTLS(ctx context.Context, t *testing.T, c *cli, k kubectl, b verify.Br
 		if err != nil {
 			t.Fatalf("mesh status: %v\n%s", err, out)
 		}
-		for _, app := range bookinfoApps {
-			id := "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-" + app
-			found := false
-			for _, l := range strings.Split(string(out), "\n") {
-				if strings.Contains(l, id) && strings.Contains(l, " in ") && strings.Contains(l, "PERMISSIVE") {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("no proxy authenticated as %s with a certificate expiry and PERMISSIVE:\n%s", id, out)
-			}
-		}
+		identitiesInStatus(t, string(out))
 		pod := strings.TrimSpace(k.run(ctx, t, "-n", "bookinfo", "get", "pod", "-l", "app=productpage", "-o", "jsonpath={.items[0].metadata.name}"))
 		desc, err := exec.CommandContext(ctx, c.bin, "mesh", "describe", pod, "-n", "bookinfo", "--kubeconfig", kc).CombinedOutput()
 		t.Logf("meshlab mesh describe %s:\n%s", pod, desc)
@@ -167,4 +156,22 @@ spec:
   - name: meshlab-ca-root-cert
     configMap: {name: meshlab-ca-root-cert}
 `
+}
+
+// identitiesInStatus checks `meshlab mesh status` output: every Bookinfo workload's proxy
+// authenticated as its ServiceAccount's identity, with a certificate expiry and PERMISSIVE inbound.
+func identitiesInStatus(t *testing.T, out string) {
+	t.Helper()
+	for _, app := range bookinfoApps {
+		id := "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-" + app
+		found := false
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, id) && strings.Contains(l, " in ") && strings.Contains(l, "PERMISSIVE") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no proxy authenticated as %s with a certificate expiry and PERMISSIVE:\n%s", id, out)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -150,7 +151,8 @@ func (g *gatewayIdentity) manager(ns string, log *slog.Logger) (*identity.Manage
 			return nil, nil, fmt.Errorf("--ca-root-cert: %w", err)
 		}
 	}
-	conn, err := xds.Dial(g.ca, root)
+	var manager atomic.Pointer[identity.Manager]
+	conn, err := xds.Dial(g.ca, root, identity.CertificateOf(&manager))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,6 +162,7 @@ func (g *gatewayIdentity) manager(ns string, log *slog.Logger) (*identity.Manage
 		conn.Close()
 		return nil, nil, fmt.Errorf("--mtls: %w", err)
 	}
+	manager.Store(m)
 	return m, conn, nil
 }
 

@@ -60,7 +60,8 @@ table, with what stays in force.`,
 }
 
 // writeStatus prints the proxies: sync state, the identity each authenticated as, when the
-// certificate its CA signed last expires, and the inbound mutual TLS it was sent.
+// workload certificate expires (the later of the last one signed here and the one it presented
+// when it connected), and the inbound mutual TLS it was sent.
 func writeStatus(out io.Writer, st []server.ProxyStatus, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROXY\tNAMESPACE\tWORKLOAD\tSTATE\tVERSION\tIDENTITY\tCERT EXPIRES\tMTLS IN\tERROR")

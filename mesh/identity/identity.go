@@ -118,6 +118,20 @@ func New(opts Options) (*Manager, error) {
 // has been away for a whole lifetime: check Valid, or Ready.
 func (m *Manager) Current() *Bundle { return m.current.Load() }
 
+// CertificateOf gives the current certificate of the Manager m comes to hold, for the
+// control-plane connection (xds.Dial), which is dialled before its Manager exists because the
+// Manager gets its certificates over it: nil until m is set and has a certificate.
+func CertificateOf(m *atomic.Pointer[Manager]) func() *tls.Certificate {
+	return func() *tls.Certificate {
+		if mm := m.Load(); mm != nil {
+			if b := mm.Current(); b != nil {
+				return &b.Certificate
+			}
+		}
+		return nil
+	}
+}
+
 // Ready says why the sidecar cannot do mutual TLS yet: no certificate, or an expired one.
 func (m *Manager) Ready() error {
 	b := m.current.Load()

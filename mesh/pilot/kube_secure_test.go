@@ -85,7 +85,7 @@ func TestKubernetesNodeIdentityFromTheToken(t *testing.T) {
 		}
 	})
 
-	conn, err := xds.Dial(secureAddr, root.RootPEM())
+	conn, err := xds.Dial(secureAddr, root.RootPEM(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func Run(ctx context.Context, opts Options) error {
 			closeAll()
 			return fmt.Errorf("pilot: secure gRPC listener: %w", err)
 		}
-		so := server.ServeOptions{TLS: servingTLS(opts.CA, opts.ServingNames), Auth: opts.Auth}
+		so := server.ServeOptions{TLS: servingTLS(opts.CA, opts.ServingNames), Auth: opts.Auth, MeshRoots: opts.CA.Pool()}
 		so.Register = append(so.Register, caSvc.Register)
 		ls = append(ls, listener{l, so})
 	}

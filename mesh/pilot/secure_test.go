@@ -2,7 +2,9 @@ package pilot
 
 import (
 	"context"
+	"crypto/tls"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,7 +87,7 @@ func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
 			t.Errorf("pilot: %v", err)
 		}
 	})
-	conn, err := xds.Dial(secureAddr, root.RootPEM())
+	conn, err := xds.Dial(secureAddr, root.RootPEM(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
 		}
 	})
 	t.Run("no CA on the plaintext port", func(t *testing.T) {
-		plain, err := xds.Dial(plainAddr, nil)
+		plain, err := xds.Dial(plainAddr, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +152,7 @@ func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
 	})
 	t.Run("another root", func(t *testing.T) {
 		other, _ := ca.New(ca.Options{})
-		bad, err := xds.Dial(secureAddr, other.RootPEM())
+		bad, err := xds.Dial(secureAddr, other.RootPEM(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,4 +178,87 @@ func adsRefusal(t *testing.T, conn *grpc.ClientConn, token string) codes.Code {
 	}
 	_, err = stream.Recv()
 	return status.Code(err)
+}
+
+// TestStatusShowsThePresentedCertificate: a control plane that did not sign a sidecar's
+// certificate (it restarted since) learns its expiry from the certificate the sidecar presents
+// on its connection, and only from a valid one of the sidecar's own identity; a certificate it
+// cannot accept costs the sidecar nothing.
+func TestStatusShowsThePresentedCertificate(t *testing.T) {
+	root, err := ca.New(ca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ca.New(ca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secureAddr, debugAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{SecureAddr: secureAddr, DebugAddr: debugAddr, CA: root,
+			Registry:     staticRegistry(shopState()),
+			Auth:         tokens{"tok-frontend": {Namespace: "shop", ServiceAccount: "frontend", Pod: "frontend-1", PodUID: "uid-1"}},
+			ServingNames: []string{"127.0.0.1"}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pilot: %v", err)
+		}
+	})
+	tokenPath := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenPath, []byte("tok-frontend\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	issue := func(c *ca.CA, sa string, validity time.Duration) *tls.Certificate {
+		t.Helper()
+		id := spiffe.ID{TrustDomain: "cluster.local", Namespace: "shop", ServiceAccount: sa}
+		leaf, err := c.Issue(ca.Request{URIs: []*url.URL{id.URL()}, Validity: validity, Server: true, Client: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &leaf.TLS
+	}
+	for _, c := range []struct {
+		name string
+		cert *tls.Certificate
+		want bool // the expiry shows
+	}{
+		{"its own certificate", issue(root, "frontend", 5*time.Hour), true},
+		{"none yet", nil, false},
+		{"another identity", issue(root, "payments", 6*time.Hour), false},
+		{"another root", issue(other, "frontend", 7*time.Hour), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := xds.Dial(secureAddr, root.RootPEM(), func() *tls.Certificate { return c.cert })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			cctx, ccancel := context.WithCancel(context.Background())
+			cdone := make(chan struct{})
+			go func() {
+				defer close(cdone)
+				_ = xds.Run(cctx, xds.Options{Addr: secureAddr, Conn: conn, TokenPath: tokenPath, Proxy: config.Proxy{ID: "x"}, Apply: func(*config.Snapshot) error { return nil }})
+			}()
+			defer func() { ccancel(); <-cdone }()
+			var st []server.ProxyStatus
+			waitFor(t, 10*time.Second, "the proxy SYNCED", func() bool {
+				st, _ = FetchStatus(context.Background(), debugAddr)
+				return len(st) == 1 && st[0].State == server.StateSynced
+			})
+			switch {
+			case c.want && !st[0].CertExpiry.Equal(c.cert.Leaf.NotAfter):
+				t.Errorf("certificate expiry %v, want the presented certificate's %v", st[0].CertExpiry, c.cert.Leaf.NotAfter)
+			case !c.want && !st[0].CertExpiry.IsZero():
+				t.Errorf("certificate expiry %v from a certificate the control plane cannot accept, want none", st[0].CertExpiry)
+			}
+		})
+		waitFor(t, 10*time.Second, "the proxy gone", func() bool {
+			st, _ := FetchStatus(context.Background(), debugAddr)
+			return len(st) == 0
+		})
+	}
 }

@@ -15,7 +15,10 @@ import (
 const servingValidity = 7 * 24 * time.Hour
 
 // servingTLS is the secure port's TLS: a certificate from the mesh CA for the control plane's
-// DNS names (the sidecars verify it against the mesh root), reissued before it gets old.
+// DNS names (the sidecars verify it against the mesh root), reissued before it gets old. A
+// client certificate is asked for, not required: a sidecar presents its workload certificate
+// once it has one, and the server checks it itself (ServeOptions.MeshRoots) for status only, so
+// that a certificate of an old root never costs a sidecar its connection.
 func servingTLS(c *ca.CA, names []string) *tls.Config {
 	if len(names) == 0 {
 		names = []string{"localhost"}
@@ -26,6 +29,7 @@ func servingTLS(c *ca.CA, names []string) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"h2"},
+		ClientAuth: tls.RequestClientCert,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			mu.Lock()
 			defer mu.Unlock()

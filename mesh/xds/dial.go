@@ -14,8 +14,10 @@ import (
 
 // Dial connects to the control plane at addr: over TLS, verifying its certificate against
 // rootPEM (the mesh's trust anchor) for the host name in addr, when rootPEM is given, else in
-// plaintext. The xDS client and the CA client share the connection.
-func Dial(addr string, rootPEM []byte) (*grpc.ClientConn, error) {
+// plaintext. The xDS client and the CA client share the connection. workload, when set, gives
+// the certificate to present on a new TLS connection (nil: none yet), so that a control plane
+// that restarted knows the certificate's expiry without having signed it.
+func Dial(addr string, rootPEM []byte, workload func() *tls.Certificate) (*grpc.ClientConn, error) {
 	creds := insecure.NewCredentials()
 	if len(rootPEM) > 0 {
 		pool := x509.NewCertPool()
@@ -26,7 +28,16 @@ func Dial(addr string, rootPEM []byte) (*grpc.ClientConn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xds: control plane address %q: %w", addr, err)
 		}
-		creds = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12})
+		cfg := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+		if workload != nil {
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				if c := workload(); c != nil {
+					return c, nil
+				}
+				return &tls.Certificate{}, nil // none to present
+			}
+		}
+		creds = credentials.NewTLS(cfg)
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {

@@ -3,10 +3,14 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/meshlab/meshlab/mesh/config"
@@ -24,23 +28,66 @@ type ServeOptions struct {
 	Auth authn.Authenticator
 	// Register adds more services to the listener's gRPC server (the CA).
 	Register []func(*grpc.Server)
+	// MeshRoots, with Auth and TLS, are the mesh's trust anchors: a workload certificate the
+	// caller presents on the connection (a sidecar that has one does) is checked against them,
+	// and its expiry is shown in status when it is the caller's own identity. It authenticates
+	// nothing (the token does); it is how the control plane knows a certificate it did not sign
+	// itself, as after its own restart.
+	MeshRoots *x509.CertPool
 }
 
 type callerKey struct{}
 
+// streamCaller is what an authenticated ADS stream carries to the tracker: the caller, and the
+// expiry of the valid certificate of the caller's own identity it presented (zero for none).
+type streamCaller struct {
+	authn.Caller
+	certExpiry time.Time
+}
+
 // authenticateStreams is a stream interceptor that refuses a stream whose caller Auth does not
 // accept and hands the caller to the tracker through the stream's context.
-func authenticateStreams(auth authn.Authenticator) grpc.StreamServerInterceptor {
+func (s *Server) authenticateStreams(o ServeOptions) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if info.FullMethod != adsMethod {
 			return handler(srv, ss) // other streaming services authenticate themselves
 		}
-		c, err := auth.Authenticate(ss.Context())
+		c, err := o.Auth.Authenticate(ss.Context())
 		if err != nil {
 			return err
 		}
-		return handler(srv, &callerStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), callerKey{}, c)})
+		id := spiffe.ID{TrustDomain: s.opts.TrustDomain, Namespace: c.Namespace, ServiceAccount: c.ServiceAccount}
+		sc := streamCaller{Caller: c, certExpiry: presentedExpiry(ss.Context(), o.MeshRoots, id, time.Now())}
+		return handler(srv, &callerStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), callerKey{}, sc)})
 	}
+}
+
+// presentedExpiry is the NotAfter of the client certificate on ctx's TLS connection when it
+// chains to roots for client use at now and names id; zero otherwise (none presented, another
+// root, another identity, expired). A certificate that fails is ignored, never refused: the
+// connection's authentication is the token.
+func presentedExpiry(ctx context.Context, roots *x509.CertPool, id spiffe.ID, now time.Time) time.Time {
+	p, ok := peer.FromContext(ctx)
+	if !ok || roots == nil {
+		return time.Time{}
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.PeerCertificates) == 0 {
+		return time.Time{}
+	}
+	chain := info.State.PeerCertificates
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return time.Time{}
+	}
+	if got, err := spiffe.FromCertificate(chain[0]); err != nil || got != id {
+		return time.Time{}
+	}
+	return chain[0].NotAfter
 }
 
 const adsMethod = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
@@ -52,8 +99,8 @@ type callerStream struct {
 
 func (s *callerStream) Context() context.Context { return s.ctx }
 
-func callerFrom(ctx context.Context) (authn.Caller, bool) {
-	c, ok := ctx.Value(callerKey{}).(authn.Caller)
+func callerFrom(ctx context.Context) (streamCaller, bool) {
+	c, ok := ctx.Value(callerKey{}).(streamCaller)
 	return c, ok
 }
 

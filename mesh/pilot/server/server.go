@@ -162,7 +162,7 @@ func (s *Server) ServeWith(ctx context.Context, l net.Listener, o ServeOptions) 
 		opts = append(opts, grpc.Creds(credentials.NewTLS(o.TLS)))
 	}
 	if o.Auth != nil {
-		opts = append(opts, grpc.StreamInterceptor(authenticateStreams(o.Auth)))
+		opts = append(opts, grpc.StreamInterceptor(s.authenticateStreams(o)))
 	}
 	g := grpc.NewServer(opts...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, s.xdsServer(ctx))
@@ -186,8 +186,9 @@ func (s *Server) xdsServer(ctx context.Context) serverv3.Server {
 	return s.xds
 }
 
-// Status lists connected proxies and their sync state, sorted by ID, with the expiry of the
-// certificate last signed for each pod and the config the control plane refused.
+// Status lists connected proxies and their sync state, sorted by ID, with the expiry of each
+// pod's certificate (the later of the last one signed here and the one it presented when it
+// connected) and the config the control plane refused.
 func (s *Server) Status() []ProxyStatus {
 	st := s.tracker.status()
 	s.mu.Lock()
@@ -197,7 +198,9 @@ func (s *Server) Status() []ProxyStatus {
 		rejected = s.state.Rejected
 	}
 	for i := range st {
-		st[i].CertExpiry = s.certs[st[i].Namespace+"/"+podName(st[i].ID, st[i].Namespace)]
+		if signed := s.certs[st[i].Namespace+"/"+podName(st[i].ID, st[i].Namespace)]; signed.After(st[i].CertExpiry) {
+			st[i].CertExpiry = signed
+		}
 		st[i].Rejected = rejected
 	}
 	return st

@@ -38,7 +38,8 @@ type ProxyStatus struct {
 	// Identity is the SPIFFE ID the proxy authenticated as; empty on the plaintext port, where
 	// a proxy is who it claims to be.
 	Identity string `json:"identity,omitempty"`
-	// CertExpiry is when the last certificate the CA signed for this pod expires.
+	// CertExpiry is when the pod's workload certificate expires: the last one the CA signed, or
+	// the one the sidecar presented on its connection, whichever is later.
 	CertExpiry time.Time `json:"certExpiry,omitzero"`
 	// InboundMTLS is the inbound policy the proxy was sent: "STRICT", "PERMISSIVE (8080: DISABLE)".
 	InboundMTLS string `json:"inboundMTLS,omitempty"`
@@ -49,14 +50,17 @@ type proxyState struct {
 	proxy    config.Proxy
 	identity string // authenticated SPIFFE ID, "" when unauthenticated
 	inbound  string // the inbound policy of the latest push
-	streams  int
-	since    time.Time
-	version  string    // latest snapshot version set for the node
-	pushedAt time.Time // when version was set
-	observed bool      // convergence of version already recorded
-	acked    map[string]string
-	nacked   map[string]string       // type -> error detail, for the latest response of that type
-	sent     map[string]sentResponse // type -> the latest response of that type
+	// certExpiry is the expiry of the workload certificate the proxy presented (valid, its own
+	// identity) on the connection of one of its streams; the latest of them.
+	certExpiry time.Time
+	streams    int
+	since      time.Time
+	version    string    // latest snapshot version set for the node
+	pushedAt   time.Time // when version was set
+	observed   bool      // convergence of version already recorded
+	acked      map[string]string
+	nacked     map[string]string       // type -> error detail, for the latest response of that type
+	sent       map[string]sentResponse // type -> the latest response of that type
 }
 
 type sentResponse struct{ nonce, version string }
@@ -66,7 +70,7 @@ type sentResponse struct{ nonce, version string }
 type tracker struct {
 	mu       sync.Mutex
 	byStream map[int64]string // stream -> node ID
-	callers  map[int64]authn.Caller
+	callers  map[int64]streamCaller
 	proxies  map[string]*proxyState
 	metrics  *metrics
 	// onNode is called (outside the lock) the first time a node's stream sends a request.
@@ -81,7 +85,7 @@ type tracker struct {
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 func newTracker(m *metrics, onNode func(*corev3.Node), onGone func(string)) *tracker {
-	return &tracker{byStream: map[int64]string{}, callers: map[int64]authn.Caller{}, proxies: map[string]*proxyState{}, metrics: m, onNode: onNode, onGone: onGone}
+	return &tracker{byStream: map[int64]string{}, callers: map[int64]streamCaller{}, proxies: map[string]*proxyState{}, metrics: m, onNode: onNode, onGone: onGone}
 }
 
 // OnStreamOpen remembers the stream's authenticated caller, if its listener authenticates.
@@ -126,7 +130,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 		// Every request, not only the first: go-control-plane keys its cache by the node of
 		// each request, and a later request could claim another.
 		t.mu.Unlock()
-		n, who, err := t.authorize(caller)
+		n, who, err := t.authorize(caller.Caller)
 		if err != nil {
 			return err
 		}
@@ -143,6 +147,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discoveryv3.DiscoveryRequest) e
 			t.metrics.connected.Inc()
 		}
 		ps.identity = identity
+		if caller.certExpiry.After(ps.certExpiry) {
+			ps.certExpiry = caller.certExpiry
+		}
 		ps.streams++
 		t.mu.Unlock()
 		t.onNode(req.GetNode())
@@ -214,6 +221,7 @@ func (t *tracker) status() []ProxyStatus {
 		st := ProxyStatus{
 			ID: id, Namespace: ps.proxy.Namespace, Workload: ps.proxy.Workload, Version: ps.version,
 			Acked: map[string]string{}, Since: ps.since, State: StateStale, Identity: ps.identity, InboundMTLS: ps.inbound,
+			CertExpiry: ps.certExpiry,
 		}
 		if ps.proxy.IP.IsValid() {
 			st.IP = ps.proxy.IP.String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -55,7 +56,8 @@ func (s *securityFlags) setUp(addr, namespace string, getenv func(string) string
 			return nil, fmt.Errorf("--token: %w", err)
 		}
 	}
-	conn, err := xds.Dial(addr, root)
+	var manager atomic.Pointer[identity.Manager]
+	conn, err := xds.Dial(addr, root, identity.CertificateOf(&manager))
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +78,7 @@ func (s *securityFlags) setUp(addr, namespace string, getenv func(string) string
 		conn.Close()
 		return nil, fmt.Errorf("--mtls: %w", err)
 	}
+	manager.Store(m)
 	out.identity = m
 	return out, nil
 }
