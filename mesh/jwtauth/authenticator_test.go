@@ -3,8 +3,6 @@ package jwtauth
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -14,45 +12,34 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshlab/meshlab/mesh/jwtauth/jwtissuer"
 )
 
-// signer is a key made in the test, its public JWKS, and a way to sign tokens with it.
+// signer is an issuer made in the test with its JWKS as the jwks field takes it.
 type signer struct {
-	key  *rsa.PrivateKey
-	kid  string
+	*jwtissuer.Issuer
 	jwks string
 }
 
 func newSigner(t testing.TB, kid string) *signer {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	is, err := jwtissuer.New(kid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig"}}}
-	b, err := json.Marshal(set)
+	b, err := json.Marshal(is.JWKS())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &signer{key: k, kid: kid, jwks: string(b)}
+	return &signer{Issuer: is, jwks: string(b)}
 }
 
 func (s *signer) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), s.kid)
-	sg, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: s.key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := sg.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
+	tok, err := s.Sign(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
