@@ -207,6 +207,8 @@ func TestNackIsTrackedAndNotResent(t *testing.T) {
 	if e := stateOf(p, id).Error; !strings.Contains(e, "rejected by the test") {
 		t.Errorf("status error = %q, want the NACK's detail", e)
 	}
+	// NACKED shows at the first type's NACK; the other types' follow.
+	waitFor(t, "one NACK per resource type (5)", func() bool { return testutil.ToFloat64(p.srv.MetricNacks()) >= 5 })
 	nacks := testutil.ToFloat64(p.srv.MetricNacks())
 	if nacks != 5 {
 		t.Errorf("nacks = %v, want 5 (one per resource type)", nacks)
