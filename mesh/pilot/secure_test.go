@@ -64,15 +64,14 @@ func shopState() model.State {
 	}
 }
 
-// TestSecurePortTakesTheNodeFromTheAuthenticatedPod: on the TLS port a proxy that claims to be
-// another workload is served as the pod its token is bound to; an unknown token gets nothing; the
-// plaintext port, when an authenticator is set, offers no CA.
-func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
-	root, err := ca.New(ca.Options{})
-	if err != nil {
-		t.Fatal(err)
+// runShopPilot runs the control plane until the test ends: root as its CA, the shop's state,
+// the frontend pod's token, a secure port, and a plaintext port too when plain is set.
+func runShopPilot(t *testing.T, root *ca.CA, plain bool) (secureAddr, plainAddr, debugAddr string) {
+	t.Helper()
+	secureAddr, debugAddr = freeAddr(t), freeAddr(t)
+	if plain {
+		plainAddr = freeAddr(t)
 	}
-	secureAddr, plainAddr, debugAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -87,6 +86,18 @@ func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
 			t.Errorf("pilot: %v", err)
 		}
 	})
+	return secureAddr, plainAddr, debugAddr
+}
+
+// TestSecurePortTakesTheNodeFromTheAuthenticatedPod: on the TLS port a proxy that claims to be
+// another workload is served as the pod its token is bound to; an unknown token gets nothing; the
+// plaintext port, when an authenticator is set, offers no CA.
+func TestSecurePortTakesTheNodeFromTheAuthenticatedPod(t *testing.T) {
+	root, err := ca.New(ca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secureAddr, plainAddr, debugAddr := runShopPilot(t, root, true)
 	conn, err := xds.Dial(secureAddr, root.RootPEM(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,21 +204,7 @@ func TestStatusShowsThePresentedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secureAddr, debugAddr := freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{SecureAddr: secureAddr, DebugAddr: debugAddr, CA: root,
-			Registry:     staticRegistry(shopState()),
-			Auth:         tokens{"tok-frontend": {Namespace: "shop", ServiceAccount: "frontend", Pod: "frontend-1", PodUID: "uid-1"}},
-			ServingNames: []string{"127.0.0.1"}})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pilot: %v", err)
-		}
-	})
+	secureAddr, _, debugAddr := runShopPilot(t, root, false)
 	tokenPath := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenPath, []byte("tok-frontend\n"), 0o600); err != nil {
 		t.Fatal(err)
