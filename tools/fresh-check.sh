@@ -32,6 +32,11 @@ log=$checkout/_output/fresh-$mode-$stamp.log
 root=$(mktemp -d /var/tmp/meshlab-fresh.XXXXXX)
 lab=fresh${stamp#*-}
 mkdir -p "$root/home" "$root/tmp"
+# mktemp -d makes its folder 0700, which a fresh machine's /tmp is not: the tests' sshd users and
+# the proxies (UID 1337) read files the tests put under TMPDIR. As on a fresh machine: the
+# folder open to all for reading, its tmp sticky and writable by all.
+chmod 755 "$root"
+chmod 1777 "$root/tmp"
 export HOME=$root/home GOPATH=$root/gopath GOMODCACHE=$root/gomodcache GOCACHE=$root/gocache
 export MESHLAB_CACHE=$root/cache npm_config_cache=$root/npm TMPDIR=$root/tmp
 unset GOFLAGS
