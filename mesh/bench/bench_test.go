@@ -198,7 +198,8 @@ func TestDataPlaneBenchmark(t *testing.T) {
 			Warmup: min(5*time.Second, d/4),
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 4*d+3*time.Minute)
+		// A bound on the whole run, which has seven cases; each case has its own (runCase).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*d+10*time.Minute)
 		results, err := h.Run(ctx)
 		cancel()
 		if err != nil {

@@ -274,6 +274,9 @@ func (h *Harness) haproxyCase(ctx context.Context) (Result, error) {
 // runCase warms up, then runs the measured load from the client pod and reads the proxies'
 // CPU time around it.
 func (h *Harness) runCase(ctx context.Context, name, url string, proxies []*Proc) (Result, error) {
+	// A load that does not end on time fails its case by name rather than the whole run later.
+	ctx, cancel := context.WithTimeout(ctx, h.Warmup+h.Load.Duration+2*time.Minute)
+	defer cancel()
 	if h.Warmup > 0 {
 		warm := h.Load
 		warm.URL, warm.Duration = url, h.Warmup
