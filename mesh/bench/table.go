@@ -150,11 +150,11 @@ func Render(w io.Writer, o LoadOptions, results []Result) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "proxy\tCPU per 1000 req\tvCPU per 1000 rps\tRSS\tof which anonymous\t")
+	fmt.Fprintln(tw, "case\tproxy\tCPU per 1000 req\tvCPU per 1000 rps\tRSS\tof which anonymous\t")
 	for _, r := range results {
 		for _, p := range r.Proxies {
 			c := r.CPUPer1000(p)
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%s\t%s\t\n", p.Name, ms(c), c.Seconds(), mib(p.RSS), mib(p.Anon))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f\t%s\t%s\t\n", r.Case, p.Name, ms(c), c.Seconds(), mib(p.RSS), mib(p.Anon))
 		}
 	}
 	return tw.Flush()
