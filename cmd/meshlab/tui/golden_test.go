@@ -10,6 +10,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/meshlab/meshlab/cmd/meshlab/tui/draft"
@@ -220,6 +221,33 @@ func TestGoldenViews(t *testing.T) {
 				}
 				golden.RequireEqual(t, []byte(view))
 			})
+		}
+	}
+}
+
+// TestLongPathsShowTheirEnd: a hosts file or key path longer than its field scrolls inside the
+// field and shows its end (the file name), on the start screen and in the host form, and the
+// screen stays within the terminal's width.
+func TestLongPathsShowTheirEnd(t *testing.T) {
+	long := "/var/tmp/meshlab-fresh.QnwFcm/tmp/TestWizardOnLocalLab3113141592/002/some/more/folders/lab.yaml"
+	m := New(Options{HostsPath: long})
+	m = step(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.screen = screenStart
+	view := m.View()
+	if !strings.Contains(view, "folders/lab.yaml") {
+		t.Errorf("the start screen does not show the path's end:\n%s", view)
+	}
+	m.draft = goldenDraft()
+	m.draft.Hosts[0].Auth, m.draft.Hosts[0].KeyPath = draft.AuthKey, long
+	next, _ := m.openForm(0)
+	m = next.(Model)
+	view = m.View()
+	if !strings.Contains(view, "folders/lab.yaml") {
+		t.Errorf("the host form does not show the key path's end:\n%s", view)
+	}
+	for _, l := range strings.Split(view, "\n") {
+		if w := ansi.StringWidth(l); w > 80 {
+			t.Errorf("a line of %d columns on an 80-column terminal: %q", w, l)
 		}
 	}
 }

@@ -65,6 +65,7 @@ func (m Model) openForm(index int) (tea.Model, tea.Cmd) {
 		f.setFocus(fieldName)
 	}
 	m.form = f
+	m.fitInputs()
 	m.screen = screenHostForm
 	return m, textinput.Blink
 }

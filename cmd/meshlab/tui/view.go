@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -70,3 +71,24 @@ func (m Model) viewHeader() string {
 
 // fit cuts a line to the width (for bodies that build long rows).
 func (m Model) fit(s string) string { return ansi.Truncate(s, m.width, "…") }
+
+// Label columns of the forms: the cursor mark (2), the label, a space.
+const (
+	startLabelWidth = 2 + 20 + 1
+	formLabelWidth  = 2 + 14 + 1
+)
+
+// fitInputs gives the text fields the width the terminal leaves them beside their labels, so
+// that a value longer than that scrolls inside its field and shows its end where the cursor is
+// (a long path keeps its file name in sight) instead of being cut off at the window's edge.
+// Called on a resize and when a form is made; the cursor stays where it was.
+func (m *Model) fitInputs() {
+	fit := func(ins []textinput.Model, label int) {
+		for i := range ins {
+			ins[i].Width = max(m.width-label-1, 8) // one column for the cursor
+			ins[i].SetCursor(ins[i].Position())
+		}
+	}
+	fit(m.start.inputs, startLabelWidth)
+	fit(m.form.inputs[:], formLabelWidth)
+}
