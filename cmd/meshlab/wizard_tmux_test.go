@@ -74,7 +74,8 @@ func TestWizardInTmux(t *testing.T) {
 		tt.keys("Tab", "Tab", "Tab")
 		tt.text(s.KeyPath)
 		if i == 2 {
-			tt.shot("02-host-form", "Add a host", s.KeyPath)
+			// The field shows the path's end when the whole does not fit the terminal.
+			tt.shot("02-host-form", "Add a host", filepath.Join(filepath.Base(filepath.Dir(s.KeyPath)), filepath.Base(s.KeyPath)))
 		}
 		tt.keys("Enter")
 		tt.waitFor(fmt.Sprintf("h%02d", i), fmt.Sprintf("%s:%d", s.Host, s.Port))
