@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,14 +96,20 @@ func (tt *tmuxTerm) waitFor(want ...string) string {
 	}
 }
 
+// containsAll reports whether the screen shows every string, also where the view wrapped one
+// over lines (the summary puts a long path on the next, indented, line and breaks it at the
+// window's edge): then the text matches with all blanks and line breaks left out.
 func containsAll(s string, want []string) bool {
+	squashed := blanks.ReplaceAllString(s, "")
 	for _, w := range want {
-		if !strings.Contains(s, w) {
+		if !strings.Contains(s, w) && !strings.Contains(squashed, blanks.ReplaceAllString(w, "")) {
 			return false
 		}
 	}
 	return true
 }
+
+var blanks = regexp.MustCompile(`\s+`)
 
 // shot waits for the strings and keeps the screen as a named capture.
 func (tt *tmuxTerm) shot(name string, want ...string) string {
@@ -128,4 +135,14 @@ func (tt *tmuxTerm) saveShots(folder string) {
 		}
 	}
 	tt.t.Logf("%d screen captures in %s", len(tt.shots), dir)
+}
+
+func TestContainsAllFindsWrappedText(t *testing.T) {
+	screen := "kubeconfig:\n    /var/tmp/x/TestWizardOnLocalLab1/001/wiz-kdu\n    irx/kubeconfig\n"
+	if !containsAll(screen, []string{"kubeconfig: /var/tmp/x/TestWizardOnLocalLab1/001/wiz-kduirx/kubeconfig"}) {
+		t.Error("a path wrapped over two lines was not found")
+	}
+	if containsAll(screen, []string{"wiz-other/kubeconfig"}) {
+		t.Error("found what the screen does not show")
+	}
 }
