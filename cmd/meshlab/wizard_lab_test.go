@@ -99,7 +99,7 @@ func TestWizardOnLocalLab(t *testing.T) {
 	requireReadyNodes(t, ctx, filepath.Join(bundleDir, "bin", "kubectl"), kubeconfig, len(labNodes))
 	tt.text("q")
 	tt.wait = time.Minute
-	if end := tt.waitFor("EXIT=0"); !strings.Contains(end, "kubeconfig: "+kubeconfig) {
+	if end := tt.waitFor("EXIT=0"); !containsAll(end, []string{"kubeconfig: " + kubeconfig}) {
 		t.Errorf("the report after the wizard names no kubeconfig:\n%s", end)
 	}
 	tt.saveShots("tmux-lab")
