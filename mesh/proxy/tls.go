@@ -100,14 +100,7 @@ func (m *meshTLS) verifyPeer(chain []*x509.Certificate, expected string, usage x
 	if len(chain) == 0 {
 		return spiffe.ID{}, errors.New("the peer sent no certificate")
 	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: b.Roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
-		return spiffe.ID{}, fmt.Errorf("the peer's certificate: %w", err)
-	}
-	id, err := spiffe.FromCertificate(chain[0])
+	id, err := spiffe.VerifyChain(chain, b.Roots, usage, time.Time{})
 	if err != nil {
 		return spiffe.ID{}, fmt.Errorf("the peer's certificate: %w", err)
 	}

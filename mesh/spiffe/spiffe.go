@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // DefaultTrustDomain is Istio's default and meshlab's.
@@ -117,4 +118,21 @@ func FromCertificate(c *x509.Certificate) (ID, error) {
 		return ID{}, fmt.Errorf("spiffe: the certificate has %d URI SANs, want exactly one SPIFFE ID", len(c.URIs))
 	}
 	return FromURL(c.URIs[0])
+}
+
+// VerifyChain checks a peer's certificates (leaf first, then any intermediates) against roots
+// for usage at now (zero: the current time) and returns the leaf's SPIFFE ID: what a sidecar
+// checks of its mTLS peer and the control plane of a certificate a sidecar presents.
+func VerifyChain(chain []*x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage, now time.Time) (ID, error) {
+	if len(chain) == 0 {
+		return ID{}, errors.New("no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+		return ID{}, err
+	}
+	return FromCertificate(chain[0])
 }

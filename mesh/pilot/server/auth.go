@@ -75,19 +75,11 @@ func presentedExpiry(ctx context.Context, roots *x509.CertPool, id spiffe.ID, no
 	if !ok || len(info.State.PeerCertificates) == 0 {
 		return time.Time{}
 	}
-	chain := info.State.PeerCertificates
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	got, err := spiffe.VerifyChain(info.State.PeerCertificates, roots, x509.ExtKeyUsageClientAuth, now)
+	if err != nil || got != id {
 		return time.Time{}
 	}
-	if got, err := spiffe.FromCertificate(chain[0]); err != nil || got != id {
-		return time.Time{}
-	}
-	return chain[0].NotAfter
+	return info.State.PeerCertificates[0].NotAfter
 }
 
 const adsMethod = "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
