@@ -275,7 +275,7 @@ func (m Model) viewForm() string {
 		default:
 			value = f.inputs[i].View()
 		}
-		fmt.Fprintf(&b, "%s%-14s %s\n", cur, label, value)
+		fmt.Fprintf(&b, "%s%-*s %s\n", cur, formLabelWidth-3, label, value)
 	}
 	b.WriteString("\n" + dimStyle.Render("agent: the keys of $SSH_AUTH_SOCK; password: read at run time, never saved.") + "\n")
 	for _, e := range f.errs {

@@ -148,7 +148,7 @@ func (m Model) viewStart() string {
 		if i == s.focus {
 			cur = symCursor + " "
 		}
-		fmt.Fprintf(&b, "%s%-20s %s\n", cur, labels[i], in.View())
+		fmt.Fprintf(&b, "%s%-*s %s\n", cur, startLabelWidth-3, labels[i], in.View())
 	}
 	b.WriteString("\n" + dimStyle.Render("Host keys are checked against known_hosts; the Connect step can record new ones.") + "\n")
 	if s.err != "" {

@@ -72,7 +72,8 @@ func (m Model) viewHeader() string {
 // fit cuts a line to the width (for bodies that build long rows).
 func (m Model) fit(s string) string { return ansi.Truncate(s, m.width, "…") }
 
-// Label columns of the forms: the cursor mark (2), the label, a space.
+// Label columns of the forms: the cursor mark (2), the label, a space; the forms' views and
+// fitInputs both use them.
 const (
 	startLabelWidth = 2 + 20 + 1
 	formLabelWidth  = 2 + 14 + 1
